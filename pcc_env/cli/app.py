@@ -1,0 +1,24 @@
+"""The Typer application: one module per command group, registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from pcc_env.cli import demo, emulator
+
+app = typer.Typer(
+    name="pcc-env",
+    help="Typed, leak-safe secrets for Pipecat Cloud agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Rich tracebacks print local variables, which can hold secret values: never show them.
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("emulator")(emulator.emulator)
+app.command("demo")(demo.demo)
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,87 @@
+"""``pcc-env emulator``: serve the local secrets API emulator in the foreground."""
+
+from __future__ import annotations
+
+import secrets as _secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pcc_env.cli.output import echo, err
+
+
+def default_db_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("pcc-env")) / "emulator.sqlite3"
+
+
+def emulator(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one.")] = 8787,
+    db: Annotated[
+        str | None,
+        typer.Option(help="SQLite file (':memory:' keeps nothing). Default: in the user data dir."),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PCC_ENV_EMULATOR_TOKEN",
+            help="Bearer token clients must send. Generated and printed when absent.",
+        ),
+    ] = None,
+    org: Annotated[str, typer.Option(help="Organization name of the org-scoped surface.")] = "local",
+    provision_delay: Annotated[
+        float, typer.Option(min=0, help="Seconds a written set stays 'pending'.")
+    ] = 0.5,
+    fail_set: Annotated[
+        list[str] | None,
+        typer.Option(help="Glob of set names whose provisioning fails (repeatable)."),
+    ] = None,
+    latency_ms: Annotated[
+        float, typer.Option(min=0, help="Delay added to every API response, in ms.")
+    ] = 0.0,
+    fault_rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Fraction of writes that fail: 500, 409, or a dropped connection.",
+        ),
+    ] = 0.0,
+    fault_seed: Annotated[int | None, typer.Option(help="Seed of the fault dice.")] = None,
+) -> None:
+    """Serve a local emulator of the Pipecat Cloud secrets API (both API surfaces)."""
+    from pcc_env.emulator import EmulatorConfig, EmulatorServer
+
+    generated = token is None
+    token = token or "pcc-emu-" + _secrets.token_urlsafe(18)
+    db_path = db or str(default_db_path())
+    config = EmulatorConfig(
+        token=token,
+        org=org,
+        db=db_path,
+        provision_delay=provision_delay,
+        fail_sets=tuple(fail_set or ()),
+        latency_ms=latency_ms,
+        fault_rate=fault_rate,
+        fault_seed=fault_seed,
+    )
+    try:
+        server = EmulatorServer(config, host=host, port=port)
+    except OSError as exc:
+        err(f"Cannot listen on {host}:{port}: {exc.strerror or exc}")
+        raise typer.Exit(1) from None
+    echo(f"pcc-env emulator listening on {server.api_host} (database: {db_path})")
+    if generated:
+        echo("Generated a token for this run (set PCC_ENV_EMULATOR_TOKEN to choose one).")
+    echo("Point pcc-env at it:")
+    echo(f"  export PIPECAT_API_HOST={server.api_host}")
+    echo(f"  export PIPECAT_API_KEY={token}")
+    echo("Point the pipecat CLI at it:")
+    echo(f"  export PIPECAT_API_HOST={server.api_host}")
+    echo(f"  export PIPECAT_TOKEN={token}")
+    echo(f"  export PIPECAT_ORG={org}")
+    echo("Press Ctrl-C to stop.", flush=True)
+    server.serve_forever()

@@ -1,0 +1,406 @@
+"""FastAPI app that behaves like the Pipecat Cloud secrets API, on both of its surfaces.
+
+``/v1/secrets...`` is the REST API of the docs; ``/v1/organizations/{org}/...`` is what the
+``pipecat cloud secrets`` CLI calls. Both share one store. Test instruments live under
+``/_emulator``: request counts, a value check against stored digests, and a reset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import random
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from pcc_env.emulator.store import IMAGE_PULL_KEY, Store, StoreError, bad_request
+from pcc_env.models import (
+    CheckValueRequest,
+    CheckValueResponse,
+    ImagePullSecretRequest,
+    OkResponse,
+    Organization,
+    OrganizationList,
+    OrganizationProperties,
+    PropertiesResponse,
+    PutResponse,
+    Region,
+    RegionList,
+    RegularSecretsRequest,
+    SecretSetList,
+    SingleSecretRequest,
+)
+from pcc_env.rules import DEFAULT_REGION, key_problems, normalize_host, set_name_problems
+
+REGIONS: tuple[tuple[str, str], ...] = (
+    ("us-west", "US West (Oregon)"),
+    ("us-east", "US East (Virginia)"),
+    ("eu-central", "EU Central (Frankfurt)"),
+    ("ap-south", "AP South (Mumbai)"),
+)
+Fault = Literal["500", "409", "drop-before", "drop-after"]
+FAULTS: tuple[Fault, ...] = ("500", "409", "drop-before", "drop-after")
+INVALID_FORMAT = "Invalid request format"
+IMAGE_PULL_FIELDS = (
+    "Must provide isImagePullSecret, host, and secretValue to update an image pull secret"
+)
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything ``pcc-env emulator`` can be told. ``db=":memory:"`` keeps nothing on disk."""
+
+    token: str
+    org: str = "local"
+    db: str = ":memory:"
+    provision_delay: float = 0.5
+    fail_sets: tuple[str, ...] = ()
+    latency_ms: float = 0.0
+    fault_rate: float = 0.0
+    fault_seed: int | None = None
+    default_region: str = DEFAULT_REGION
+    regions: tuple[tuple[str, str], ...] = REGIONS
+
+
+class DropConnection(Exception):
+    """Raised by a handler to make the server close the connection without a full response."""
+
+
+@dataclass
+class Emulator:
+    """State shared by the handlers: store, write guard, fault dice and request counts."""
+
+    config: EmulatorConfig
+    store: Store
+    rng: random.Random = field(default_factory=random.Random)
+    _in_flight: set[str] = field(default_factory=set)
+    _stats_lock: threading.Lock = field(default_factory=threading.Lock)
+    _requests: Counter[str] = field(default_factory=Counter)
+    _statuses: Counter[str] = field(default_factory=Counter)
+    _faults: Counter[str] = field(default_factory=Counter)
+    _writes: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10_000))
+
+    # Instruments ------------------------------------------------------------------------------
+
+    def count(self, method: str, route: str, status: int | None) -> None:
+        with self._stats_lock:
+            self._requests[f"{method} {route}"] += 1
+            self._statuses[str(status) if status is not None else "dropped"] += 1
+
+    def record_write(self, method: str, set_name: str, keys: list[str]) -> None:
+        with self._stats_lock:
+            self._writes.append({"method": method, "set": set_name, "keys": keys})
+
+    def stats(self) -> dict[str, Any]:
+        with self._stats_lock:
+            return {
+                "total": sum(self._requests.values()),
+                "requests": dict(sorted(self._requests.items())),
+                "statuses": dict(sorted(self._statuses.items())),
+                "faults": dict(sorted(self._faults.items())),
+                "writes": list(self._writes),
+            }
+
+    def reset_stats(self) -> None:
+        with self._stats_lock:
+            self._requests.clear()
+            self._statuses.clear()
+            self._faults.clear()
+            self._writes.clear()
+
+    # Behaviour --------------------------------------------------------------------------------
+
+    async def latency(self) -> None:
+        if self.config.latency_ms > 0:
+            await asyncio.sleep(self.config.latency_ms / 1000)
+
+    def draw_fault(self) -> Fault | None:
+        if self.config.fault_rate <= 0 or self.rng.random() >= self.config.fault_rate:
+            return None
+        fault = self.rng.choice(FAULTS)
+        with self._stats_lock:
+            self._faults[fault] += 1
+        return fault
+
+    def check_region(self, region: str | None) -> None:
+        if region is not None and region not in {code for code, _ in self.config.regions}:
+            raise bad_request("Invalid region or organization does not have access")
+
+    async def write(self, set_name: str, apply: Any) -> Any:
+        """Run ``apply()`` as the one write in flight on ``set_name``; others get 409."""
+        if set_name in self._in_flight:
+            raise conflict(set_name)
+        self._in_flight.add(set_name)
+        try:
+            fault = self.draw_fault()
+            if fault == "500":
+                raise StoreError(500, "Internal server error (emulated fault)", "INTERNAL_ERROR")
+            if fault == "409":
+                raise conflict(set_name)
+            if fault == "drop-before":
+                raise DropConnection
+            await self.latency()
+            result = apply()
+            if fault == "drop-after":
+                raise DropConnection
+            return result
+        finally:
+            self._in_flight.discard(set_name)
+
+
+def conflict(set_name: str) -> StoreError:
+    return StoreError(409, f"Secret set '{set_name}' was modified concurrently. Please retry.", "CONFLICT")
+
+
+def _error(status: int, error: str, code: str) -> JSONResponse:
+    return JSONResponse({"error": error, "code": code}, status_code=status)
+
+
+class _Instrument:
+    """Counts requests by route and turns ``DropConnection`` into a cut-off response."""
+
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status: int | None = None
+
+        async def send_and_note(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        except DropConnection:
+            # Headers promise a body that never comes: the server closes the connection.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 202,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
+                }
+            )
+            status = None
+        finally:
+            self.emulator.count(scope["method"], _route_template(scope), status)
+
+
+def _route_template(scope: Scope) -> str:
+    """``/v1/secrets/my-set`` -> ``/v1/secrets/{setName}``: counts group by route, not by set."""
+    if scope.get("route") is None:
+        return "<unmatched>"
+    names = {str(v): k for k, v in scope.get("path_params", {}).items()}
+    parts = scope["path"].split("/")
+    return "/".join("{" + names[p] + "}" if p in names else p for p in parts)
+
+
+SetName = Annotated[str, Path(alias="setName")]
+SecretKeyParam = Annotated[str, Path(alias="secretKey")]
+
+
+def _valid_set_name(name: str) -> str:
+    problems = set_name_problems(name)
+    if problems:
+        raise bad_request("Invalid secret set name: " + "; ".join(problems))
+    return name
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        raise bad_request(INVALID_FORMAT) from None
+    if not isinstance(body, dict):
+        raise bad_request(INVALID_FORMAT)
+    return body
+
+
+def _validated(model: Any, body: dict[str, Any], message: str = INVALID_FORMAT) -> Any:
+    try:
+        return model.model_validate(body)
+    except ValidationError:
+        raise bad_request(message) from None
+
+
+def create_app(config: EmulatorConfig) -> FastAPI:
+    """Build the emulator app; ``app.state.emulator`` holds its state."""
+    store = Store(config.db, provision_delay=config.provision_delay, fail_patterns=config.fail_sets)
+    emu = Emulator(config=config, store=store, rng=random.Random(config.fault_seed))
+    expected = f"Bearer {config.token}".encode()
+
+    def authenticate(request: Request) -> None:
+        given = request.headers.get("authorization", "").encode("latin-1", "replace")
+        if not hmac.compare_digest(given, expected):
+            raise StoreError(401, "Unauthorized", "UNAUTHORIZED")
+
+    def check_org(org: str) -> None:
+        if org != config.org:
+            raise StoreError(404, "Organization not found", "NOT_FOUND")
+
+    app = FastAPI(
+        title="pcc-env emulator of the Pipecat Cloud secrets API",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.emulator = emu
+    app.add_middleware(_Instrument, emulator=emu)
+
+    @app.exception_handler(StoreError)
+    async def store_error(_: Request, exc: StoreError) -> JSONResponse:
+        return _error(exc.status, exc.error, exc.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(400, INVALID_FORMAT, "GENERIC_BAD_REQUEST")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "ERROR")
+        return _error(exc.status_code, str(exc.detail), code)
+
+    def secrets_router(org_surface: bool) -> APIRouter:
+        router = APIRouter()
+
+        @router.get("/secrets")
+        async def list_sets(region: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+            await emu.latency()
+            return SecretSetList(sets=emu.store.list_sets(region)).dump()
+
+        @router.get("/secrets/{setName}")
+        async def get_set(set_name: SetName) -> dict[str, Any]:
+            await emu.latency()
+            return emu.store.get_set(_valid_set_name(set_name)).dump()
+
+        @router.put("/secrets/{setName}", status_code=202)
+        async def put_set(set_name: SetName, request: Request) -> dict[str, Any]:
+            name = _valid_set_name(set_name)
+            body = await _json_body(request)
+            if body.get("isImagePullSecret") is True:
+                ips = _validated(ImagePullSecretRequest, body, IMAGE_PULL_FIELDS)
+                emu.check_region(ips.region)
+                value = ips.secret_value.get_secret_value()
+
+                def apply() -> str:
+                    used = emu.store.put_image_pull_secret(
+                        name, normalize_host(ips.host), value, ips.region, config.default_region
+                    )
+                    emu.record_write("PUT", name, [])
+                    return used
+
+            else:
+                if "secrets" in body or not org_surface:
+                    regular = _validated(RegularSecretsRequest, body)
+                    pairs = [(p.secret_key, p.secret_value.get_secret_value()) for p in regular.secrets]
+                    region = regular.region
+                else:
+                    single = _validated(SingleSecretRequest, body)
+                    if single.name is not None and single.name != name:
+                        raise bad_request(INVALID_FORMAT)
+                    pairs = [(single.secret_key, single.secret_value.get_secret_value())]
+                    region = single.region
+                problems = [p for key, _ in pairs for p in key_problems(key)]
+                if problems:
+                    raise bad_request("Invalid secret key: " + "; ".join(problems))
+                emu.check_region(region)
+
+                def apply() -> str:
+                    used = emu.store.put_secrets(name, pairs, region, config.default_region)
+                    emu.record_write("PUT", name, [k for k, _ in pairs])
+                    return used
+
+            used_region = await emu.write(name, apply)
+            return PutResponse(region=used_region).dump()
+
+        @router.delete("/secrets/{setName}")
+        async def delete_set(set_name: SetName) -> dict[str, Any]:
+            name = _valid_set_name(set_name)
+
+            def apply() -> None:
+                emu.store.delete_set(name)
+                emu.record_write("DELETE", name, [])
+
+            await emu.write(name, apply)
+            return OkResponse().dump()
+
+        @router.delete("/secrets/{setName}/{secretKey}")
+        async def delete_key(set_name: SetName, secret_key: SecretKeyParam) -> dict[str, Any]:
+            name = _valid_set_name(set_name)
+            problems = key_problems(secret_key)
+            if problems:
+                raise bad_request("Invalid secret key: " + "; ".join(problems))
+
+            def apply() -> None:
+                emu.store.delete_key(name, secret_key)
+                emu.record_write("DELETE", name, [secret_key])
+
+            await emu.write(name, apply)
+            return OkResponse().dump()
+
+        if org_surface:
+
+            @router.get("/regions")
+            async def regions() -> dict[str, Any]:
+                await emu.latency()
+                return RegionList(
+                    regions=[Region(code=c, display_name=d) for c, d in config.regions]
+                ).dump()
+
+            @router.get("/properties")
+            async def properties() -> dict[str, Any]:
+                await emu.latency()
+                props = OrganizationProperties(default_region=config.default_region)
+                return PropertiesResponse(properties=props).dump()
+
+        return router
+
+    # Authentication first, so an unauthenticated caller learns nothing about organizations.
+    app.include_router(
+        secrets_router(org_surface=False), prefix="/v1", dependencies=[Depends(authenticate)]
+    )
+    app.include_router(
+        secrets_router(org_surface=True),
+        prefix="/v1/organizations/{org}",
+        dependencies=[Depends(authenticate), Depends(check_org)],
+    )
+
+    @app.get("/v1/organizations", dependencies=[Depends(authenticate)])
+    async def organizations() -> dict[str, Any]:
+        await emu.latency()
+        org = Organization(name=config.org, verbose_name=f"{config.org} (pcc-env emulator)")
+        return OrganizationList(organizations=[org]).dump()
+
+    @app.get("/_emulator/stats", dependencies=[Depends(authenticate)])
+    async def stats() -> dict[str, Any]:
+        return emu.stats()
+
+    @app.post("/_emulator/reset", dependencies=[Depends(authenticate)])
+    async def reset() -> dict[str, Any]:
+        emu.reset_stats()
+        return OkResponse().dump()
+
+    @app.post("/_emulator/check-value", dependencies=[Depends(authenticate)])
+    async def check_value(request: Request) -> dict[str, Any]:
+        req = _validated(CheckValueRequest, await _json_body(request))
+        key = req.key if req.key is not None else IMAGE_PULL_KEY
+        matches = emu.store.check_value(req.set_name, key, req.value.get_secret_value())
+        return CheckValueResponse(matches=matches).dump()
+
+    return app
+
+

@@ -1,0 +1,125 @@
+"""Serve the emulator with uvicorn: in a background thread (tests, demo) or in the foreground."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from typing import Any
+
+import uvicorn
+
+from pcc_env.emulator.app import Emulator, EmulatorConfig, create_app
+from pcc_env.emulator.store import IMAGE_PULL_KEY
+
+
+class _QuietDrops(logging.Filter):
+    """Emulated connection drops are intended; don't log them as server errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without completing response" not in record.getMessage()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class EmulatorServer:
+    """A running emulator. ``api_host`` is what ``PIPECAT_API_HOST`` should be set to."""
+
+    def __init__(self, config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config
+        self.app = create_app(config)
+        self.emulator: Emulator = self.app.state.emulator
+        self._sock = _bind(host, port)
+        bound_host, bound_port = self._sock.getsockname()[:2]
+        self.host = bound_host
+        self.port: int = bound_port
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        self.api_host = f"http://{shown}:{bound_port}"
+        logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=2,
+            )
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def token(self) -> str:
+        return self.config.token
+
+    @property
+    def org(self) -> str:
+        return self.config.org
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point pcc-env and the ``pipecat`` CLI at this emulator."""
+        return {
+            "PIPECAT_API_HOST": self.api_host,
+            "PIPECAT_API_KEY": self.token,
+            "PIPECAT_TOKEN": self.token,
+            "PIPECAT_ORG": self.org,
+        }
+
+    def stats(self) -> dict[str, Any]:
+        return self.emulator.stats()
+
+    def reset_stats(self) -> None:
+        self.emulator.reset_stats()
+
+    def check_value(self, set_name: str, key: str | None, value: str) -> bool:
+        return self.emulator.store.check_value(
+            set_name, key if key is not None else IMAGE_PULL_KEY, value
+        )
+
+    # Lifecycle ----------------------------------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until SIGINT/SIGTERM (uvicorn installs the handlers)."""
+        try:
+            asyncio.run(self._server.serve(sockets=[self._sock]))
+        finally:
+            self._close()
+
+    def start(self) -> EmulatorServer:
+        """Serve in a daemon thread; returns once the server accepts connections."""
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])),
+            name=f"pcc-env-emulator:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the emulator failed to start")
+            self._thread.join(0.005)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        self._close()
+
+    def _close(self) -> None:
+        self._sock.close()
+        self.emulator.store.close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,174 @@
+"""Pydantic models of the secrets API's request and response bodies, shared by client and emulator.
+
+Attributes are snake_case; the wire names are camelCase (``secretKey``, ``errorMessage``...).
+Values are ``SecretStr``: a model's repr, str and ordinary dumps never show them. The one way to
+get a body with the values in it is ``to_wire()``, which the client calls to send a request.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic.alias_generators import to_camel
+
+SetStatus = Literal["pending", "ready", "failed"]
+SetType = Literal["secret", "imagePullSecret"]
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        frozen=True,
+        extra="ignore",
+    )
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON body as the API writes it (camelCase, absent optional fields left out)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# Requests ---------------------------------------------------------------------------------------
+
+
+class SecretPair(ApiModel):
+    secret_key: str
+    secret_value: SecretStr
+
+
+class RegularSecretsRequest(ApiModel):
+    """``PUT /secrets/{setName}`` with key/value pairs (the REST API's array body)."""
+
+    secrets: list[SecretPair] = Field(min_length=1)
+    region: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "secrets": [
+                {"secretKey": p.secret_key, "secretValue": p.secret_value.get_secret_value()}
+                for p in self.secrets
+            ]
+        }
+        if self.region is not None:
+            body["region"] = self.region
+        return body
+
+
+class ImagePullSecretRequest(ApiModel):
+    """``PUT /secrets/{setName}`` creating or updating an image pull secret."""
+
+    is_image_pull_secret: Literal[True] = True
+    host: str
+    secret_value: SecretStr
+    region: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "isImagePullSecret": True,
+            "host": self.host,
+            "secretValue": self.secret_value.get_secret_value(),
+        }
+        if self.region is not None:
+            body["region"] = self.region
+        return body
+
+
+class SingleSecretRequest(ApiModel):
+    """The one-key PUT body the ``pipecat cloud secrets set`` CLI sends (organization surface)."""
+
+    name: str | None = None
+    is_image_pull_secret: Literal[False] = False
+    secret_key: str
+    secret_value: SecretStr
+    region: str | None = None
+
+
+class CheckValueRequest(ApiModel):
+    """Emulator only: does ``value`` match what is stored for ``set``/``key``?
+
+    Without ``key`` it checks the value of an image pull secret.
+    """
+
+    set_name: str = Field(alias="set")
+    key: str | None = None
+    value: SecretStr
+
+
+# Responses --------------------------------------------------------------------------------------
+
+
+class ErrorBody(ApiModel):
+    error: str
+    code: str
+
+
+class OkResponse(ApiModel):
+    status: Literal["OK"] = "OK"
+
+
+class PutResponse(ApiModel):
+    status: Literal["OK"] = "OK"
+    region: str
+
+
+class SecretSetSummary(ApiModel):
+    name: str
+    type: SetType
+    region: str
+    status: SetStatus
+    error_message: str | None = None
+
+
+class SecretSetList(ApiModel):
+    sets: list[SecretSetSummary]
+
+
+class SecretKeyName(ApiModel):
+    field_name: str
+
+
+class SecretSetDetail(ApiModel):
+    region: str
+    status: SetStatus
+    error_message: str | None = None
+    secrets: list[SecretKeyName] = Field(default_factory=list)
+
+    @property
+    def keys(self) -> list[str]:
+        return [s.field_name for s in self.secrets]
+
+
+class CheckValueResponse(ApiModel):
+    matches: bool
+
+
+# Organization surface (what the ``pipecat`` CLI reads) ------------------------------------------
+
+
+class Organization(ApiModel):
+    name: str
+    verbose_name: str
+
+
+class OrganizationList(ApiModel):
+    organizations: list[Organization]
+
+
+class Region(ApiModel):
+    code: str
+    display_name: str = Field(alias="display_name")
+
+
+class RegionList(ApiModel):
+    regions: list[Region]
+
+
+class OrganizationProperties(ApiModel):
+    default_region: str
+
+
+class PropertiesResponse(ApiModel):
+    properties: OrganizationProperties

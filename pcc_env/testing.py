@@ -1,0 +1,56 @@
+"""Test helpers for bot authors and for pcc-env's own tests.
+
+``run_emulator()`` serves a private emulator of the secrets API on a free loopback port. As a
+pytest plugin (``pytest_plugins = ["pcc_env.testing"]``) this module also provides the
+``pcc_emulator`` fixture. Heavy imports happen only when a helper is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pcc_env.emulator.server import EmulatorServer
+
+try:  # the fixture exists only when pytest is importable
+    import pytest
+except ImportError:  # pragma: no cover - pytest is absent outside tests
+    pytest = None  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def run_emulator(
+    *, host: str = "127.0.0.1", port: int = 0, **options: Any
+) -> Iterator[EmulatorServer]:
+    """Serve an emulator in a background thread for the duration of the ``with`` block.
+
+    ``options`` are ``EmulatorConfig`` fields (``provision_delay``, ``fail_sets``,
+    ``latency_ms``, ``fault_rate``, ``db``...). A random token is used unless one is given.
+    The object yielded has ``.api_host``, ``.token``, ``.org``, ``.env()``, ``.stats()``,
+    ``.reset_stats()`` and ``.check_value(set, key, value)``.
+    """
+    from pcc_env.emulator.app import EmulatorConfig
+    from pcc_env.emulator.server import EmulatorServer
+
+    options.setdefault("token", "pcc-emu-" + secrets.token_urlsafe(18))
+    if "fail_sets" in options:
+        options["fail_sets"] = tuple(options["fail_sets"])
+    server = EmulatorServer(EmulatorConfig(**options), host=host, port=port)
+    with server:
+        yield server
+
+
+if pytest is not None:
+
+    @pytest.fixture
+    def pcc_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
+        """A fresh in-memory emulator (50 ms provisioning), with the process environment
+        (``PIPECAT_API_HOST``, ``PIPECAT_API_KEY``, ``PIPECAT_TOKEN``, ``PIPECAT_ORG``)
+        pointing at it for the duration of the test."""
+        with run_emulator(provision_delay=0.05) as server:
+            for name, value in server.env().items():
+                monkeypatch.setenv(name, value)
+            yield server
