@@ -50,8 +50,10 @@ class InputError(PccEnvError, ValueError):
         if len(self.problems) == 1:
             message = head + self.problems[0]
         else:
-            message = head + f"{len(self.problems)} problems:\n" + "\n".join(
-                f"  - {p}" for p in self.problems
+            message = (
+                head
+                + f"{len(self.problems)} problems:\n"
+                + "\n".join(f"  - {p}" for p in self.problems)
             )
         super().__init__(message)
 
@@ -97,7 +99,7 @@ class KeyringError(CredentialsError):
 
 
 class ApiError(PccEnvError):
-    """The API answered with an error. Carries the server's ``error``/``code``, never a body sent."""
+    """The API answered with an error: the server's ``error``/``code``, never a body sent."""
 
     def __init__(
         self,
@@ -172,7 +174,9 @@ class ProvisioningFailedError(ProvisioningError):
     def __init__(self, set_name: str, error_message: str | None) -> None:
         self.error_message = error_message
         detail = error_message or "no message from the service"
-        super().__init__(f"Secret set '{set_name}' failed to provision: {detail}", set_name=set_name)
+        super().__init__(
+            f"Secret set '{set_name}' failed to provision: {detail}", set_name=set_name
+        )
 
 
 class ReadyTimeoutError(ProvisioningError):

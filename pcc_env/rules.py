@@ -54,13 +54,10 @@ def key_problems(key: str) -> list[str]:
     problems = []
     if len(key) > KEY_MAX_LENGTH:
         problems.append(
-            f"secret key {show_key(key)} is {len(key)} characters long "
-            f"(at most {KEY_MAX_LENGTH})"
+            f"secret key {show_key(key)} is {len(key)} characters long (at most {KEY_MAX_LENGTH})"
         )
     if not _KEY_RE.match(key):
-        problems.append(
-            f"secret key {show_key(key)} may contain only letters, digits, '_' and '-'"
-        )
+        problems.append(f"secret key {show_key(key)} may contain only letters, digits, '_' and '-'")
     return problems
 
 

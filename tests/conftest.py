@@ -9,7 +9,6 @@ from pcc_env.emulator.server import EmulatorServer
 from pcc_env.testing import run_emulator
 
 
-
 @pytest.fixture
 def emulator() -> Iterator[EmulatorServer]:
     with run_emulator(provision_delay=0.05) as server:

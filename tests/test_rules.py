@@ -24,7 +24,20 @@ def test_valid_set_names(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["ab", "x" * 64, "My-Secrets", "-abc", "abc-", "a..b", ".abc", "abc.", "a_b", "a b", "", "a.-b"],
+    [
+        "ab",
+        "x" * 64,
+        "My-Secrets",
+        "-abc",
+        "abc-",
+        "a..b",
+        ".abc",
+        "abc.",
+        "a_b",
+        "a b",
+        "",
+        "a.-b",
+    ],
 )
 def test_invalid_set_names(name: str) -> None:
     assert set_name_problems(name)
@@ -80,7 +93,9 @@ def test_bare_key_asks_for_the_value() -> None:
 def test_parse_assignments_reports_every_problem_without_values() -> None:
     canary = "canary-d41d8cd98f00"
     with pytest.raises(InputError) as info:
-        parse_assignments([f"BAD.KEY={canary}", "EMPTY=", 'QUOTED=""', f"A={canary}", f"A={canary}"])
+        parse_assignments(
+            [f"BAD.KEY={canary}", "EMPTY=", 'QUOTED=""', f"A={canary}", f"A={canary}"]
+        )
     text = str(info.value)
     assert len(info.value.problems) == 4
     assert canary not in text

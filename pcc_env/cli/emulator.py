@@ -31,7 +31,9 @@ def emulator(
             help="Bearer token clients must send. Generated and printed when absent.",
         ),
     ] = None,
-    org: Annotated[str, typer.Option(help="Organization name of the org-scoped surface.")] = "local",
+    org: Annotated[
+        str, typer.Option(help="Organization name of the org-scoped surface.")
+    ] = "local",
     provision_delay: Annotated[
         float, typer.Option(min=0, help="Seconds a written set stays 'pending'.")
     ] = 0.5,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 import threading
 from typing import Any
@@ -87,11 +88,21 @@ class EmulatorServer:
     # Lifecycle ----------------------------------------------------------------------------------
 
     def serve_forever(self) -> None:
-        """Serve in this thread until SIGINT/SIGTERM (uvicorn installs the handlers)."""
+        """Serve until SIGINT or SIGTERM, then stop cleanly (the caller exits 0)."""
+        stop = threading.Event()
+        previous = {
+            sig: signal.signal(sig, lambda *_: stop.set())
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
         try:
-            asyncio.run(self._server.serve(sockets=[self._sock]))
+            self.start()
+            while not stop.wait(0.5):
+                if self._thread is None or not self._thread.is_alive():
+                    break
         finally:
-            self._close()
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def start(self) -> EmulatorServer:
         """Serve in a daemon thread; returns once the server accepts connections."""

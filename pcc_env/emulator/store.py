@@ -218,8 +218,13 @@ class Store:
     # Writes -------------------------------------------------------------------------------------
 
     def _upsert_set(
-        self, db: sqlite3.Connection, name: str, set_type: SetType, region: str | None,
-        default_region: str, host: str | None = None,
+        self,
+        db: sqlite3.Connection,
+        name: str,
+        set_type: SetType,
+        region: str | None,
+        default_region: str,
+        host: str | None = None,
     ) -> str:
         """Create the set or check that it may be updated; returns its region."""
         row = self._row(db, name)
