@@ -25,7 +25,7 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import Emulator, emulator_process  # noqa: E402
+from _common import Emulator, emulator_process
 
 TARGET_GET_PER_S = 1500
 
@@ -47,7 +47,9 @@ def _get_loop(host: str, port: int, path: str, token: str, seconds: float, out: 
     out.put((n, errors))
 
 
-def get_rate(api_host: str, path: str, token: str, seconds: float, clients: int) -> tuple[float, int]:
+def get_rate(
+    api_host: str, path: str, token: str, seconds: float, clients: int
+) -> tuple[float, int]:
     parts = urlsplit(api_host)
     out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     procs = [
@@ -118,7 +120,10 @@ def writers(emu: Emulator, n_writers: int, rounds: int) -> dict[str, int]:
                 "PUT",
                 "/v1/secrets/bench-shared",
                 body=json.dumps(body),
-                headers={"Authorization": f"Bearer {emu.token}", "Content-Type": "application/json"},
+                headers={
+                    "Authorization": f"Bearer {emu.token}",
+                    "Content-Type": "application/json",
+                },
             )
             resp = conn.getresponse()
             resp.read()
@@ -157,8 +162,12 @@ def main() -> None:
     args = parser.parse_args()
 
     with emulator_process("--provision-delay", "0") as emu:
-        emu.call("PUT", "/v1/secrets/bench-set", {"secrets": [{"secretKey": "K", "secretValue": "v"}]})
-        get_set, get_errors = get_rate(emu.api_host, "/v1/secrets/bench-set", emu.token, args.seconds, args.clients)
+        emu.call(
+            "PUT", "/v1/secrets/bench-set", {"secrets": [{"secretKey": "K", "secretValue": "v"}]}
+        )
+        get_set, get_errors = get_rate(
+            emu.api_host, "/v1/secrets/bench-set", emu.token, args.seconds, args.clients
+        )
         list_sets, _ = get_rate(emu.api_host, "/v1/secrets", emu.token, args.seconds, args.clients)
         write0 = writers(emu, args.writers, args.rounds)
     with emulator_process("--provision-delay", "0", "--latency-ms", "5") as emu:
@@ -169,8 +178,10 @@ def main() -> None:
     print(f"GET /v1/secrets:            {list_sets:,.0f} req/s")
     print(f"anchor (bare ASGI, same uvicorn): {anchor:,.0f} req/s")
     print(f"ratio emulator/anchor: {get_set / anchor:.2f}")
-    print(f"target >= {TARGET_GET_PER_S:,} GET/s: {'met' if get_set >= TARGET_GET_PER_S else 'NOT met'}"
-          f" (ratio to target {get_set / TARGET_GET_PER_S:.2f})")
+    print(
+        f"target >= {TARGET_GET_PER_S:,} GET/s: {'met' if get_set >= TARGET_GET_PER_S else 'NOT met'}"
+        f" (ratio to target {get_set / TARGET_GET_PER_S:.2f})"
+    )
     for label, w in (("latency 0 ms", write0), ("latency 5 ms", write5)):
         print(
             f"{args.writers} writers x {args.rounds} PUTs, {label}: {w['202']} accepted (202), "

@@ -109,8 +109,10 @@ class ApiError(PccEnvError):
         code: str | None = None,
         method: str | None = None,
         path: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.message = message
+        self.retry_after = retry_after
         self.status_code = status_code
         self.code = code
         self.method = method
