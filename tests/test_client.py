@@ -178,7 +178,7 @@ def test_retries_converge_under_fault_rate() -> None:
         SecretsClient(api_key=emu.token, api_host=emu.api_host, retry=FAST) as c,
     ):
         values = {f"KEY_{i}": f"{canary}-{i}" for i in range(50)}
-        for round_ in range(10):
+        for _ in range(10):
             c.put_secrets("conv-set", values)
         c.delete_key("conv-set", "KEY_0")
         assert sorted(c.get_set("conv-set").keys) == sorted(k for k in values if k != "KEY_0")
