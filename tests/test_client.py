@@ -310,9 +310,12 @@ def test_delete_404_after_dropped_connection_counts_as_done() -> None:
 
 
 def test_delete_404_without_drop_is_an_error() -> None:
-    with mock_client(
-        lambda r: httpx.Response(404, json={"error": "Secret not found", "code": "NOT_FOUND"})
-    ) as c, pytest.raises(NotFoundError):
+    with (
+        mock_client(
+            lambda r: httpx.Response(404, json={"error": "Secret not found", "code": "NOT_FOUND"})
+        ) as c,
+        pytest.raises(NotFoundError),
+    ):
         c.delete_key("my-set", "KEY")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pcc_env.cli import demo, emulator
+from pcc_env.cli import auth, demo, emulator, secrets
 
 app = typer.Typer(
     name="pcc-env",
@@ -16,6 +16,10 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.command("login")(auth.login)
+app.command("logout")(auth.logout)
+app.command("whoami")(auth.whoami)
+app.add_typer(secrets.app)
 app.command("emulator")(emulator.emulator)
 app.command("demo")(demo.demo)
 

@@ -1,13 +1,147 @@
-"""Printing helpers: the only place output is written. Plain text when piped, NO_COLOR honoured."""
+"""All printing and exiting of the CLI happens through here.
+
+Rich tables and spinners on a terminal; plain tab-separated text when piped; JSON with --json.
+Rich honours NO_COLOR. Errors go to stderr as one or two lines, never with a traceback.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pcc_env.errors import (
+    ConfigError,
+    InputError,
+    NoApiKeyError,
+    PccEnvError,
+    ReadyTimeoutError,
+    UnauthorizedError,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+_stdout: Console | None = None
+_stderr: Console | None = None
+
+
+def stdout() -> Console:
+    global _stdout
+    if _stdout is None:
+        _stdout = Console(highlight=False, soft_wrap=True)
+    return _stdout
+
+
+def stderr() -> Console:
+    global _stderr
+    if _stderr is None:
+        _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+    return _stderr
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def stdin_is_tty() -> bool:
+    return sys.stdin.isatty()
 
 
 def echo(message: str = "", *, flush: bool = False) -> None:
+    """Plain text to stdout (no markup interpretation)."""
     print(message, flush=flush)
 
 
+def info(message: str) -> None:
+    """A progress or hint line for people: stderr, so stdout stays clean for pipes."""
+    stderr().print(message, markup=False)
+
+
+def success(message: str) -> None:
+    stdout().print(message, markup=False, style="green" if is_tty() else None)
+
+
+def warn(message: str) -> None:
+    stderr().print(f"Warning: {message}", markup=False, style="yellow")
+
+
 def err(message: str) -> None:
-    print(f"Error: {message}", file=sys.stderr, flush=True)
+    stderr().print(f"Error: {message}", markup=False, style="red")
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=False))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> None:
+    """A rich table on a terminal; a header line and tab-separated rows when piped."""
+    if is_tty():
+        t = Table(*headers, title=title, title_justify="left")
+        for row in rows:
+            t.add_row(*row)
+        stdout().print(t)
+        return
+    if title:
+        print(title)
+    print("\t".join(headers))
+    for row in rows:
+        print("\t".join(row))
+
+
+@contextmanager
+def spinner(message: str) -> Iterator[None]:
+    if sys.stderr.isatty():
+        with stderr().status(message):
+            yield
+    else:
+        yield
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
+    """Print an error and return the Exit to raise: ``raise fail("...")``."""
+    err(message)
+    return typer.Exit(code)
+
+
+def exit_code_for(exc: PccEnvError) -> int:
+    if isinstance(exc, (InputError, ConfigError, NoApiKeyError)):
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
+def hint_for(exc: PccEnvError) -> str | None:
+    if isinstance(exc, UnauthorizedError):
+        return "The API key was refused: check PIPECAT_API_KEY or run 'pcc-env login'."
+    if isinstance(exc, ReadyTimeoutError):
+        return "Check again later with 'pcc-env secrets wait NAME'."
+    return None
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the library's typed errors into a one or two line message and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except PccEnvError as exc:
+            err(str(exc))
+            hint = hint_for(exc)
+            if hint:
+                info(hint)
+            raise typer.Exit(exit_code_for(exc)) from None
+        except KeyboardInterrupt:
+            err("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper

@@ -1,0 +1,89 @@
+"""``pcc-env login / logout / whoami``: the API key in the OS keyring."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from pcc_env.cli.common import ApiHost, JsonFlag, read_hidden
+from pcc_env.cli.output import fail, handle_errors, info, print_json, stdin_is_tty, success, table
+from pcc_env.credentials import (
+    API_KEY_ENV,
+    delete_api_key,
+    resolve_api_host,
+    resolve_api_key,
+    store_api_key,
+)
+from pcc_env.errors import UnauthorizedError
+
+
+@handle_errors
+def login(
+    stdin: Annotated[
+        bool, typer.Option("--stdin", help="Read the key from standard input.")
+    ] = False,
+    api_host: ApiHost = None,
+) -> None:
+    """Store a Pipecat Cloud private API key in the OS keyring, after checking it works.
+
+    The key is read from a hidden prompt, or from standard input (never from the command line).
+    """
+    from pcc_env.client import SecretsClient
+
+    host = resolve_api_host(api_host)
+    if stdin or not stdin_is_tty():
+        key = sys.stdin.read().strip()
+    else:
+        key = read_hidden(f"Private API key for {host}").strip()
+    if not key:
+        raise fail("no API key given", 2)
+    with SecretsClient(api_key=key, api_host=host) as client:
+        try:
+            client.list_sets()
+        except UnauthorizedError:
+            raise fail(f"{host} refused this API key; nothing was stored.") from None
+    store_api_key(host, key)
+    success(f"Logged in to {host}: the key is in the OS keyring.")
+
+
+@handle_errors
+def logout(api_host: ApiHost = None) -> None:
+    """Remove the stored API key for the API host from the OS keyring."""
+    import os
+
+    host = resolve_api_host(api_host)
+    if delete_api_key(host):
+        success(f"Removed the API key for {host} from the OS keyring.")
+    else:
+        info(f"No API key for {host} was stored in the OS keyring.")
+    if os.environ.get(API_KEY_ENV):
+        info(f"{API_KEY_ENV} is still set in this environment and will be used.")
+
+
+@handle_errors
+def whoami(api_host: ApiHost = None, json: JsonFlag = False) -> None:
+    """Show the API host, where the key comes from (masked), and whether it is accepted."""
+    from pcc_env.client import SecretsClient
+
+    host = resolve_api_host(api_host)
+    key = resolve_api_key(host)
+    with SecretsClient(api_key=key.value, api_host=host) as client:
+        try:
+            client.list_sets()
+            accepted = True
+        except UnauthorizedError:
+            accepted = False
+    source = {"env": API_KEY_ENV, "keyring": "OS keyring", "argument": "argument"}[key.source]
+    if json:
+        print_json(
+            {"apiHost": host, "keySource": key.source, "key": key.masked, "accepted": accepted}
+        )
+    else:
+        table(
+            ["API host", "key from", "key", "accepted"],
+            [[host, source, key.masked, "yes" if accepted else "no"]],
+        )
+    if not accepted:
+        raise typer.Exit(1)

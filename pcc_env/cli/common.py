@@ -1,0 +1,59 @@
+"""Options and helpers shared by the command groups."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pcc_env.cli.output import EXIT_USAGE, fail, stdin_is_tty
+from pcc_env.errors import InputError
+
+if TYPE_CHECKING:
+    from pcc_env.client import SecretsClient
+
+ApiHost = Annotated[
+    str | None,
+    typer.Option(
+        "--api-host",
+        help="API base URL. Default: $PIPECAT_API_HOST, else https://api.pipecat.daily.co.",
+        show_default=False,
+    ),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+YesFlag = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+RegionOption = Annotated[
+    str | None,
+    typer.Option("--region", "-r", help="Region of a new set (default: the service's, us-west)."),
+]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=0, help="Seconds to wait for the set to be ready.")
+]
+
+
+def make_client(api_host: str | None) -> SecretsClient:
+    from pcc_env.client import SecretsClient
+
+    return SecretsClient(api_host=api_host)
+
+
+def confirm_or_exit(question: str, yes: bool) -> None:
+    """Ask on a terminal; without one, ``--yes`` is required (exit 2 otherwise)."""
+    if yes:
+        return
+    if not stdin_is_tty():
+        raise fail(f"{question} Refusing without confirmation: pass --yes.", EXIT_USAGE)
+    if not typer.confirm(question, default=False):
+        raise fail("cancelled", 1)
+
+
+def read_hidden(prompt: str) -> str:
+    """A value from a hidden prompt on a terminal, else one line of stdin (no echo either way)."""
+    if stdin_is_tty():
+        return getpass.getpass(f"{prompt}: ")
+    line = sys.stdin.readline()
+    if not line:
+        raise InputError(f"{prompt}: nothing on standard input")
+    return line.rstrip("\r\n")

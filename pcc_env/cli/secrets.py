@@ -1,0 +1,219 @@
+"""``pcc-env secrets ...``: the seed CLI's commands, with one PUT per set and a wait for ready."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pcc_env.cli.common import (
+    ApiHost,
+    JsonFlag,
+    RegionOption,
+    TimeoutOption,
+    YesFlag,
+    confirm_or_exit,
+    make_client,
+    read_hidden,
+)
+from pcc_env.cli.output import (
+    EXIT_USAGE,
+    fail,
+    handle_errors,
+    info,
+    print_json,
+    spinner,
+    stdin_is_tty,
+    success,
+    table,
+)
+from pcc_env.errors import InputError
+from pcc_env.rules import check_set_name, parse_assignments
+
+if TYPE_CHECKING:
+    from pcc_env.client import SecretsClient
+    from pcc_env.models import SecretSetSummary
+
+app = typer.Typer(
+    name="secrets",
+    help="Manage secret sets (the 'pipecat cloud secrets' commands).",
+    no_args_is_help=True,
+)
+
+NoWait = Annotated[bool, typer.Option("--no-wait", help="Do not wait for the set to be ready.")]
+REDEPLOY = "Agents using '{name}' must be redeployed to see the new values."
+
+
+def wait_with_spinner(client: SecretsClient, name: str, timeout: float) -> SecretSetSummary:
+    with spinner(f"Waiting for '{name}' to be ready..."):
+        return client.wait_ready(name, timeout=timeout)
+
+
+@app.command("set")
+@handle_errors
+def set_(
+    name: Annotated[str, typer.Argument(help="Secret set name, e.g. my-secrets.")],
+    pairs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="KEY=VALUE pairs. A bare KEY reads its value from a hidden prompt or stdin.",
+            show_default=False,
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Read the pairs from a .env file.")
+    ] = None,
+    region: RegionOption = None,
+    no_wait: NoWait = False,
+    timeout: TimeoutOption = 60.0,
+    api_host: ApiHost = None,
+) -> None:
+    """Create or update a secret set: all pairs in one request, then wait until it is ready."""
+    from pcc_env.dotenv_file import read_env_file, secrets_to_send
+
+    check_set_name(name)
+    if pairs and file:
+        raise fail("pass KEY=VALUE pairs or --file, not both", EXIT_USAGE)
+    if file is not None:
+        values, _ = secrets_to_send(read_env_file(file), interpolate=False)
+    elif pairs:
+        parsed = parse_assignments(pairs)
+        values = {k: v if v is not None else read_hidden(f"Value for {k}") for k, v in parsed}
+        empty = [k for k, v in values.items() if not v]
+        if empty:
+            raise InputError(f"empty value for {', '.join(empty)}")
+    else:
+        raise fail("give KEY=VALUE pairs or --file PATH", EXIT_USAGE)
+    with make_client(api_host) as client:
+        with spinner(f"Sending {len(values)} secret(s) to '{name}'..."):
+            resp = client.put_secrets(name, values, region=region)
+        success(f"Secret set '{name}' accepted in {resp.region}: {', '.join(values)}")
+        if not no_wait:
+            wait_with_spinner(client, name, timeout)
+            success(f"Secret set '{name}' is ready.")
+    info(REDEPLOY.format(name=name))
+
+
+def _summary_row(s: SecretSetSummary) -> list[str]:
+    kind = "image pull secret" if s.type == "imagePullSecret" else "secret set"
+    status = s.status + (
+        f" ({s.error_message})" if s.status == "failed" and s.error_message else ""
+    )
+    return [s.name, kind, s.region, status]
+
+
+@app.command("list")
+@handle_errors
+def list_(
+    name: Annotated[str | None, typer.Argument(help="Show the keys of this set.")] = None,
+    json: JsonFlag = False,
+    api_host: ApiHost = None,
+) -> None:
+    """List secret sets, or the keys of one set (never values: the API does not return them)."""
+    with make_client(api_host) as client:
+        if name is None:
+            sets = client.list_sets()
+            if json:
+                print_json({"sets": [s.dump() for s in sets]})
+            elif not sets:
+                info("No secret sets.")
+            else:
+                table(["name", "type", "region", "status"], [_summary_row(s) for s in sets])
+            return
+        detail = client.get_set(name)
+    if json:
+        print_json({"name": name, **detail.dump()})
+        return
+    status: str = detail.status
+    if detail.status == "failed" and detail.error_message:
+        status += f" ({detail.error_message})"
+    table(["key"], [[k] for k in detail.keys], title=f"{name} ({detail.region}, {status})")
+
+
+@app.command("unset")
+@handle_errors
+def unset(
+    name: Annotated[str, typer.Argument(help="Secret set name.")],
+    keys: Annotated[list[str], typer.Argument(help="Keys to remove.")],
+    yes: YesFlag = False,
+    api_host: ApiHost = None,
+) -> None:
+    """Remove keys from a secret set."""
+    from pcc_env.rules import check_keys
+
+    check_set_name(name)
+    check_keys(keys)
+    confirm_or_exit(f"Remove {', '.join(keys)} from '{name}'?", yes)
+    with make_client(api_host) as client:
+        for key in keys:
+            client.delete_key(name, key)
+            success(f"Removed {key} from '{name}'.")
+    info(REDEPLOY.format(name=name))
+
+
+@app.command("delete")
+@handle_errors
+def delete(
+    name: Annotated[str, typer.Argument(help="Secret set name.")],
+    yes: YesFlag = False,
+    api_host: ApiHost = None,
+) -> None:
+    """Delete a whole secret set."""
+    check_set_name(name)
+    confirm_or_exit(f"Delete the secret set '{name}' and all its keys?", yes)
+    with make_client(api_host) as client:
+        client.delete_set(name)
+    success(f"Deleted the secret set '{name}'.")
+
+
+@app.command("wait")
+@handle_errors
+def wait(
+    name: Annotated[str, typer.Argument(help="Secret set name.")],
+    timeout: TimeoutOption = 60.0,
+    api_host: ApiHost = None,
+) -> None:
+    """Wait until a set is ready (exit 0), or failed / timed out (exit 1). For CI."""
+    check_set_name(name)
+    with make_client(api_host) as client:
+        status = wait_with_spinner(client, name, timeout)
+    success(f"Secret set '{name}' is ready ({status.region}).")
+
+
+@app.command("image-pull-secret")
+@handle_errors
+def image_pull_secret(
+    name: Annotated[str, typer.Argument(help="Name of the image pull secret.")],
+    host: Annotated[str, typer.Argument(help="Registry URL, e.g. https://index.docker.io/v1/.")],
+    region: RegionOption = None,
+    stdin: Annotated[
+        bool, typer.Option("--stdin", help="Read username:token from standard input.")
+    ] = False,
+    no_encode: Annotated[
+        bool, typer.Option("--no-encode", help="Send the credentials as given (already base64).")
+    ] = False,
+    no_wait: NoWait = False,
+    timeout: TimeoutOption = 60.0,
+    api_host: ApiHost = None,
+) -> None:
+    """Create or update an image pull secret; credentials come from a prompt or stdin."""
+    check_set_name(name)
+    if stdin or not stdin_is_tty():
+        credentials = sys.stdin.readline().rstrip("\r\n")
+    else:
+        user = typer.prompt(f"Username for {host}")
+        credentials = f"{user}:{read_hidden(f'Access token for {host}')}"
+    if not credentials:
+        raise fail("no credentials given", EXIT_USAGE)
+    if not no_encode and ":" not in credentials:
+        raise fail("credentials must be username:token", EXIT_USAGE)
+    with make_client(api_host) as client:
+        resp = client.put_image_pull_secret(
+            name, host, credentials, region=region, encode=not no_encode
+        )
+        success(f"Image pull secret '{name}' accepted in {resp.region}.")
+        if not no_wait:
+            wait_with_spinner(client, name, timeout)
+            success(f"Image pull secret '{name}' is ready.")
