@@ -20,7 +20,7 @@ KEYRING_SERVICE = "pcc-env"
 API_KEY_ENV = "PIPECAT_API_KEY"
 API_HOST_ENV = "PIPECAT_API_HOST"
 DEFAULT_API_HOST = "https://api.pipecat.daily.co"
-KEYRING_TIMEOUT = 5.0
+KEYRING_TIMEOUT_ENV = "PCC_ENV_KEYRING_TIMEOUT"
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 T = TypeVar("T")
@@ -44,6 +44,14 @@ def resolve_api_host(api_host: str | None = None) -> str:
     return host
 
 
+def keyring_timeout() -> float:
+    """Seconds to wait for the keyring: ``PCC_ENV_KEYRING_TIMEOUT``, default 5."""
+    try:
+        return max(0.1, float(os.environ.get(KEYRING_TIMEOUT_ENV, "5")))
+    except ValueError:
+        raise ConfigError(f"{KEYRING_TIMEOUT_ENV} must be a number of seconds") from None
+
+
 def mask(key: str) -> str:
     """``****abcd``: enough to tell keys apart, never enough to use one."""
     return "****" + key[-4:] if len(key) >= 12 else "****"
@@ -61,8 +69,10 @@ class ApiKey:
         return mask(self.value)
 
 
-def _with_timeout(call: Callable[[], T], what: str, timeout: float) -> T:
+def _with_timeout(call: Callable[[], T], what: str, timeout: float | None) -> T:
     """Run a keyring call in a daemon thread; give up after ``timeout`` seconds."""
+    if timeout is None:
+        timeout = keyring_timeout()
     result: list[T] = []
     error: list[BaseException] = []
 
@@ -114,7 +124,7 @@ def _backend_usable() -> bool:
     return not isinstance(backend, (keyring.backends.fail.Keyring, keyring.backends.null.Keyring))
 
 
-def keyring_backend_name(timeout: float = KEYRING_TIMEOUT) -> str | None:
+def keyring_backend_name(timeout: float | None = None) -> str | None:
     """The keyring backend's name, or None when there is no usable one."""
     import keyring
 
@@ -124,7 +134,7 @@ def keyring_backend_name(timeout: float = KEYRING_TIMEOUT) -> str | None:
     return _with_timeout(name, "inspect the keyring", timeout)
 
 
-def stored_api_key(api_host: str, timeout: float = KEYRING_TIMEOUT) -> str | None:
+def stored_api_key(api_host: str, timeout: float | None = None) -> str | None:
     """The key stored by ``pcc-env login`` for this API host, or None."""
     import keyring
 
@@ -136,7 +146,7 @@ def stored_api_key(api_host: str, timeout: float = KEYRING_TIMEOUT) -> str | Non
     return _with_timeout(get, "read the API key", timeout)
 
 
-def store_api_key(api_host: str, key: str, timeout: float = KEYRING_TIMEOUT) -> None:
+def store_api_key(api_host: str, key: str, timeout: float | None = None) -> None:
     """Save the key in the OS keyring (service ``pcc-env``, user = the API host)."""
     import keyring
 
@@ -148,7 +158,7 @@ def store_api_key(api_host: str, key: str, timeout: float = KEYRING_TIMEOUT) -> 
     _with_timeout(put, "store the API key", timeout)
 
 
-def delete_api_key(api_host: str, timeout: float = KEYRING_TIMEOUT) -> bool:
+def delete_api_key(api_host: str, timeout: float | None = None) -> bool:
     """Remove the stored key; False when there was none."""
     import keyring
     import keyring.errors
@@ -168,7 +178,7 @@ def delete_api_key(api_host: str, timeout: float = KEYRING_TIMEOUT) -> bool:
 
 
 def resolve_api_key(
-    api_host: str, api_key: str | None = None, timeout: float = KEYRING_TIMEOUT
+    api_host: str, api_key: str | None = None, timeout: float | None = None
 ) -> ApiKey:
     """Argument, else ``PIPECAT_API_KEY``, else the keyring, else ``NoApiKeyError``."""
     if api_key:

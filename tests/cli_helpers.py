@@ -1,0 +1,53 @@
+"""Run the real ``pcc-env`` entry point as a child process, as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PCC_ENV = str(Path(sys.executable).parent / "pcc-env")
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    argv: list[str]
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+) -> Result:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIPECAT_", "PCC_ENV_", "PYTHON_KEYRING"))
+    }
+    base.update({"NO_COLOR": "1", "PYTHONPATH": str(ROOT), "COLUMNS": "200"})
+    # No keyring unless a test chooses one: the machine's own must never be touched.
+    base["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    base.update(env or {})
+    argv = [PCC_ENV, *args]
+    proc = subprocess.run(
+        argv,
+        env=base,
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr, argv)
