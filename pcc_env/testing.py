@@ -1,6 +1,7 @@
 """Test helpers for bot authors and for pcc-env's own tests.
 
-``run_emulator()`` serves a private emulator of the secrets API on a free loopback port. As a
+``settings_from_env()`` builds a bot's settings from a dict, as Pipecat Cloud would from the
+mounted secrets. ``run_emulator()`` serves a private emulator of the secrets API on a free loopback port. As a
 pytest plugin (``pytest_plugins = ["pcc_env.testing"]``) this module also provides the
 ``pcc_emulator`` fixture. Heavy imports happen only when a helper is used.
 """
@@ -10,15 +11,32 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from pydantic_settings import BaseSettings
+
     from pcc_env.emulator.server import EmulatorServer
+
+    S = TypeVar("S", bound=BaseSettings)
 
 try:  # the fixture exists only when pytest is importable
     import pytest
 except ImportError:  # pragma: no cover - pytest is absent outside tests
     pytest = None  # type: ignore[assignment]
+
+
+def settings_from_env(settings_cls: type[S], env: Mapping[str, str]) -> S:
+    """Build settings as the bot would on Pipecat Cloud, from ``env`` instead of ``os.environ``.
+
+    No .env file is read, ``os.environ`` is neither read nor changed, and missing or invalid
+    values raise the same ``MissingSecretsError`` / ``InvalidSecretsError`` as in production.
+    """
+    from pcc_env.runtime import load_settings
+
+    return load_settings(settings_cls, env_file=None, environ=env)
 
 
 @contextlib.contextmanager
