@@ -1,9 +1,9 @@
 """Test helpers for bot authors and for pcc-env's own tests.
 
 ``settings_from_env()`` builds a bot's settings from a dict, as Pipecat Cloud would from the
-mounted secrets. ``run_emulator()`` serves a private emulator of the secrets API on a free loopback port. As a
-pytest plugin (``pytest_plugins = ["pcc_env.testing"]``) this module also provides the
-``pcc_emulator`` fixture. Heavy imports happen only when a helper is used.
+mounted secrets. ``run_emulator()`` serves a private emulator of the secrets API on a free
+loopback port. As a pytest plugin (``pytest_plugins = ["pcc_env.testing"]``) this module also
+provides the ``pcc_emulator`` fixture. Heavy imports happen only when a helper is used.
 """
 
 from __future__ import annotations

@@ -269,7 +269,10 @@ def test_runtime_imports_no_tooling() -> None:
 
 
 def test_import_pcc_env_alone_imports_nothing_heavy() -> None:
-    code = "import sys, pcc_env; print(sorted(m for m in sys.modules if m.startswith(('pydantic', 'dotenv', 'pcc_env.'))))"
+    code = (
+        "import sys, pcc_env; "
+        "print(sorted(m for m in sys.modules if m.startswith(('pydantic', 'dotenv', 'pcc_env.'))))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.strip() == "[]"
 
