@@ -7,6 +7,7 @@ Problems are reported by line number and key, never with the line's content.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from dataclasses import dataclass, field
@@ -121,3 +122,108 @@ def secrets_to_send(
         raise DotenvError(problems, source=str(env.path))
     values = {k: v for k, v in env.raw.items() if v}
     return values, empty
+
+
+# Writing ----------------------------------------------------------------------------------------
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, mode: int = 0o600) -> None:
+    """Write ``text`` to ``path`` atomically (temp file in the same dir, fsync, rename).
+
+    The temp file is created with ``mode`` from the start, so there is no moment at which the
+    content is readable by others; readers see the old file or the new one, never half of one.
+    """
+    import tempfile
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass(frozen=True)
+class TemplateEntry:
+    """One ``KEY=`` line of an onboarding template, with the comments that explain it."""
+
+    key: str
+    comments: tuple[str, ...] = ()
+    group: str = ""  # "" for the main group, else a heading such as "In the set only"
+
+
+NO_LONGER_MARK = "# pcc-env: no longer in the secret set or the settings model"
+
+
+def render_template(entries: list[TemplateEntry], header: list[str]) -> str:
+    """A fresh template: header, then each group (main group first), one ``KEY=`` per entry."""
+    lines = [f"# {h}" if h else "#" for h in header]
+    groups: dict[str, list[TemplateEntry]] = {}
+    for entry in entries:
+        groups.setdefault(entry.group, []).append(entry)
+    for group, members in sorted(groups.items(), key=lambda g: g[0] != ""):
+        lines.append("")
+        if group:
+            lines.append(f"# --- {group} ---")
+        for entry in members:
+            lines.extend(f"# {c}" for c in entry.comments)
+            lines.append(f"{entry.key}=")
+    return "\n".join(lines) + "\n"
+
+
+def template_keys_with_values(text: str) -> list[int]:
+    """Line numbers of a would-be template that hold values (so it is not a template)."""
+    return [
+        b.original.line
+        for b in parse_stream(io.StringIO(text))
+        if b.key is not None and b.value not in (None, "")
+    ]
+
+
+def update_template(text: str, entries: list[TemplateEntry]) -> str:
+    """Update an existing template in place; running it twice changes nothing.
+
+    Hand-written comments and the order of existing lines are kept. Keys that are no longer
+    wanted get a marker comment above them (removed again if they come back); new keys are
+    appended with their comments under their group heading.
+    """
+    wanted = {e.key: e for e in entries}
+    present: set[str] = set()
+    out: list[str] = []
+    for binding in parse_stream(io.StringIO(text)):
+        chunk = binding.original.string.splitlines()
+        key = binding.key
+        if key is None:
+            out.extend(chunk)
+            continue
+        present.add(key)
+        marked = bool(out) and out[-1] == NO_LONGER_MARK
+        if key in wanted and marked:
+            out.pop()
+        elif key not in wanted and not marked:
+            out.append(NO_LONGER_MARK)
+        out.extend(chunk)
+    missing = [e for e in entries if e.key not in present]
+    if missing:
+        while out and out[-1] == "":
+            out.pop()
+        groups: dict[str, list[TemplateEntry]] = {}
+        for entry in missing:
+            groups.setdefault(entry.group, []).append(entry)
+        for group, members in sorted(groups.items(), key=lambda g: g[0] != ""):
+            out.append("")
+            heading = f"# --- {group} ---" if group else None
+            if heading and heading not in out:
+                out.append(heading)
+            for entry in members:
+                out.extend(f"# {c}" for c in entry.comments)
+                out.append(f"{entry.key}=")
+    return "\n".join(out) + "\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pcc_env.cli import auth, demo, emulator, secrets
+from pcc_env.cli import auth, demo, emulator, secrets, workflow
 
 app = typer.Typer(
     name="pcc-env",
@@ -19,6 +19,9 @@ app = typer.Typer(
 app.command("login")(auth.login)
 app.command("logout")(auth.logout)
 app.command("whoami")(auth.whoami)
+app.command("push")(workflow.push)
+app.command("export")(workflow.export)
+app.command("check")(workflow.check)
 app.add_typer(secrets.app)
 app.command("emulator")(emulator.emulator)
 app.command("demo")(demo.demo)

@@ -1,60 +1,119 @@
-"""``pcc-env demo``: the workflow end to end on an in-process emulator. No account, no network."""
+"""``pcc-env demo``: the whole workflow on an in-process emulator. No account, no network.
+
+It runs the real commands (push, secrets list, export, check) in this process against a
+temporary emulator, then loads the example bot's settings as the bot would, and leaves nothing
+behind but the temporary directory it names.
+"""
 
 from __future__ import annotations
 
-import secrets as _secrets
+import contextlib
+import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from pcc_env.cli.output import echo, handle_errors
+from pcc_env.cli.output import echo, fail
 
 DEMO_SET = "demo-bot-secrets"
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 
-def step(number: int, title: str) -> None:
-    echo(f"\n[{number}] {title}")
+@contextlib.contextmanager
+def _scoped(cwd: Path, env: dict[str, str]) -> Iterator[None]:
+    """chdir and set env vars for the demo; restore both afterwards."""
+    old_cwd = Path.cwd()
+    old_env = {k: os.environ.get(k) for k in env}
+    os.chdir(cwd)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        for k, v in old_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
-@handle_errors
+def _run(step: int, title: str, *args: str) -> int:
+    from pcc_env.cli.app import app
+
+    echo(f"\n[{step}] {title}")
+    echo(f"$ pcc-env {' '.join(args)}", flush=True)
+    try:
+        result = app(list(args), standalone_mode=False, prog_name="pcc-env")
+    except SystemExit as exc:  # typer.Exit inside a command
+        result = exc.code
+    code = int(result or 0)
+    if code:
+        raise fail(f"step {step} exited {code}")
+    return code
+
+
 def demo() -> None:
     """Run the whole workflow against an in-process emulator (no account, no network)."""
-    from pcc_env.client import SecretsClient
+    from pcc_env.runtime import load_settings
     from pcc_env.testing import run_emulator
 
+    if not (EXAMPLES / "bot.py").is_file():
+        raise fail(f"the demo runs from a source checkout (no examples in {EXAMPLES})")
     workdir = Path(tempfile.mkdtemp(prefix="pcc-env-demo-"))
-    echo(f"pcc-env demo — working in {workdir}")
+    echo(f"pcc-env demo: working in {workdir}")
+    shutil.copy(EXAMPLES / "bot.py", workdir / "bot.py")
+    shutil.copy(EXAMPLES / ".env.sample", workdir / ".env")
+    (workdir / "pcc-deploy.toml").write_text(
+        f'agent_name = "demo-bot"\nsecret_set = "{DEMO_SET}"\nregion = "us-west"\n'
+    )
+    echo("    bot.py, .env (from examples/.env.sample) and pcc-deploy.toml are in place")
+
     with run_emulator(db=str(workdir / "emulator.sqlite3"), provision_delay=0.3) as emu:
-        step(1, "Start a local emulator of the Pipecat Cloud secrets API")
-        echo(f"    listening on {emu.api_host} (database in {workdir})")
+        echo(f"\n[1] Start a local emulator of the Pipecat Cloud secrets API: {emu.api_host}")
+        env = {
+            "PIPECAT_API_HOST": emu.api_host,
+            "PIPECAT_API_KEY": emu.token,
+            "PCC_ENV_DATA_DIR": str(workdir / "state"),
+        }
+        with _scoped(workdir, env):
+            _run(2, "Plan the push (dry run)", "push", "--dry-run")
+            _run(3, "Push .env to the set (one PUT) and wait until it is ready", "push")
+            _run(
+                4,
+                "List the set: keys only, the API never returns values",
+                "secrets",
+                "list",
+                DEMO_SET,
+            )
+            _run(
+                5,
+                "Export an onboarding template from the set and the bot's model",
+                "export",
+                "--settings",
+                "bot.py:BotSettings",
+                "-o",
+                ".env.example",
+            )
+            echo((workdir / ".env.example").read_text().rstrip())
+            _run(
+                6,
+                "Preflight check, as CI would run it before deploying",
+                "check",
+                "--settings",
+                "bot.py:BotSettings",
+                "--env-file",
+                ".env",
+            )
 
-        with SecretsClient(api_key=emu.token, api_host=emu.api_host) as client:
-            step(2, f"Create the secret set '{DEMO_SET}' with two keys (one PUT)")
-            values = {
-                "OPENAI_API_KEY": "sk-demo-" + _secrets.token_hex(8),
-                "DAILY_API_KEY": "demo-" + _secrets.token_hex(8),
-            }
-            resp = client.put_secrets(DEMO_SET, values)
-            echo(f"    accepted (202) in {resp.region}; keys: {', '.join(values)}")
+            echo("\n[7] Load the settings as the bot does at start-up")
+            from pcc_env.deploy_config import load_settings_class
 
-            step(3, "Wait until it is provisioned")
-            polls: list[str] = []
-            status = client.wait_ready(DEMO_SET, on_poll=lambda s: polls.append(s.status))
-            echo(f"    status: {' -> '.join(dict.fromkeys(polls))} ({len(polls)} polls)")
-
-            step(4, "List the set: keys only, the API never returns values")
-            detail = client.get_set(DEMO_SET)
-            for key in detail.keys:
-                echo(f"    {key}")
-            echo(f"    region {status.region}, status {detail.status}")
-
-            step(5, "Prove the values arrived without reading them back")
-            for key, value in values.items():
-                ok = emu.check_value(DEMO_SET, key, value)
-                echo(f"    {key}: {'matches' if ok else 'DOES NOT MATCH'} the stored digest")
-
+            model = load_settings_class("bot.py:BotSettings")
+            settings = load_settings(model)
+            echo(f"    {model.__name__} loaded; repr shows no secret: {settings!r}")
         counts = emu.stats()["requests"]
-        step(6, "Requests the emulator served")
-        for route, n in counts.items():
-            echo(f"    {n:3d}  {route}")
-
+    echo("\n[8] Requests the emulator served")
+    for route, n in counts.items():
+        echo(f"    {n:3d}  {route}")
     echo(f"\nDone. The emulator is stopped; only {workdir} is left behind.")

@@ -12,9 +12,9 @@ from pcc_env.cli.output import echo, err
 
 
 def default_db_path() -> Path:
-    import platformdirs
+    from pcc_env.sync import user_data_dir
 
-    return Path(platformdirs.user_data_dir("pcc-env")) / "emulator.sqlite3"
+    return user_data_dir() / "emulator.sqlite3"
 
 
 def emulator(

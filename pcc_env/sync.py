@@ -1,0 +1,374 @@
+"""Push, export and check: a pure plan first, then the I/O that carries it out.
+
+``plan_push`` decides everything from the local values, the remote set and the last-push
+state, so ``--dry-run``, ``push`` and ``watch`` share one implementation and every refusal
+happens before any write. ``apply_push`` sends one PUT, one DELETE per pruned key, waits for
+``ready`` and records salted digests (never values) of what was pushed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pcc_env.dotenv_file import TemplateEntry, atomic_write_text
+from pcc_env.errors import InputError, NotFoundError, PccEnvError, ProvisioningError
+from pcc_env.rules import DEFAULT_REGION, show_key
+
+if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
+
+    from pcc_env.client import SecretsClient
+    from pcc_env.deploy_config import DeployConfig
+    from pcc_env.models import SecretSetDetail, SecretSetSummary
+
+DATA_DIR_ENV = "PCC_ENV_DATA_DIR"
+Action = Literal["+", "~", "=", "-"]
+ACTION_WORDS = {"+": "new", "~": "changed", "=": "unchanged", "-": "delete"}
+
+
+def user_data_dir() -> Path:
+    """Where pcc-env keeps its state: ``$PCC_ENV_DATA_DIR``, else the platform's user data dir."""
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("pcc-env"))
+
+
+# Last-push state: salted digests per (API host, set) ----------------------------------------
+
+
+class PushState:
+    """``push-state.json`` (mode 0600): for each (API host, set), a salt and one digest per key."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or user_data_dir() / "push-state.json"
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @staticmethod
+    def _slot(api_host: str, set_name: str) -> str:
+        return f"{api_host}|{set_name}"
+
+    @staticmethod
+    def digest(salt: str, key: str, value: str) -> str:
+        return hashlib.sha256(f"{salt}\0{key}\0{value}".encode()).hexdigest()
+
+    def previous(self, api_host: str, set_name: str) -> tuple[str, dict[str, str]]:
+        """(salt, key -> digest) of the last push; a fresh salt and {} when there was none."""
+        slot = self._load().get(self._slot(api_host, set_name))
+        if isinstance(slot, dict) and isinstance(slot.get("salt"), str):
+            digests = slot.get("digests")
+            return slot["salt"], dict(digests) if isinstance(digests, dict) else {}
+        return secrets.token_hex(16), {}
+
+    def record(
+        self,
+        api_host: str,
+        set_name: str,
+        values: Mapping[str, str],
+        deleted: Sequence[str] = (),
+    ) -> None:
+        data = self._load()
+        salt, digests = self.previous(api_host, set_name)
+        digests.update({k: self.digest(salt, k, v) for k, v in values.items()})
+        for key in deleted:
+            digests.pop(key, None)
+        data[self._slot(api_host, set_name)] = {"salt": salt, "digests": digests}
+        atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True), mode=0o600)
+
+
+# Push -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    key: str
+    action: Action
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    """What a push will do, by key name. ``values`` (what the PUT sends) is never shown."""
+
+    set_name: str
+    region: str | None
+    exists: bool
+    remote_region: str | None
+    changes: list[KeyChange]
+    kept_remote: list[str]
+    values: dict[str, str] = field(repr=False)
+
+    def keys(self, action: Action) -> list[str]:
+        return [c.key for c in self.changes if c.action == action]
+
+    @property
+    def to_delete(self) -> list[str]:
+        return self.keys("-")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "set": self.set_name,
+            "exists": self.exists,
+            "region": self.remote_region or self.region or DEFAULT_REGION,
+            "new": self.keys("+"),
+            "changed": self.keys("~"),
+            "unchanged": self.keys("="),
+            "delete": self.to_delete,
+            "keptOnRemote": self.kept_remote,
+        }
+
+
+def plan_push(
+    set_name: str,
+    values: Mapping[str, str],
+    remote: SecretSetDetail | None,
+    previous: tuple[str, Mapping[str, str]],
+    *,
+    region: str | None = None,
+    prune: bool = False,
+) -> PushPlan:
+    """Decide a push without I/O. Raises ``InputError`` for a push that must not happen.
+
+    ``+`` the key is not in the remote set; ``~`` it is, but its value differs from the last
+    push from this machine (or there was none); ``=`` same value as last pushed; ``-`` a remote
+    key missing from the file, deleted only with ``prune``.
+    """
+    remote_keys = remote.keys if remote is not None else []
+    if remote is not None and region is not None and remote.region != region:
+        raise InputError(
+            f"secret set '{set_name}' is in region '{remote.region}', not '{region}'; a set's "
+            "region cannot change. Use the set's region, or a new set name for this region."
+        )
+    if prune and not values:
+        raise InputError("refusing --prune from an empty file: it would delete every key")
+    salt, digests = previous
+    changes: list[KeyChange] = []
+    for key, value in values.items():
+        if key not in remote_keys:
+            changes.append(KeyChange(key, "+"))
+        elif digests.get(key) == PushState.digest(salt, key, value):
+            changes.append(KeyChange(key, "="))
+        else:
+            changes.append(KeyChange(key, "~"))
+    stale = [k for k in remote_keys if k not in values]
+    if prune and stale and len(stale) == len(remote_keys):
+        raise InputError(
+            f"refusing --prune: it would delete every key of '{set_name}' "
+            f"({', '.join(map(show_key, stale))}); is this the right file?"
+        )
+    if prune:
+        changes.extend(KeyChange(k, "-") for k in stale)
+    if not values:
+        raise InputError("nothing to push: the file has no keys")
+    return PushPlan(
+        set_name=set_name,
+        region=region,
+        exists=remote is not None,
+        remote_region=remote.region if remote is not None else None,
+        changes=changes,
+        kept_remote=[] if prune else stale,
+        values=dict(values),
+    )
+
+
+def fetch_remote(client: SecretsClient, set_name: str) -> SecretSetDetail | None:
+    """The remote set (None when it does not exist); a clear error for an image pull secret."""
+    from pcc_env.errors import BadRequestError
+
+    try:
+        return client.find_set(set_name)
+    except BadRequestError as exc:
+        raise InputError(
+            f"'{set_name}' is an image pull secret, not a secret set ({exc.message})"
+        ) from None
+
+
+@dataclass(frozen=True)
+class PushResult:
+    region: str
+    status: str
+    seconds: float
+    requests: int
+
+
+def apply_push(
+    client: SecretsClient,
+    plan: PushPlan,
+    *,
+    wait: bool = True,
+    timeout: float = 60.0,
+    state: PushState | None = None,
+    on_wait: Callable[[], None] | None = None,
+) -> PushResult:
+    """Carry out a plan: one PUT with every local key, one DELETE per pruned key, then wait."""
+    started = time.monotonic()
+    response = client.put_secrets(plan.set_name, plan.values, region=plan.region)
+    requests = 1
+    for key in plan.to_delete:
+        with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
+            client.delete_key(plan.set_name, key)
+        requests += 1
+    (state or PushState()).record(client.api_host, plan.set_name, plan.values, plan.to_delete)
+    status = "accepted"
+    if wait:
+        if on_wait is not None:
+            on_wait()
+        status = client.wait_ready(plan.set_name, timeout=timeout).status
+    return PushResult(response.region, status, time.monotonic() - started, requests)
+
+
+# Export -----------------------------------------------------------------------------------------
+
+
+def template_entries(
+    model: type[BaseSettings] | None, remote_keys: list[str] | None, set_name: str | None
+) -> list[TemplateEntry]:
+    """Template lines for the model's env vars and/or the set's keys, in a stable order."""
+    from pcc_env.runtime import describe
+
+    entries: list[TemplateEntry] = []
+    model_keys: set[str] = set()
+    if model is not None:
+        only_model = f"In the settings model but not in secret set '{set_name}'"
+        for d in describe(model):
+            model_keys.add(d.env_name)
+            marks = [m for m, on in (("required", d.required), ("secret", d.secret)) if on]
+            comments = []
+            if d.description:
+                comments.append(d.description + (f" ({', '.join(marks)})" if marks else ""))
+            elif marks:
+                comments.append(f"({', '.join(marks)})")
+            if d.default is not None:
+                comments.append(f"default: {d.default}" if d.default else "default: empty")
+            in_set = remote_keys is None or d.env_name in remote_keys
+            entries.append(TemplateEntry(d.env_name, tuple(comments), "" if in_set else only_model))
+    if remote_keys is not None:
+        only_set = f"In secret set '{set_name}' but not in the settings model" if model else ""
+        entries.extend(TemplateEntry(k, (), only_set) for k in remote_keys if k not in model_keys)
+    return entries
+
+
+# Check ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    ok: bool
+    check: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "check": self.check, "message": self.message}
+
+
+def run_check(
+    client: SecretsClient,
+    set_name: str,
+    *,
+    model: type[BaseSettings] | None = None,
+    deploy: DeployConfig | None = None,
+    region: str | None = None,
+    env_file: Path | None = None,
+    wait: bool = False,
+    timeout: float = 60.0,
+) -> list[Finding]:
+    """Preflight before ``pipecat cloud deploy``: every finding, names only."""
+    findings: list[Finding] = []
+    expected_region = region or (deploy.region if deploy else None)
+    status: SecretSetSummary | None = None
+    try:
+        status = (
+            client.wait_ready(set_name, timeout=timeout) if wait else client.set_status(set_name)
+        )
+    except NotFoundError:
+        findings.append(Finding(False, "set", f"secret set '{set_name}' does not exist"))
+    except ProvisioningError as exc:
+        findings.append(Finding(False, "set", str(exc)))
+    if status is not None:
+        if status.type != "secret":
+            findings.append(Finding(False, "set", f"'{set_name}' is an image pull secret"))
+        elif status.status == "ready":
+            findings.append(Finding(True, "set", f"secret set '{set_name}' exists and is ready"))
+        else:
+            detail = f": {status.error_message}" if status.error_message else ""
+            findings.append(
+                Finding(False, "set", f"secret set '{set_name}' is {status.status}{detail}")
+            )
+        want = expected_region or DEFAULT_REGION
+        findings.append(
+            Finding(
+                status.region == want,
+                "region",
+                f"set region '{status.region}' "
+                + ("matches" if status.region == want else "differs from")
+                + f" the deploy region '{want}'",
+            )
+        )
+        if model is not None and status.type == "secret":
+            from pcc_env.runtime import required_env_names
+
+            keys = set(client.get_set(set_name).keys)
+            missing = [n for n in required_env_names(model) if n not in keys]
+            findings.append(
+                Finding(
+                    not missing,
+                    "required-keys",
+                    f"every required env var of {model.__name__} is in the set"
+                    if not missing
+                    else f"required by {model.__name__} but not in the set: {', '.join(missing)}",
+                )
+            )
+    if deploy is not None and deploy.image_credentials:
+        findings.append(_check_image_credentials(client, deploy.image_credentials, expected_region))
+    if env_file is not None and model is not None:
+        findings.append(_check_env_file(model, env_file))
+    return findings
+
+
+def _check_image_credentials(client: SecretsClient, name: str, region: str | None) -> Finding:
+    want = region or DEFAULT_REGION
+    entry = next((s for s in client.list_sets() if s.name == name), None)
+    if entry is None:
+        return Finding(False, "image-credentials", f"image pull secret '{name}' does not exist")
+    if entry.type != "imagePullSecret":
+        return Finding(
+            False, "image-credentials", f"'{name}' is a secret set, not an image pull secret"
+        )
+    problems = []
+    if entry.region != want:
+        problems.append(f"is in '{entry.region}', not the deploy region '{want}'")
+    if entry.status != "ready":
+        problems.append(f"is {entry.status}")
+    if problems:
+        return Finding(
+            False, "image-credentials", f"image pull secret '{name}' " + " and ".join(problems)
+        )
+    return Finding(True, "image-credentials", f"image pull secret '{name}' is ready in '{want}'")
+
+
+def _check_env_file(model: type[BaseSettings], env_file: Path) -> Finding:
+    from pcc_env.runtime import load_settings
+
+    if not env_file.is_file():
+        return Finding(False, "env-file", f"{env_file} does not exist")
+    try:
+        load_settings(model, env_file=env_file, environ={})
+    except PccEnvError as exc:
+        return Finding(False, "env-file", f"{env_file}: {exc}")
+    return Finding(True, "env-file", f"{env_file} satisfies {model.__name__}")
