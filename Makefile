@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 PIPECAT_VENV := .venv-pipecat
 PIPECAT_STAMP := $(PIPECAT_VENV)/.installed
 PIPECAT_PKGS := pipecatcloud==1.4.0 pipecat-ai-cli==1.3.0
+# Some machines set PYTHONDONTWRITEBYTECODE: every child process would then recompile pcc_env
+# from source, which slows the tests and skews start-up benchmarks. Let Python cache bytecode.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: test demo lint typecheck unit bench install clean
 

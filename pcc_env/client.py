@@ -134,6 +134,8 @@ class SecretsClient:
             },
             timeout=timeout,
             transport=transport,
+            # Loading the CA bundle costs ~60 ms; a plain-http (loopback) host never uses it.
+            verify=not self.api_host.startswith("http://"),
         )
 
     def __repr__(self) -> str:

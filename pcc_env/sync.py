@@ -187,6 +187,33 @@ def plan_push(
     )
 
 
+def plan_update(
+    set_name: str,
+    current: Mapping[str, str],
+    last: Mapping[str, str],
+    *,
+    region: str | None = None,
+    prune: bool = False,
+) -> PushPlan:
+    """The difference between two versions of a file, as a plan (``watch``): only the keys
+    added or changed since ``last`` are sent; keys removed are deleted only with ``prune``."""
+    changes = [KeyChange(k, "+") for k in current if k not in last]
+    changes += [KeyChange(k, "~") for k in current if k in last and current[k] != last[k]]
+    removed = [k for k in last if k not in current]
+    if prune:
+        changes += [KeyChange(k, "-") for k in removed]
+    send = {c.key: current[c.key] for c in changes if c.action in "+~"}
+    return PushPlan(
+        set_name=set_name,
+        region=region,
+        exists=True,
+        remote_region=None,
+        changes=changes,
+        kept_remote=[] if prune else removed,
+        values=send,
+    )
+
+
 def fetch_remote(client: SecretsClient, set_name: str) -> SecretSetDetail | None:
     """The remote set (None when it does not exist); a clear error for an image pull secret."""
     from pcc_env.errors import BadRequestError
@@ -218,19 +245,22 @@ def apply_push(
 ) -> PushResult:
     """Carry out a plan: one PUT with every local key, one DELETE per pruned key, then wait."""
     started = time.monotonic()
-    response = client.put_secrets(plan.set_name, plan.values, region=plan.region)
-    requests = 1
+    region = plan.remote_region or plan.region or DEFAULT_REGION
+    requests = 0
+    if plan.values:
+        region = client.put_secrets(plan.set_name, plan.values, region=plan.region).region
+        requests += 1
     for key in plan.to_delete:
         with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
             client.delete_key(plan.set_name, key)
         requests += 1
     (state or PushState()).record(client.api_host, plan.set_name, plan.values, plan.to_delete)
     status = "accepted"
-    if wait:
+    if wait and requests:
         if on_wait is not None:
             on_wait()
         status = client.wait_ready(plan.set_name, timeout=timeout).status
-    return PushResult(response.region, status, time.monotonic() - started, requests)
+    return PushResult(region, status, time.monotonic() - started, requests)
 
 
 # Export -----------------------------------------------------------------------------------------

@@ -1,0 +1,230 @@
+"""Keep a secret set in sync with a local .env while you develop (watchfiles).
+
+The file's *directory* is watched, filtered to the file's name: editors save by writing a new
+file and renaming it over the old one, and a watch on the file itself would stop after the first
+such save. A change is pushed only once the content is stable (two reads a debounce apart agree),
+so a truncate-then-write save never sends the empty or half-written intermediate. Pushes reuse
+``sync.plan_update`` / ``sync.apply_push``: one PUT of the keys that changed, DELETEs only with
+``prune``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import watchfiles
+
+from pcc_env.dotenv_file import parse_env_bytes, secrets_to_send
+from pcc_env.errors import InputError, PccEnvError
+from pcc_env.sync import PushState, apply_push, fetch_remote, plan_push, plan_update
+
+if TYPE_CHECKING:
+    from pcc_env.client import SecretsClient
+
+EventKind = Literal["synced", "unchanged", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class SyncEvent:
+    """What happened on one look at the file. Names and line numbers only, never values."""
+
+    kind: EventKind
+    at: float  # wall-clock time
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    latency: float | None = None  # seconds from the file event to ready
+    message: str | None = None
+    initial: bool = False
+
+
+@dataclass
+class WatchSummary:
+    syncs: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failures: int = 0
+    write_requests: int = 0
+
+
+class EnvWatcher:
+    """Watches one .env file and pushes its changes to one set until ``stop`` is set."""
+
+    def __init__(
+        self,
+        client: SecretsClient,
+        env_file: Path,
+        set_name: str,
+        *,
+        region: str | None = None,
+        prune: bool = False,
+        debounce: float = 0.1,
+        interpolate: bool = True,
+        skip_empty: bool = False,
+        wait_timeout: float = 60.0,
+        reconcile_interval: float = 30.0,
+        retry_backoff: tuple[float, float] = (2.0, 30.0),
+        report: Callable[[SyncEvent], None] = lambda event: None,
+        state: PushState | None = None,
+    ) -> None:
+        self.client = client
+        self.env_file = env_file
+        self.set_name = set_name
+        self.region = region
+        self.prune = prune
+        self.debounce = debounce
+        self.interpolate = interpolate
+        self.skip_empty = skip_empty
+        self.wait_timeout = wait_timeout
+        self.reconcile_interval = reconcile_interval
+        self.retry_backoff = retry_backoff
+        self.report = report
+        self.state = state or PushState()
+        self.summary = WatchSummary()
+        self._last: dict[str, str] | None = None  # what the set holds from us
+        self._last_digest: str | None = None
+        self._retry_at: float | None = None
+        self._failures_in_a_row = 0
+
+    # One look at the file ---------------------------------------------------------------------
+
+    def _read(self) -> bytes | None:
+        try:
+            return self.env_file.read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+
+    def _read_stable(self, stop: threading.Event) -> bytes | None:
+        """Read until two reads ``debounce`` apart agree: a quiet period is not evidence."""
+        first = self._read()
+        while not stop.is_set():
+            if stop.wait(self.debounce):
+                break
+            second = self._read()
+            if second == first:
+                return second
+            first = second
+        return first
+
+    def _emit(self, event: SyncEvent) -> None:
+        counter = {
+            "synced": "syncs",
+            "unchanged": "unchanged",
+            "skipped": "skipped",
+            "failed": "failures",
+        }
+        setattr(self.summary, counter[event.kind], getattr(self.summary, counter[event.kind]) + 1)
+        self.report(event)
+
+    def sync(self, trigger: float, stop: threading.Event, *, quiet: bool = False) -> None:
+        """Look at the file once and push what changed; ``trigger`` is the event's monotonic time."""
+        data = self._read_stable(stop)
+        now = time.time()
+        if data is None:
+            self._emit(SyncEvent("skipped", now, message=f"{self.env_file} is missing; waiting"))
+            return
+        if not data.strip():
+            self._emit(SyncEvent("skipped", now, message=f"{self.env_file} is empty; not syncing"))
+            return
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            values, _ = secrets_to_send(
+                parse_env_bytes(data, self.env_file),
+                interpolate=self.interpolate,
+                skip_empty=self.skip_empty,
+            )
+        except InputError as exc:
+            self._emit(SyncEvent("skipped", now, message=str(exc)))
+            return
+        if values == self._last:
+            self._last_digest = digest
+            if not quiet:
+                self._emit(SyncEvent("unchanged", now))
+            return
+        initial = self._last is None
+        try:
+            if initial:
+                remote = fetch_remote(self.client, self.set_name)
+                plan = plan_push(
+                    self.set_name,
+                    values,
+                    remote,
+                    self.state.previous(self.client.api_host, self.set_name),
+                    region=self.region,
+                    prune=self.prune,
+                )
+            else:
+                assert self._last is not None
+                plan = plan_update(
+                    self.set_name, values, self._last, region=self.region, prune=self.prune
+                )
+            result = apply_push(self.client, plan, timeout=self.wait_timeout, state=self.state)
+        except InputError as exc:
+            self._emit(SyncEvent("skipped", time.time(), message=str(exc)))
+            return
+        except PccEnvError as exc:
+            self._failures_in_a_row += 1
+            low, high = self.retry_backoff
+            delay = min(high, low * 2 ** (self._failures_in_a_row - 1))
+            self._retry_at = time.monotonic() + delay
+            self._emit(SyncEvent("failed", time.time(), message=f"{exc} (retrying in {delay:g}s)"))
+            return
+        self._failures_in_a_row = 0
+        self._retry_at = None
+        self._last = values
+        self._last_digest = digest
+        self.summary.write_requests += result.requests
+        self._emit(
+            SyncEvent(
+                "synced",
+                time.time(),
+                added=plan.keys("+"),
+                changed=plan.keys("~"),
+                removed=plan.to_delete,
+                kept=plan.kept_remote,
+                latency=time.monotonic() - trigger,
+                initial=initial,
+            )
+        )
+
+    # The loop ---------------------------------------------------------------------------------
+
+    def _reconcile_due(self) -> bool:
+        data = self._read()
+        digest = hashlib.sha256(data).hexdigest() if data is not None else None
+        return digest != self._last_digest
+
+    def run(self, stop: threading.Event) -> WatchSummary:
+        """Full sync, then watch until ``stop`` is set. Changes that arrive during a sync are
+        picked up by the next iteration: they coalesce into one more sync."""
+        self.sync(time.monotonic(), stop)
+        name = self.env_file.name
+        next_reconcile = time.monotonic() + self.reconcile_interval
+        for changes in watchfiles.watch(
+            self.env_file.parent,
+            watch_filter=lambda _change, path: Path(path).name == name,
+            debounce=1600,
+            step=50,
+            stop_event=stop,
+            rust_timeout=500,
+            yield_on_timeout=True,
+            raise_interrupt=False,
+            recursive=False,
+        ):
+            if stop.is_set():
+                break
+            now = time.monotonic()
+            if changes or (self._retry_at is not None and now >= self._retry_at):
+                self.sync(now, stop)
+            elif now >= next_reconcile:
+                next_reconcile = now + self.reconcile_interval
+                if self._reconcile_due():
+                    self.sync(now, stop, quiet=True)
+        return self.summary
