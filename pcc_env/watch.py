@@ -124,7 +124,7 @@ class EnvWatcher:
         self.report(event)
 
     def sync(self, trigger: float, stop: threading.Event, *, quiet: bool = False) -> None:
-        """Look at the file once and push what changed; ``trigger`` is the event's monotonic time."""
+        """Look at the file once and push what changed (``trigger``: monotonic event time)."""
         data = self._read_stable(stop)
         now = time.time()
         if data is None:

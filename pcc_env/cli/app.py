@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pcc_env.cli import auth, demo, emulator, secrets, workflow
+from pcc_env.cli import auth, demo, emulator, secrets, watch, workflow
 
 app = typer.Typer(
     name="pcc-env",
@@ -22,6 +22,7 @@ app.command("whoami")(auth.whoami)
 app.command("push")(workflow.push)
 app.command("export")(workflow.export)
 app.command("check")(workflow.check)
+app.command("watch")(watch.watch)
 app.add_typer(secrets.app)
 app.command("emulator")(emulator.emulator)
 app.command("demo")(demo.demo)

@@ -1,0 +1,121 @@
+"""``pcc-env watch``: push .env changes to the set while you develop."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pcc_env.cli.common import (
+    ApiHost,
+    RegionOption,
+    TimeoutOption,
+    YesFlag,
+    confirm_or_exit,
+    make_client,
+)
+from pcc_env.cli.output import echo, handle_errors, info
+from pcc_env.cli.workflow import DeployFileOption, SetOption, default_env_file, resolve_target
+
+if TYPE_CHECKING:
+    from pcc_env.watch import SyncEvent
+
+
+def format_event(event: SyncEvent) -> str:
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+    if event.kind == "synced":
+        parts = [f"+{k}" for k in event.added] + [f"~{k}" for k in event.changed]
+        parts += [f"-{k}" for k in event.removed]
+        what = " ".join(parts) or "no key changes"
+        latency = f" in {event.latency * 1000:.0f} ms" if event.latency is not None else ""
+        label = "initial sync" if event.initial else "synced"
+        line = f"{stamp} {label}: {what}, ready{latency}"
+        if event.kept:
+            line += f" (kept on the remote: {', '.join(event.kept)})"
+        return line
+    if event.kind == "unchanged":
+        return f"{stamp} saved without changes: nothing sent"
+    if event.kind == "skipped":
+        return f"{stamp} not synced: {event.message}"
+    return f"{stamp} sync failed: {event.message}"
+
+
+@handle_errors
+def watch(
+    env_file: Annotated[
+        Path | None, typer.Argument(help="The .env file. Default: .env.", show_default=False)
+    ] = None,
+    set_name: SetOption = None,
+    region: RegionOption = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Delete remote keys removed from the file.")
+    ] = False,
+    debounce: Annotated[
+        int,
+        typer.Option(
+            "--debounce",
+            min=10,
+            max=10_000,
+            help="ms the content must stay unchanged before a push.",
+        ),
+    ] = 100,
+    yes: YesFlag = False,
+    skip_empty: Annotated[
+        bool, typer.Option("--skip-empty", help="Leave out keys with empty values.")
+    ] = False,
+    no_interpolate: Annotated[
+        bool, typer.Option("--no-interpolate", help="Send ${...} in values as written.")
+    ] = False,
+    timeout: TimeoutOption = 60.0,
+    deploy_file: DeployFileOption = None,
+    api_host: ApiHost = None,
+) -> None:
+    """Push a .env file to a secret set now and again on every change, until Ctrl-C."""
+    from pcc_env.watch import EnvWatcher
+
+    target = resolve_target(set_name, region, deploy_file)
+    path = default_env_file(env_file).resolve()
+    if prune:
+        confirm_or_exit(
+            f"Watch with --prune deletes keys removed from {path.name} from '{target.set_name}'.",
+            yes,
+        )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():  # second Ctrl-C: abandon the request in flight
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with make_client(api_host) as client:
+            watcher = EnvWatcher(
+                client,
+                path,
+                target.set_name,
+                region=target.region,
+                prune=prune,
+                debounce=debounce / 1000,
+                interpolate=not no_interpolate,
+                skip_empty=skip_empty,
+                wait_timeout=timeout,
+                report=lambda event: echo(format_event(event), flush=True),
+            )
+            info(f"Watching {path} for secret set '{target.set_name}' (Ctrl-C to stop).")
+            summary = watcher.run(stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    echo(
+        f"Stopped. {summary.syncs} sync(s), {summary.unchanged} unchanged save(s), "
+        f"{summary.skipped} skipped, {summary.failures} failure(s), "
+        f"{summary.write_requests} write request(s).",
+        flush=True,
+    )
+    if summary.syncs:
+        info(f"Agents using '{target.set_name}' must be redeployed to see the new values.")
