@@ -89,7 +89,7 @@ class EnvWatcher:
         self.state = state or PushState()
         self.summary = WatchSummary()
         self._last: dict[str, str] | None = None  # what the set holds from us
-        self._last_digest: str | None = None
+        self._seen_digest: str | None = None  # the content last looked at
         self._retry_at: float | None = None
         self._failures_in_a_row = 0
 
@@ -127,13 +127,13 @@ class EnvWatcher:
         """Look at the file once and push what changed (``trigger``: monotonic event time)."""
         data = self._read_stable(stop)
         now = time.time()
+        self._seen_digest = hashlib.sha256(data).hexdigest() if data is not None else None
         if data is None:
             self._emit(SyncEvent("skipped", now, message=f"{self.env_file} is missing; waiting"))
             return
         if not data.strip():
             self._emit(SyncEvent("skipped", now, message=f"{self.env_file} is empty; not syncing"))
             return
-        digest = hashlib.sha256(data).hexdigest()
         try:
             values, _ = secrets_to_send(
                 parse_env_bytes(data, self.env_file),
@@ -144,7 +144,6 @@ class EnvWatcher:
             self._emit(SyncEvent("skipped", now, message=str(exc)))
             return
         if values == self._last:
-            self._last_digest = digest
             if not quiet:
                 self._emit(SyncEvent("unchanged", now))
             return
@@ -179,7 +178,6 @@ class EnvWatcher:
         self._failures_in_a_row = 0
         self._retry_at = None
         self._last = values
-        self._last_digest = digest
         self.summary.write_requests += result.requests
         self._emit(
             SyncEvent(
@@ -197,16 +195,19 @@ class EnvWatcher:
     # The loop ---------------------------------------------------------------------------------
 
     def _reconcile_due(self) -> bool:
+        """Has the file changed since we last looked, without an event telling us?"""
         data = self._read()
         digest = hashlib.sha256(data).hexdigest() if data is not None else None
-        return digest != self._last_digest
+        return digest != self._seen_digest
 
     def run(self, stop: threading.Event) -> WatchSummary:
         """Full sync, then watch until ``stop`` is set. Changes that arrive during a sync are
         picked up by the next iteration: they coalesce into one more sync."""
         self.sync(time.monotonic(), stop)
         name = self.env_file.name
-        next_reconcile = time.monotonic() + self.reconcile_interval
+        # The watcher starts after the first sync: reconcile at the first tick to catch a save
+        # made in between, then every ``reconcile_interval``.
+        next_reconcile = time.monotonic()
         for changes in watchfiles.watch(
             self.env_file.parent,
             watch_filter=lambda _change, path: Path(path).name == name,
