@@ -290,6 +290,7 @@ def test_no_value_in_watch_output(emulator: EmulatorServer, env_file: Path) -> N
     atomic_save(env_file, f"A={canary}y\n")
     w.expect("synced")
     code, out, err = w.stop()
+    assert code == 0
     assert canary not in "\n".join(w.seen) + out + err
     for path in env_file.parent.rglob("*"):
         if path.is_file() and path != env_file:
