@@ -14,7 +14,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["startup.py", "emulator_throughput.py", "cli_vs_pipecat.py", "push.py"]
+SCRIPTS = [
+    "startup.py",
+    "emulator_throughput.py",
+    "cli_vs_pipecat.py",
+    "push.py",
+    "watch_latency.py",
+]
 
 
 def main() -> None:
