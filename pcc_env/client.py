@@ -49,7 +49,13 @@ from pcc_env.models import (
     SecretSetList,
     SecretSetSummary,
 )
-from pcc_env.rules import check_keys, check_set_name, normalize_host
+from pcc_env.rules import (
+    check_keys,
+    check_set_name,
+    normalize_host,
+    total_size_problems,
+    value_problems,
+)
 
 log = logging.getLogger("pcc_env.client")
 M = TypeVar("M", bound=BaseModel)
@@ -265,6 +271,10 @@ class SecretsClient:
         if not secrets:
             raise InputError("no secrets to send")
         check_keys(secrets)
+        problems = [p for k, v in secrets.items() for p in value_problems(k, v)]
+        problems += total_size_problems(dict(secrets))
+        if problems:
+            raise InputError(problems)
         request = RegularSecretsRequest(
             secrets=[SecretPair(secret_key=k, secret_value=v) for k, v in secrets.items()],
             region=region,

@@ -17,7 +17,7 @@ from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
 from pcc_env.errors import DotenvError
-from pcc_env.rules import key_problems, show_key
+from pcc_env.rules import key_problems, show_key, total_size_problems, value_problems
 
 MAX_ENV_FILE_BYTES = 10 * 1024 * 1024
 
@@ -66,6 +66,8 @@ def read_env_file(path: str | os.PathLike[str]) -> EnvFile:
 
 
 def parse_env_bytes(data: bytes, path: Path) -> EnvFile:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DotenvError("the file is UTF-16 encoded; save it as UTF-8", source=str(path))
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise DotenvError(f"line {line}: contains a NUL byte", source=str(path))
@@ -103,6 +105,14 @@ def secrets_to_send(
     problems = [f"line {n}: cannot be parsed" for n in env.bad_lines]
     for key in env.keys:
         problems.extend(key_problems(key))
+    if env.duplicates:
+        problems.append(
+            "defined more than once (python-dotenv keeps the last): "
+            + ", ".join(map(show_key, env.duplicates))
+        )
+    for key, value in env.raw.items():
+        if value:
+            problems.extend(value_problems(key, value))
     empty = env.empty_keys()
     if empty and not skip_empty:
         problems.append(
@@ -118,9 +128,12 @@ def secrets_to_send(
                 + ", ".join(map(show_key, changed))
                 + " (pass --no-interpolate to send them as written)"
             )
+    values = {k: v for k, v in env.raw.items() if v}
+    problems += total_size_problems(values)
+    if not env.keys and not problems:
+        problems.append("the file has no keys to send")
     if problems:
         raise DotenvError(problems, source=str(env.path))
-    values = {k: v for k, v in env.raw.items() if v}
     return values, empty
 
 

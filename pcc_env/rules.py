@@ -18,6 +18,10 @@ SET_NAME_MAX_LENGTH = 63
 KEY_PATTERN = r"^[A-Za-z0-9_-]+$"
 KEY_MAX_LENGTH = 64
 DEFAULT_REGION = "us-west"
+# Not documented by the API: secret sets are mounted into the agent's container, and a
+# Kubernetes Secret holds at most 1 MiB, so pcc-env refuses more before sending anything.
+MAX_VALUE_BYTES = 64 * 1024
+MAX_SET_BYTES = 1024 * 1024
 
 _SET_NAME_RE = re.compile(SET_NAME_PATTERN)
 _KEY_RE = re.compile(KEY_PATTERN)
@@ -59,6 +63,28 @@ def key_problems(key: str) -> list[str]:
     if not _KEY_RE.match(key):
         problems.append(f"secret key {show_key(key)} may contain only letters, digits, '_' and '-'")
     return problems
+
+
+def value_problems(key: str, value: str) -> list[str]:
+    """Everything wrong with one value (empty, NUL, too large), naming the key, never the value."""
+    if value == "":
+        return [f"the value of {show_key(key)} is empty"]
+    problems = []
+    if "\x00" in value:
+        problems.append(f"the value of {show_key(key)} contains a NUL character")
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_VALUE_BYTES:
+        problems.append(
+            f"the value of {show_key(key)} is {size:,} bytes (at most {MAX_VALUE_BYTES:,})"
+        )
+    return problems
+
+
+def total_size_problems(values: dict[str, str]) -> list[str]:
+    total = sum(len(k) + len(v.encode("utf-8", "surrogatepass")) for k, v in values.items())
+    if total > MAX_SET_BYTES:
+        return [f"the secrets add up to {total:,} bytes (a set holds at most {MAX_SET_BYTES:,})"]
+    return []
 
 
 def is_valid_set_name(name: str) -> bool:
@@ -105,7 +131,8 @@ def parse_assignment(arg: str) -> tuple[str, str | None]:
 def parse_assignments(args: Sequence[str]) -> list[tuple[str, str | None]]:
     """Parse ``KEY=value`` / ``KEY`` arguments, reporting every problem at once.
 
-    Problems: invalid keys, empty values, a key given twice. Values never appear in messages.
+    Problems: invalid keys, empty or oversized values, a key given twice, too much in all.
+    Values never appear in messages.
     """
     pairs: list[tuple[str, str | None]] = []
     problems: list[str] = []
@@ -114,12 +141,13 @@ def parse_assignments(args: Sequence[str]) -> list[tuple[str, str | None]]:
         key, value = parse_assignment(arg)
         where = f"argument {position}"
         problems.extend(f"{where}: {p}" for p in key_problems(key))
-        if value == "":
-            problems.append(f"{where}: the value of {show_key(key)} is empty")
+        if value is not None:
+            problems.extend(f"{where}: {p}" for p in value_problems(key, value))
         if key in seen:
             problems.append(f"{where}: {show_key(key)} is given more than once")
         seen.add(key)
         pairs.append((key, value))
+    problems += total_size_problems({k: v for k, v in pairs if v is not None})
     if problems:
         raise InputError(problems)
     return pairs

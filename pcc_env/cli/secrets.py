@@ -29,7 +29,6 @@ from pcc_env.cli.output import (
     success,
     table,
 )
-from pcc_env.errors import InputError
 from pcc_env.rules import check_set_name, parse_assignments
 
 if TYPE_CHECKING:
@@ -80,10 +79,8 @@ def set_(
         values, _ = secrets_to_send(read_env_file(file), interpolate=False)
     elif pairs:
         parsed = parse_assignments(pairs)
+        # Values typed at the prompt are checked by the client, before any request.
         values = {k: v if v is not None else read_hidden(f"Value for {k}") for k, v in parsed}
-        empty = [k for k, v in values.items() if not v]
-        if empty:
-            raise InputError(f"empty value for {', '.join(empty)}")
     else:
         raise fail("give KEY=VALUE pairs or --file PATH", EXIT_USAGE)
     with make_client(api_host) as client:
