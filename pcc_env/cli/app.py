@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+
 import typer
 
 from pcc_env.cli import auth, demo, emulator, secrets, watch, workflow
@@ -29,4 +33,10 @@ app.command("demo")(demo.demo)
 
 
 def run() -> None:
+    level = os.environ.get("PCC_ENV_LOG_LEVEL")
+    if level:
+        # Library loggers (pcc_env, httpx, httpcore, stamina) to stderr; none logs a value.
+        logging.basicConfig(
+            level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+        )
     app()
