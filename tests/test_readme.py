@@ -50,7 +50,9 @@ def test_runnable_blocks_run(tmp_path: Path) -> None:
     bin_dir = str(Path(sys.executable).parent)
     with run_emulator(provision_delay=0.05) as emu:
         for block in blocks:
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPECAT_", "PCC_ENV_"))}
+            env = {
+                k: v for k, v in os.environ.items() if not k.startswith(("PIPECAT_", "PCC_ENV_"))
+            }
             env.update(emu.env())
             env.update(
                 {
@@ -61,6 +63,10 @@ def test_runnable_blocks_run(tmp_path: Path) -> None:
             )
             r = subprocess.run(
                 ["bash", "-euo", "pipefail", "-c", block],
-                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
             )
             assert r.returncode == 0, r.stdout + r.stderr

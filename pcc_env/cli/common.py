@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -30,6 +31,26 @@ RegionOption = Annotated[
 ]
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", min=0, help="Seconds to wait for the set to be ready.")
+]
+NoWaitFlag = Annotated[bool, typer.Option("--no-wait", help="Do not wait for the set to be ready.")]
+EnvFileArgument = Annotated[
+    Path | None, typer.Argument(help="The .env file. Default: .env.", show_default=False)
+]
+SkipEmptyFlag = Annotated[
+    bool, typer.Option("--skip-empty", help="Leave out keys with empty values.")
+]
+NoInterpolateFlag = Annotated[
+    bool, typer.Option("--no-interpolate", help="Send ${...} in values as written.")
+]
+SetOption = Annotated[
+    str | None,
+    typer.Option("--set", "-s", help="Secret set name. Default: secret_set in pcc-deploy.toml."),
+]
+DeployFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--deploy-file", help="Deploy file to read. Default: ./pcc-deploy.toml if present."
+    ),
 ]
 
 

@@ -11,6 +11,7 @@ import typer
 from pcc_env.cli.common import (
     ApiHost,
     JsonFlag,
+    NoWaitFlag,
     RegionOption,
     TimeoutOption,
     YesFlag,
@@ -41,7 +42,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-NoWait = Annotated[bool, typer.Option("--no-wait", help="Do not wait for the set to be ready.")]
 REDEPLOY = "Agents using '{name}' must be redeployed to see the new values."
 
 
@@ -65,7 +65,7 @@ def set_(
         Path | None, typer.Option("--file", "-f", help="Read the pairs from a .env file.")
     ] = None,
     region: RegionOption = None,
-    no_wait: NoWait = False,
+    no_wait: NoWaitFlag = False,
     timeout: TimeoutOption = 60.0,
     api_host: ApiHost = None,
 ) -> None:
@@ -191,7 +191,7 @@ def image_pull_secret(
     no_encode: Annotated[
         bool, typer.Option("--no-encode", help="Send the credentials as given (already base64).")
     ] = False,
-    no_wait: NoWait = False,
+    no_wait: NoWaitFlag = False,
     timeout: TimeoutOption = 60.0,
     api_host: ApiHost = None,
 ) -> None:

@@ -5,21 +5,25 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pcc_env.cli.common import (
     ApiHost,
+    DeployFileOption,
+    EnvFileArgument,
+    NoInterpolateFlag,
     RegionOption,
+    SetOption,
+    SkipEmptyFlag,
     TimeoutOption,
     YesFlag,
     confirm_or_exit,
     make_client,
 )
 from pcc_env.cli.output import echo, handle_errors, info
-from pcc_env.cli.workflow import DeployFileOption, SetOption, default_env_file, resolve_target
+from pcc_env.cli.workflow import default_env_file, resolve_target
 
 if TYPE_CHECKING:
     from pcc_env.watch import SyncEvent
@@ -46,9 +50,7 @@ def format_event(event: SyncEvent) -> str:
 
 @handle_errors
 def watch(
-    env_file: Annotated[
-        Path | None, typer.Argument(help="The .env file. Default: .env.", show_default=False)
-    ] = None,
+    env_file: EnvFileArgument = None,
     set_name: SetOption = None,
     region: RegionOption = None,
     prune: Annotated[
@@ -64,12 +66,8 @@ def watch(
         ),
     ] = 100,
     yes: YesFlag = False,
-    skip_empty: Annotated[
-        bool, typer.Option("--skip-empty", help="Leave out keys with empty values.")
-    ] = False,
-    no_interpolate: Annotated[
-        bool, typer.Option("--no-interpolate", help="Send ${...} in values as written.")
-    ] = False,
+    skip_empty: SkipEmptyFlag = False,
+    no_interpolate: NoInterpolateFlag = False,
     timeout: TimeoutOption = 60.0,
     deploy_file: DeployFileOption = None,
     api_host: ApiHost = None,

@@ -10,8 +10,14 @@ import typer
 
 from pcc_env.cli.common import (
     ApiHost,
+    DeployFileOption,
+    EnvFileArgument,
     JsonFlag,
+    NoInterpolateFlag,
+    NoWaitFlag,
     RegionOption,
+    SetOption,
+    SkipEmptyFlag,
     TimeoutOption,
     YesFlag,
     confirm_or_exit,
@@ -38,16 +44,6 @@ if TYPE_CHECKING:
     from pcc_env.deploy_config import DeployConfig
     from pcc_env.sync import PushPlan
 
-SetOption = Annotated[
-    str | None,
-    typer.Option("--set", "-s", help="Secret set name. Default: secret_set in pcc-deploy.toml."),
-]
-DeployFileOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--deploy-file", help="Deploy file to read. Default: ./pcc-deploy.toml if present."
-    ),
-]
 SettingsOption = Annotated[
     str | None,
     typer.Option(
@@ -124,9 +120,7 @@ def show_plan(plan: PushPlan) -> None:
 
 @handle_errors
 def push(
-    env_file: Annotated[
-        Path | None, typer.Argument(help="The .env file. Default: .env.", show_default=False)
-    ] = None,
+    env_file: EnvFileArgument = None,
     set_name: SetOption = None,
     region: RegionOption = None,
     prune: Annotated[
@@ -136,15 +130,10 @@ def push(
         bool, typer.Option("--dry-run", help="Show the plan; change nothing.")
     ] = False,
     yes: YesFlag = False,
-    no_wait: Annotated[bool, typer.Option("--no-wait", help="Do not wait for ready.")] = False,
+    no_wait: NoWaitFlag = False,
     timeout: TimeoutOption = 60.0,
-    skip_empty: Annotated[
-        bool, typer.Option("--skip-empty", help="Leave out keys with empty values.")
-    ] = False,
-    no_interpolate: Annotated[
-        bool,
-        typer.Option("--no-interpolate", help="Send ${...} in values as written."),
-    ] = False,
+    skip_empty: SkipEmptyFlag = False,
+    no_interpolate: NoInterpolateFlag = False,
     deploy_file: DeployFileOption = None,
     json: JsonFlag = False,
     api_host: ApiHost = None,
