@@ -22,7 +22,13 @@ SET = "watch-set"
 
 
 class Watch:
-    def __init__(self, emu: EmulatorServer, directory: Path, *args: str) -> None:
+    def __init__(
+        self,
+        emu: EmulatorServer,
+        directory: Path,
+        *args: str,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.emu = emu
         self.dir = directory
         self.lines: queue.Queue[str] = queue.Queue()
@@ -35,6 +41,7 @@ class Watch:
                 "PYTHONPATH": str(ROOT),
                 "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
                 "NO_COLOR": "1",
+                **(extra_env or {}),
             }
         )
         self.proc = subprocess.Popen(
@@ -290,7 +297,9 @@ def test_signal_exits_0_with_summary(watch: Watch, env_file: Path, sig: int) -> 
 def test_no_value_in_watch_output(emulator: EmulatorServer, env_file: Path) -> None:
     canary = "canary-watch-e3f1"
     env_file.write_text(f"A={canary}\n")
-    w = Watch(emulator, env_file.parent, "--debounce", "50")
+    w = Watch(
+        emulator, env_file.parent, "--debounce", "50", extra_env={"PCC_ENV_LOG_LEVEL": "DEBUG"}
+    )
     w.ready()
     atomic_save(env_file, f"A={canary}x\nBAD.KEY={canary}\n")
     w.expect("not synced")
@@ -298,6 +307,7 @@ def test_no_value_in_watch_output(emulator: EmulatorServer, env_file: Path) -> N
     w.expect("synced")
     code, out, err = w.stop()
     assert code == 0
+    assert "DEBUG" in err  # logging was on
     assert canary not in "\n".join(w.seen) + out + err
     for path in env_file.parent.rglob("*"):
         if path.is_file() and path != env_file:

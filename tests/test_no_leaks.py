@@ -115,6 +115,8 @@ def test_cli_commands_leak_nothing(canaries: Canaries, project: Path, tmp_path: 
         assert cli("login", "--stdin", stdin=canaries.new()).code == 1  # refused key
         assert cli("login", "--stdin", stdin=emu.token).code == 1  # no keyring backend
         assert cli("secrets", "unset", "leak-set", "KEY_0", "--yes").code == 0
+        assert cli("secrets", "delete", "leak-set", "--yes").code == 0
+        assert cli("logout").code == 0
     with run_emulator(provision_delay=30) as slow:
         env = {**base, "PIPECAT_API_HOST": slow.api_host, "PIPECAT_API_KEY": slow.token}
         assert cli("push", "--timeout", "0.2", **env).code == 1  # wait timed out
