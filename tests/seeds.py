@@ -81,3 +81,17 @@ def merged_openapi() -> dict[str, Any]:
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
     }
     return merged
+
+
+# The argument table of ../shared/API-NOTES.md ("Parsing KEY=value arguments"): the argument as
+# the program receives it after the shell removed its quotes -> the value the docs promise.
+ARGUMENT_TABLE: list[tuple[str, str]] = [
+    ("KEY1=simple", "simple"),
+    ("KEY1=value with spaces", "value with spaces"),
+    ("KEY1=value=with=equals", "value=with=equals"),
+    ("KEY1==value=with=equals", "value=with=equals"),
+    ('KEY1=value with "quotes"', 'value with "quotes"'),
+    ("KEY1=value with \\backslashes", "value with \\backslashes"),
+    # pcc-env's documented escape for a value that starts with "=" (API-NOTES)
+    ('KEY1="=v"', "=v"),
+]

@@ -11,6 +11,7 @@ import pytest
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.testing import run_emulator
 from tests.cli_helpers import Result, run_cli
+from tests.seeds import ARGUMENT_TABLE
 
 
 def cli(emulator: EmulatorServer, *args: str, stdin: str | None = None, **env: str) -> Result:
@@ -21,19 +22,8 @@ def cli(emulator: EmulatorServer, *args: str, stdin: str | None = None, **env: s
     )
 
 
-# The argument table of ../shared/API-NOTES.md, each row through the real entry point.
-@pytest.mark.parametrize(
-    ("argv", "value"),
-    [
-        ("KEY1=simple", "simple"),
-        ("KEY1=value with spaces", "value with spaces"),
-        ("KEY1=value=with=equals", "value=with=equals"),
-        ("KEY1==value=with=equals", "value=with=equals"),
-        ('KEY1=value with "quotes"', 'value with "quotes"'),
-        ("KEY1=value with \\backslashes", "value with \\backslashes"),
-        ('KEY1="=starts-with-equals"', "=starts-with-equals"),
-    ],
-)
+# Each row of the API-NOTES argument table, through the real entry point.
+@pytest.mark.parametrize(("argv", "value"), ARGUMENT_TABLE)
 def test_set_argument_forms(emulator: EmulatorServer, argv: str, value: str) -> None:
     r = cli(emulator, "secrets", "set", "arg-set", argv, "--no-wait")
     assert r.code == 0, r.stderr

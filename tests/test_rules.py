@@ -12,6 +12,7 @@ from pcc_env.rules import (
     parse_assignments,
     set_name_problems,
 )
+from tests.seeds import ARGUMENT_TABLE
 
 
 @pytest.mark.parametrize(
@@ -67,20 +68,9 @@ def test_check_keys_lists_all_invalid_keys() -> None:
     assert "'BAD.ONE'" in str(info.value)
 
 
-# Each row of the table in ../shared/API-NOTES.md: argv as received -> value the docs promise.
 @pytest.mark.parametrize(
     ("argv", "value"),
-    [
-        ("KEY1=simple", "simple"),
-        ("KEY1=value with spaces", "value with spaces"),
-        ("KEY1=value=with=equals", "value=with=equals"),
-        ("KEY1==value=with=equals", "value=with=equals"),
-        ('KEY1=value with "quotes"', 'value with "quotes"'),
-        ("KEY1=value with \\backslashes", "value with \\backslashes"),
-        ('KEY1="=v"', "=v"),
-        ('KEY1="quoted"', "quoted"),
-        ('KEY1="', '"'),
-    ],
+    [*ARGUMENT_TABLE, ('KEY1="quoted"', "quoted"), ('KEY1="', '"')],
 )
 def test_parse_assignment_follows_the_docs(argv: str, value: str) -> None:
     assert parse_assignment(argv) == ("KEY1", value)
