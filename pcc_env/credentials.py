@@ -124,16 +124,6 @@ def _backend_usable() -> bool:
     return not isinstance(backend, (keyring.backends.fail.Keyring, keyring.backends.null.Keyring))
 
 
-def keyring_backend_name(timeout: float | None = None) -> str | None:
-    """The keyring backend's name, or None when there is no usable one."""
-    import keyring
-
-    def name() -> str | None:
-        return type(keyring.get_keyring()).__module__ if _backend_usable() else None
-
-    return _with_timeout(name, "inspect the keyring", timeout)
-
-
 def stored_api_key(api_host: str, timeout: float | None = None) -> str | None:
     """The key stored by ``pcc-env login`` for this API host, or None."""
     import keyring

@@ -87,14 +87,6 @@ def total_size_problems(values: dict[str, str]) -> list[str]:
     return []
 
 
-def is_valid_set_name(name: str) -> bool:
-    return not set_name_problems(name)
-
-
-def is_valid_key(key: str) -> bool:
-    return not key_problems(key)
-
-
 def check_set_name(name: str) -> str:
     """Return ``name`` or raise ``InputError`` naming every problem."""
     problems = set_name_problems(name)

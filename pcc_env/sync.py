@@ -14,7 +14,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 DATA_DIR_ENV = "PCC_ENV_DATA_DIR"
 Action = Literal["+", "~", "=", "-"]
-ACTION_WORDS = {"+": "new", "~": "changed", "=": "unchanged", "-": "delete"}
 
 
 def user_data_dir() -> Path:
@@ -241,7 +240,6 @@ def apply_push(
     wait: bool = True,
     timeout: float = 60.0,
     state: PushState | None = None,
-    on_wait: Callable[[], None] | None = None,
 ) -> PushResult:
     """Carry out a plan: one PUT with every local key, one DELETE per pruned key, then wait."""
     started = time.monotonic()
@@ -257,8 +255,6 @@ def apply_push(
     (state or PushState()).record(client.api_host, plan.set_name, plan.values, plan.to_delete)
     status = "accepted"
     if wait and requests:
-        if on_wait is not None:
-            on_wait()
         status = client.wait_ready(plan.set_name, timeout=timeout).status
     return PushResult(region, status, time.monotonic() - started, requests)
 

@@ -29,7 +29,7 @@ from pcc_env.errors import (
 P = ParamSpec("P")
 R = TypeVar("R")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_FAILED, EXIT_USAGE = 1, 2
 
 _stdout: Console | None = None
 _stderr: Console | None = None
