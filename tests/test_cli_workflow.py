@@ -277,7 +277,8 @@ def test_check_region_and_image_credentials(emulator: EmulatorServer, project: P
 
 
 def test_check_missing_set_and_wait(project: Path) -> None:
-    with run_emulator(provision_delay=0.5) as emu:
+    with run_emulator(provision_delay=3.0) as emu:
+        # long enough that the check after --no-wait surely sees "pending", even on a busy machine
         r = cli(emu, project, "check")
         assert r.code == 1 and "does not exist" in r.stdout
         cli(emu, project, "push", "--no-wait")
