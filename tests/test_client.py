@@ -75,10 +75,14 @@ def test_image_pull_secret(client: SecretsClient, emulator: EmulatorServer) -> N
         client.get_set("pull-creds")
 
 
-def test_wait_ready_pending_then_ready(client: SecretsClient) -> None:
-    client.put_secrets("wait-set", {"K": "v"})
-    seen: list[str] = []
-    status = client.wait_ready("wait-set", timeout=5, on_poll=lambda s: seen.append(s.status))
+def test_wait_ready_pending_then_ready() -> None:
+    with (
+        run_emulator(provision_delay=0.5) as emu,
+        SecretsClient(api_key=emu.token, api_host=emu.api_host) as client,
+    ):
+        client.put_secrets("wait-set", {"K": "v"})
+        seen: list[str] = []
+        status = client.wait_ready("wait-set", timeout=5, on_poll=lambda s: seen.append(s.status))
     assert status.status == "ready"
     assert seen[0] == "pending" and seen[-1] == "ready"
 

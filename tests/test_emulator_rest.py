@@ -34,7 +34,8 @@ def test_list_is_empty_at_first(api: httpx.Client) -> None:
     assert (r.status_code, r.json()) == (200, {"sets": []})
 
 
-def test_put_creates_set_pending_then_ready(api: httpx.Client) -> None:
+def test_put_creates_set_pending_then_ready(slow_api: httpx.Client) -> None:
+    api = slow_api
     r = put(api, "my-secrets", API_KEY="v1", DATABASE_URL="v2")
     assert r.status_code == 202
     assert r.json() == {"status": "OK", "region": "us-west"}
@@ -217,7 +218,8 @@ def test_delete_key(api: httpx.Client) -> None:
     assert (r.status_code, r.json()) == (404, {"error": "Set not found", "code": "NOT_FOUND"})
 
 
-def test_delete_key_restarts_provisioning(api: httpx.Client) -> None:
+def test_delete_key_restarts_provisioning(slow_api: httpx.Client) -> None:
+    api = slow_api
     put(api, "prov-set", A="1", B="2")
     wait_status(api, "prov-set", "ready")
     api.delete("/v1/secrets/prov-set/A")
@@ -235,15 +237,15 @@ def test_delete_set(api: httpx.Client) -> None:
 
 def test_write_while_pending_is_accepted_and_restarts_provisioning() -> None:
     with (
-        run_emulator(provision_delay=0.3) as emu,
+        run_emulator(provision_delay=1.0) as emu,
         httpx.Client(
             base_url=emu.api_host, headers={"Authorization": f"Bearer {emu.token}"}
         ) as api,
     ):
         put(api, "busy-set", A="1")
-        time.sleep(0.2)
+        time.sleep(0.6)
         assert put(api, "busy-set", B="2").status_code == 202
-        time.sleep(0.2)  # 0.4 s after the first write, 0.2 s after the second
+        time.sleep(0.6)  # 1.2 s after the first write (its 1 s is over), 0.6 s after the second
         assert api.get("/v1/secrets/busy-set").json()["status"] == "pending"
         assert wait_status(api, "busy-set", "ready")["status"] == "ready"
 
