@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pcc_env.emulator.server import client_env
+
 BIN = Path(sys.executable).parent
 
 
@@ -26,12 +28,7 @@ class Emulator:
     org: str
 
     def env(self) -> dict[str, str]:
-        return {
-            "PIPECAT_API_HOST": self.api_host,
-            "PIPECAT_API_KEY": self.token,
-            "PIPECAT_TOKEN": self.token,
-            "PIPECAT_ORG": self.org,
-        }
+        return client_env(self.api_host, self.token, self.org)
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         req = urllib.request.Request(

@@ -102,9 +102,11 @@ def _keyring_error(exc: BaseException, what: str) -> BaseException:
         return exc
     if isinstance(exc, keyring.errors.NoKeyringError):
         return no_backend_error()
-    if isinstance(exc, keyring.errors.KeyringError):
+    if isinstance(exc, Exception):
+        # Third-party backends raise anything; their messages may echo what they were given
+        # (the key), so only the exception's type is kept.
         return KeyringError(f"the OS keyring failed to {what}: {type(exc).__name__}")
-    return exc
+    return exc  # KeyboardInterrupt, SystemExit: re-raised as they are
 
 
 def no_backend_error() -> KeyringError:

@@ -47,10 +47,12 @@ class SyncEvent:
 
 @dataclass
 class WatchSummary:
-    syncs: int = 0
+    """How many events of each kind (the field names are the kinds), and the writes sent."""
+
+    synced: int = 0
     unchanged: int = 0
     skipped: int = 0
-    failures: int = 0
+    failed: int = 0
     write_requests: int = 0
 
 
@@ -114,13 +116,7 @@ class EnvWatcher:
         return first
 
     def _emit(self, event: SyncEvent) -> None:
-        counter = {
-            "synced": "syncs",
-            "unchanged": "unchanged",
-            "skipped": "skipped",
-            "failed": "failures",
-        }
-        setattr(self.summary, counter[event.kind], getattr(self.summary, counter[event.kind]) + 1)
+        setattr(self.summary, event.kind, getattr(self.summary, event.kind) + 1)
         self.report(event)
 
     def sync(self, trigger: float, stop: threading.Event, *, quiet: bool = False) -> None:

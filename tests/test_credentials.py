@@ -117,3 +117,26 @@ def test_api_host_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_mask() -> None:
     assert mask("pk_live_0123456789abcd") == "****abcd"
     assert mask("short") == "****"
+
+
+class EchoingKeyring(MemoryKeyring):
+    """A badly written backend whose error message repeats the password it was given."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise RuntimeError(f"could not store {password}")
+
+
+def test_backend_errors_never_carry_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PIPECAT_API_KEY", raising=False)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(EchoingKeyring())
+    canary = "canary-keyring-4b7e"
+    try:
+        with pytest.raises(KeyringError) as info:
+            store_api_key("https://a.example", canary)
+    finally:
+        keyring.set_keyring(previous)
+    exc = info.value
+    assert "RuntimeError" in str(exc)
+    assert canary not in str(exc) + repr(exc)
+    assert exc.__cause__ is None and exc.__suppress_context__

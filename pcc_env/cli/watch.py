@@ -110,10 +110,10 @@ def watch(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     echo(
-        f"Stopped. {summary.syncs} sync(s), {summary.unchanged} unchanged save(s), "
-        f"{summary.skipped} skipped, {summary.failures} failure(s), "
+        f"Stopped. {summary.synced} sync(s), {summary.unchanged} unchanged save(s), "
+        f"{summary.skipped} skipped, {summary.failed} failure(s), "
         f"{summary.write_requests} write request(s).",
         flush=True,
     )
-    if summary.syncs:
+    if summary.synced:
         info(f"Agents using '{target.set_name}' must be redeployed to see the new values.")

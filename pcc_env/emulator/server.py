@@ -15,6 +15,16 @@ from pcc_env.emulator.app import Emulator, EmulatorConfig, create_app
 from pcc_env.emulator.store import IMAGE_PULL_KEY
 
 
+def client_env(api_host: str, token: str, org: str) -> dict[str, str]:
+    """Environment variables that point pcc-env and the ``pipecat`` CLI at an emulator."""
+    return {
+        "PIPECAT_API_HOST": api_host,
+        "PIPECAT_API_KEY": token,
+        "PIPECAT_TOKEN": token,
+        "PIPECAT_ORG": org,
+    }
+
+
 class _QuietDrops(logging.Filter):
     """Emulated connection drops are intended; don't log them as server errors."""
 
@@ -69,12 +79,7 @@ class EmulatorServer:
 
     def env(self) -> dict[str, str]:
         """Environment variables that point pcc-env and the ``pipecat`` CLI at this emulator."""
-        return {
-            "PIPECAT_API_HOST": self.api_host,
-            "PIPECAT_API_KEY": self.token,
-            "PIPECAT_TOKEN": self.token,
-            "PIPECAT_ORG": self.org,
-        }
+        return client_env(self.api_host, self.token, self.org)
 
     def stats(self) -> dict[str, Any]:
         return self.emulator.stats()
