@@ -179,17 +179,25 @@ class _Instrument:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status: int | None = None
+        counted = False
+
+        def note(status: int | None) -> None:
+            nonlocal counted
+            if not counted:
+                counted = True
+                self.emulator.count(scope["method"], _route_template(scope), status)
 
         async def send_and_note(message: Any) -> None:
-            nonlocal status
+            # Counted before the response leaves: a client that reads the stats right after
+            # its response must see its own request.
             if message["type"] == "http.response.start":
-                status = message["status"]
+                note(message["status"])
             await send(message)
 
         try:
             await self.app(scope, receive, send_and_note)
         except DropConnection:
+            note(None)
             # Headers promise a body that never comes: the server closes the connection.
             await send(
                 {
@@ -198,9 +206,8 @@ class _Instrument:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
                 }
             )
-            status = None
         finally:
-            self.emulator.count(scope["method"], _route_template(scope), status)
+            note(None)
 
 
 def _route_template(scope: Scope) -> str:
