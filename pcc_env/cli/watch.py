@@ -73,10 +73,13 @@ def watch(
     api_host: ApiHost = None,
 ) -> None:
     """Push a .env file to a secret set now and again on every change, until Ctrl-C."""
+    from pcc_env.sync import PushState
     from pcc_env.watch import EnvWatcher
 
     target = resolve_target(set_name, region, deploy_file)
     path = default_env_file(env_file).resolve()
+    state = PushState()
+    state.check_writable()  # before the first sync: exit 2 with nothing sent
     if prune:
         confirm_or_exit(
             f"Watch with --prune deletes keys removed from {path.name} from '{target.set_name}'.",
@@ -103,6 +106,7 @@ def watch(
                 skip_empty=skip_empty,
                 wait_timeout=timeout,
                 report=lambda event: echo(format_event(event), flush=True),
+                state=state,
             )
             info(f"Watching {path} for secret set '{target.set_name}' (Ctrl-C to stop).")
             summary = watcher.run(stop)
