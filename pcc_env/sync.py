@@ -96,7 +96,7 @@ class PushState:
     def _load(self) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
+        except (OSError, ValueError):  # absent or unreadable: no previous push is known
             return {}
         return data if isinstance(data, dict) else {}
 
@@ -468,11 +468,11 @@ def _check_image_credentials(client: SecretsClient, name: str, region: str | Non
 
 
 def _check_env_file(model: type[BaseSettings], env_file: Path) -> Finding:
+    from pcc_env.dotenv_file import read_env_file
     from pcc_env.runtime import load_settings
 
-    if not env_file.is_file():
-        return Finding(False, "env-file", f"{env_file} does not exist")
     try:
+        read_env_file(env_file)  # a line without '=' or that cannot be parsed: by number only
         load_settings(model, env_file=env_file, environ={})
     except PccEnvError as exc:
         return Finding(False, "env-file", f"{env_file}: {exc}")

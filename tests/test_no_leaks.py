@@ -302,3 +302,50 @@ def test_httpx_request_objects_are_not_reachable_from_errors(canaries: Canaries)
     exc = info.value
     assert exc.__cause__ is None and exc.__suppress_context__
     canaries.assert_absent(all_text_exception(exc), "transport error")
+
+
+def test_hostile_input_paths_leak_nothing(canaries: Canaries, project: Path) -> None:
+    """The paths issue 10 found leaking: unquoted PEM lines, values typed where keys or extra
+    arguments go, values in a would-be template, slow or replaced files under watch."""
+    results: list[Result] = []
+    with run_emulator(provision_delay=0) as emu:
+        base = {
+            "PIPECAT_API_HOST": emu.api_host,
+            "PIPECAT_API_KEY": emu.token,
+            "PCC_ENV_DATA_DIR": str(project / ".state"),
+            "PCC_ENV_LOG_LEVEL": "DEBUG",
+        }
+
+        def cli(*args: str, stdin: str | None = None) -> Result:
+            r = run_cli(*args, env=base, stdin=stdin, cwd=project)
+            results.append(r)
+            return r
+
+        pem = [canaries.new() + "abcdefghijklmnopqrstuvwxyz0123456789" for _ in range(3)]
+        (project / ".env").write_text(
+            "A=1\nKEY=-----BEGIN EC PRIVATE KEY-----\n" + "\n".join(pem) + "\n-----END-----\n"
+        )
+        assert cli("push").code == 2
+        assert cli("push", "--skip-empty").code == 2
+        assert cli("secrets", "set", "leak-set", "--file", ".env").code == 2
+        assert cli("login", canaries.new()).code == 2
+        assert (
+            cli("secrets", "image-pull-secret", "p-set", "ghcr.io", f"u:{canaries.new()}").code == 2
+        )
+        assert cli("secrets", "set", "leak-set", "TOKEN", canaries.new()).code == 2
+        assert cli("push", "--timeout", canaries.new()).code == 2
+        assert cli(canaries.new()).code == 2
+        assert (
+            cli("secrets", "set", "leak-set", f"K={canaries.new()}", f"k={canaries.new()}").code
+            == 2
+        )
+        (project / "vals.yaml").write_text(f"A: {canaries.new()}\n")
+        assert cli("export", "--set", "leak-set", "-o", "vals.yaml", "--force").code == 2
+        assert canaries.issued[-1] in (project / "vals.yaml").read_text()  # untouched
+        assert not [w for w in emu.stats()["writes"]]  # nothing above was sent
+    for r in results:
+        canaries.assert_absent(r.stdout, f"stdout of {r.argv[1:3]}")
+        canaries.assert_absent(r.stderr, f"stderr of {r.argv[1:3]}")
+    for path in project.rglob("*"):
+        if path.is_file() and path.name not in (".env", "vals.yaml"):
+            canaries.assert_absent(path.read_text(errors="replace"), str(path))

@@ -13,6 +13,9 @@ _CLI_MODULES = ("typer", "rich", "httpx", "keyring", "stamina", "watchfiles", "p
 
 
 def main() -> None:
+    from pcc_env.cli import interrupts
+
+    interrupts.defer()
     missing = [m for m in _CLI_MODULES if importlib.util.find_spec(m) is None]
     if missing:
         print(
@@ -21,10 +24,21 @@ def main() -> None:
             file=sys.stderr,
         )
         raise SystemExit(1)
+    if interrupts.pending():
+        _interrupted()
     try:
         from pcc_env.cli.app import run
 
+        if interrupts.pending():
+            _interrupted()
         run()
-    except KeyboardInterrupt:  # Ctrl-C while the CLI is still starting up
-        print("Error: interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+    except KeyboardInterrupt:
+        _interrupted()
+    finally:
+        # Help, --version and usage errors run no command: a Ctrl-C noted meanwhile is moot.
+        interrupts.release_quietly()
+
+
+def _interrupted() -> None:
+    print("Error: interrupted", file=sys.stderr)
+    raise SystemExit(130)

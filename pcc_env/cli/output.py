@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pcc_env.cli import interrupts
 from pcc_env.errors import (
     ConfigError,
     InputError,
@@ -153,6 +154,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
+            interrupts.release()  # a Ctrl-C during start-up ends here, cleanly
             return func(*args, **kwargs)
         except PccEnvError as exc:
             err(str(exc))

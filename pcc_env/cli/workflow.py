@@ -146,8 +146,9 @@ def push(
         warn(f"left out keys with empty values: {', '.join(skipped)}")
     if prune and not values:
         raise InputError("refusing --prune from an empty file: it would delete every key")
+    state = PushState()
+    state.check_writable()  # before any request: a push must be able to record what it sent
     with make_client(api_host) as client:
-        state = PushState()
         remote = fetch_remote(client, target.set_name)
         plan = plan_push(
             target.set_name,
