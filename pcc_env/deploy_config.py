@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +68,108 @@ def secret_set_from_deploy_file(path: str | os.PathLike[str] = DEPLOY_FILE) -> s
         return None
 
 
+DEPLOY_CONFIG_PATH_ENV = "PIPECAT_DEPLOY_CONFIG_PATH"
+
+
+def default_deploy_file() -> Path:
+    """The deploy file the ``pipecat`` CLI reads: ``$PIPECAT_DEPLOY_CONFIG_PATH``, else
+    ``./pcc-deploy.toml``."""
+    return Path(os.environ.get(DEPLOY_CONFIG_PATH_ENV) or DEPLOY_FILE)
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """``[tool.pcc-env.targets.NAME]``: where one environment's secrets go.
+
+    ``set`` may hold ``{region}``; with ``regions`` (fan-out) it must, and defaults to
+    ``"{secret_set}-{region}"`` with ``secret_set`` from the deploy file. Without ``set`` and
+    ``regions``, set and region come from the deploy file, as ``pipecat cloud deploy`` reads them.
+    """
+
+    name: str
+    set: str | None = None
+    region: str | None = None
+    regions: tuple[str, ...] = ()
+    env_files: tuple[str, ...] = ()
+    deploy_file: str | None = None
+    settings: str | None = None
+
+
 @dataclass(frozen=True)
 class ProjectSettings:
-    """``[tool.pcc-env]`` of pyproject.toml: ``settings = "module:Class"`` and ``env_file``."""
+    """``[tool.pcc-env]`` of pyproject.toml: ``settings = "module:Class"``, ``env_file`` and
+    ``[tool.pcc-env.targets.NAME]`` tables."""
 
     settings: str | None = None
     env_file: str | None = None
+    targets: dict[str, TargetConfig] = field(default_factory=dict)
+
+
+_PROJECT_KEYS = ("settings", "env_file", "targets")
+_TARGET_KEYS = ("set", "region", "regions", "env_files", "deploy_file", "settings")
+_TARGET_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def _show(text: str) -> str:
+    """A name from the user's file, quoted with anything unprintable escaped."""
+    return repr(text) if text.isprintable() and len(text) <= 80 else f"<{len(text)} characters>"
+
+
+def _string(p: Path, where: str, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{p}: {where} {key} must be a non-empty string")
+    return value
+
+
+def _strings(p: Path, where: str, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{p}: {where} {key} must be a non-empty list of strings")
+    items = tuple(_string(p, where, f"{key} item", v) for v in value)
+    if len(set(items)) != len(items):
+        raise ConfigError(f"{p}: {where} {key} lists the same entry twice")
+    return items
+
+
+def _read_target(p: Path, name: str, table: Any) -> TargetConfig:
+    where = f"[tool.pcc-env.targets.{name}]"
+    if not _TARGET_NAME_RE.fullmatch(name):
+        raise ConfigError(
+            f"{p}: target name {_show(name)} may use letters, digits, '_', '.' and '-' "
+            "(at most 63 characters)"
+        )
+    if not isinstance(table, dict):
+        raise ConfigError(f"{p}: {where} must be a table")
+    unknown = sorted(k for k in table if k not in _TARGET_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{p}: {where} has unknown key(s) {', '.join(map(_show, unknown))} "
+            f"(known: {', '.join(_TARGET_KEYS)})"
+        )
+    if "region" in table and "regions" in table:
+        raise ConfigError(f"{p}: {where} sets both 'region' and 'regions'; keep one")
+    fields: dict[str, Any] = {"name": name}
+    for key in ("set", "region", "deploy_file", "settings"):
+        if key in table:
+            fields[key] = _string(p, where, key, table[key])
+    for key in ("regions", "env_files"):
+        if key in table:
+            fields[key] = _strings(p, where, key, table[key])
+    template = fields.get("set")
+    if template is not None:
+        try:
+            template.format(region="r")
+        except (KeyError, IndexError, ValueError):
+            raise ConfigError(f"{p}: {where} set may use only the placeholder {{region}}") from None
+        if len(fields.get("regions", ())) > 1 and "{region}" not in template:
+            raise ConfigError(
+                f"{p}: {where} set must contain {{region}} when it lists several regions "
+                "(one secret set per region)"
+            )
+    return TargetConfig(**fields)
 
 
 def read_project_settings(path: str | os.PathLike[str] = "pyproject.toml") -> ProjectSettings:
+    """``[tool.pcc-env]``; unknown keys and bad values raise ``ConfigError`` naming them."""
     p = Path(path)
     if not p.is_file() or tomllib is None:
         return ProjectSettings()
@@ -83,15 +177,24 @@ def read_project_settings(path: str | os.PathLike[str] = "pyproject.toml") -> Pr
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{p}: cannot be read ({type(exc).__name__})") from None
-    table = data.get("tool", {}).get("pcc-env", {})
+    tool = data.get("tool", {})
+    table = tool.get("pcc-env", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
         raise ConfigError(f"{p}: [tool.pcc-env] must be a table")
-    out = {}
+    unknown = sorted(k for k in table if k not in _PROJECT_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{p}: [tool.pcc-env] has unknown key(s) {', '.join(map(_show, unknown))} "
+            f"(known: {', '.join(_PROJECT_KEYS)})"
+        )
+    out: dict[str, Any] = {}
     for key in ("settings", "env_file"):
-        value = table.get(key)
-        if value is not None and not isinstance(value, str):
-            raise ConfigError(f"{p}: [tool.pcc-env] {key} must be a string")
-        out[key] = value
+        if key in table:
+            out[key] = _string(p, "[tool.pcc-env]", key, table[key])
+    targets = table.get("targets", {})
+    if not isinstance(targets, dict):
+        raise ConfigError(f"{p}: [tool.pcc-env.targets] must be a table of tables")
+    out["targets"] = {name: _read_target(p, name, t) for name, t in targets.items()}
     return ProjectSettings(**out)
 
 

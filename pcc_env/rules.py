@@ -128,6 +128,37 @@ def value_problems(key: str, value: str) -> list[str]:
     return problems
 
 
+# Set by Pipecat Cloud inside the agent's container (docs: fundamentals_agent-images). A secret
+# with one of these names would shadow the platform's value, or be shadowed by it.
+RESERVED_KEYS = (
+    "PORT",
+    "SHUTDOWN_TIMEOUT",
+    "PIPECAT_LOG_LEVEL",
+    "PCC_LOG_FEATURES_SUMMARY",
+    "IMAGE_VERSION",
+    "ICE_CONFIG_URL",
+)
+RESERVED_PREFIXES = ("ESP32_",)
+
+
+def reserved_keys(keys: Iterable[str]) -> list[str]:
+    """The keys the platform sets itself. Compared case-insensitively, as the runtime reads."""
+    return [
+        k for k in keys if k.upper() in RESERVED_KEYS or k.upper().startswith(RESERVED_PREFIXES)
+    ]
+
+
+def reserved_key_problems(keys: Iterable[str]) -> list[str]:
+    found = reserved_keys(keys)
+    if not found:
+        return []
+    return [
+        f"{', '.join(map(show_key, found))}: set by Pipecat Cloud inside the agent; a secret "
+        "of that name would clash with the platform's value (pass --allow-reserved to send it "
+        "anyway)"
+    ]
+
+
 def total_size_problems(values: dict[str, str]) -> list[str]:
     total = sum(len(k) + len(v.encode("utf-8", "surrogatepass")) for k, v in values.items())
     if total > MAX_SET_BYTES:

@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,9 @@ def private_dir(path: Path) -> Path:
 # Last-push state: salted digests per (API host, set) ----------------------------------------
 
 
+_STATE_LOCK = threading.Lock()  # pushes to several sets record concurrently
+
+
 class PushState:
     """``push-state.json`` (mode 0600): for each (API host, set), a salt and one digest per key."""
 
@@ -122,6 +126,16 @@ class PushState:
         set_name: str,
         values: Mapping[str, str],
         deleted: Sequence[str] = (),
+    ) -> None:
+        with _STATE_LOCK:
+            self._record(api_host, set_name, values, deleted)
+
+    def _record(
+        self,
+        api_host: str,
+        set_name: str,
+        values: Mapping[str, str],
+        deleted: Sequence[str],
     ) -> None:
         data = self._load()
         salt, digests = self.previous(api_host, set_name)

@@ -1,0 +1,349 @@
+"""Targets: one project, several secret sets (environments and regions).
+
+``resolve_target`` turns ``[tool.pcc-env.targets.NAME]`` (or, with no targets, the flags and the
+deploy file, as before) into the concrete sets a command works on. ``plan_many`` plans a push to
+several sets and refuses before anything is written: a refusal for one set sends nothing for any
+set. ``apply_many`` then writes the sets concurrently, one outcome per set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pcc_env.deploy_config import (
+    DeployConfig,
+    ProjectSettings,
+    TargetConfig,
+    default_deploy_file,
+    read_deploy_config,
+)
+from pcc_env.errors import ConfigError, DotenvError, InputError, PccEnvError
+from pcc_env.rules import DEFAULT_REGION, check_set_name, reserved_key_problems
+
+if TYPE_CHECKING:
+    from pcc_env.client import SecretsClient
+    from pcc_env.sync import PushPlan, PushResult, PushState
+
+TARGET_ENV = "PCC_ENV_TARGET"
+DEFAULT_SET_TEMPLATE = "{secret_set}-{region}"
+
+
+@dataclass(frozen=True)
+class SetTarget:
+    """One secret set a command writes or reads, with the region it must be in."""
+
+    set_name: str
+    region: str | None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a target resolves to. ``name`` is None for a project without targets."""
+
+    name: str | None
+    sets: tuple[SetTarget, ...]
+    env_files: tuple[Path, ...]
+    deploy_file: Path | None
+    deploy: DeployConfig | None
+    settings: str | None
+
+    @property
+    def label(self) -> str:
+        return self.name or "(default)"
+
+    def single(self) -> SetTarget:
+        """The one set of this target; a clear error when it fans out to several regions."""
+        if len(self.sets) != 1:
+            regions = ", ".join(s.region or DEFAULT_REGION for s in self.sets)
+            raise ConfigError(
+                f"target '{self.label}' has {len(self.sets)} secret sets ({regions}); "
+                "pass --region to pick one"
+            )
+        return self.sets[0]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.name,
+            "sets": [{"set": s.set_name, "region": s.region or DEFAULT_REGION} for s in self.sets],
+            "envFiles": [str(p) for p in self.env_files],
+            "deployFile": str(self.deploy_file) if self.deploy_file else None,
+            "settings": self.settings,
+        }
+
+
+def _deploy_path(explicit: Path | None, config: TargetConfig | None) -> Path | None:
+    """--deploy-file, else the target's, else $PIPECAT_DEPLOY_CONFIG_PATH or ./pcc-deploy.toml
+    when present (a file named explicitly must exist)."""
+    if explicit is not None:
+        return explicit
+    if config is not None and config.deploy_file:
+        return Path(config.deploy_file)
+    path = default_deploy_file()
+    if path.is_file() or os.environ.get("PIPECAT_DEPLOY_CONFIG_PATH"):
+        return path
+    return None
+
+
+def _sets(
+    config: TargetConfig | None,
+    deploy: DeployConfig | None,
+    set_name: str | None,
+    region: str | None,
+    where: str,
+) -> list[SetTarget]:
+    deploy_region = deploy.region if deploy else None
+    deploy_set = deploy.secret_set if deploy else None
+    if set_name:
+        own_region = config.region if config else None
+        return [SetTarget(set_name, region or own_region or deploy_region)]
+    if config is not None and config.regions:
+        regions = list(config.regions)
+        if region is not None:
+            if region not in regions:
+                raise ConfigError(
+                    f"{where} has no region '{region}' (its regions: {', '.join(regions)})"
+                )
+            regions = [region]
+        if config.set is not None:
+            return [SetTarget(config.set.format(region=r), r) for r in regions]
+        if not deploy_set:
+            raise ConfigError(
+                f"{where} lists regions but no 'set', and no deploy file names secret_set to "
+                f"build '{DEFAULT_SET_TEMPLATE}' from"
+            )
+        return [
+            SetTarget(DEFAULT_SET_TEMPLATE.format(secret_set=deploy_set, region=r), r)
+            for r in regions
+        ]
+    chosen_region = region or (config.region if config else None) or deploy_region
+    if config is not None and config.set is not None:
+        if "{region}" in config.set and chosen_region is None:
+            raise ConfigError(f"{where} set uses {{region}} but no region is given")
+        return [SetTarget(config.set.format(region=chosen_region), chosen_region)]
+    if deploy_set:
+        return [SetTarget(deploy_set, chosen_region)]
+    return []
+
+
+def resolve_target(
+    project: ProjectSettings,
+    name: str | None = None,
+    *,
+    set_name: str | None = None,
+    region: str | None = None,
+    deploy_file: Path | None = None,
+    env_file: Path | None = None,
+    settings: str | None = None,
+    need_set: bool = True,
+) -> Target:
+    """The sets, files and model of target ``name`` (default ``$PCC_ENV_TARGET``); flags win.
+
+    With no target named, this is the project as before: ``--set``/``--region``, else the deploy
+    file (``--deploy-file``, ``$PIPECAT_DEPLOY_CONFIG_PATH`` or ``./pcc-deploy.toml``).
+    """
+    name = name or os.environ.get(TARGET_ENV) or None
+    config: TargetConfig | None = None
+    if name is not None:
+        config = project.targets.get(name)
+        if config is None:
+            known = ", ".join(sorted(project.targets)) or "none are configured"
+            raise ConfigError(
+                f"no target {name!r} in [tool.pcc-env.targets] of pyproject.toml (targets: {known})"
+            )
+    where = f"target '{name}'" if name else "the project"
+    path = _deploy_path(deploy_file, config)
+    deploy = read_deploy_config(path) if path is not None else None
+    sets = _sets(config, deploy, set_name, region, where)
+    if not sets and need_set:
+        raise ConfigError(
+            'no secret set named: pass --set NAME, add secret_set = "NAME" to the deploy file, '
+            "or choose a target (--target)"
+        )
+    problems = []
+    for s in sets:
+        try:
+            check_set_name(s.set_name)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(f"{where}: " + "; ".join(problems))
+    if env_file is not None:
+        env_files: tuple[Path, ...] = (env_file,)
+    elif config is not None and config.env_files:
+        env_files = tuple(Path(f) for f in config.env_files)
+    else:
+        env_files = (Path(project.env_file or ".env"),)
+    model = settings or (config.settings if config else None) or project.settings
+    return Target(name, tuple(sets), env_files, path, deploy, model)
+
+
+def all_targets(project: ProjectSettings, **flags: Any) -> list[Target]:
+    """Every configured target, or the project itself when none is configured."""
+    if not project.targets:
+        return [resolve_target(project, None, **flags)]
+    return [resolve_target(project, name, **flags) for name in sorted(project.targets)]
+
+
+# Values -----------------------------------------------------------------------------------------
+
+
+def read_env_files(
+    paths: Sequence[Path], *, interpolate: bool = True, skip_empty: bool = False
+) -> tuple[dict[str, str], list[str]]:
+    """The values to push from several .env files merged in order (later files win), and the
+    keys left out as empty. Every file gets the guards of ``push``; problems name the file."""
+    from pcc_env.dotenv_file import read_env_file, secrets_to_send
+
+    if len(paths) == 1:
+        return secrets_to_send(
+            read_env_file(paths[0]), interpolate=interpolate, skip_empty=skip_empty
+        )
+    merged: dict[str, str] = {}
+    problems: list[str] = []
+    for path in paths:
+        try:
+            values, empty = secrets_to_send(
+                read_env_file(path), interpolate=interpolate, skip_empty=True
+            )
+        except DotenvError as exc:
+            problems.extend(f"{exc.source or path}: {p}" for p in exc.problems)
+            continue
+        merged.update(values)
+        for key in empty:
+            merged[key] = ""
+    empty_keys = [k for k, v in merged.items() if not v]
+    if empty_keys and not skip_empty:
+        problems.append(
+            "empty values (after merging "
+            + ", ".join(map(str, paths))
+            + ") for "
+            + ", ".join(empty_keys)
+            + " (fill them in, or pass --skip-empty to leave them out)"
+        )
+    if problems:
+        raise DotenvError(problems)
+    return {k: v for k, v in merged.items() if v}, empty_keys
+
+
+def check_reserved(values: Mapping[str, str], *, allow: bool) -> None:
+    """Refuse keys that Pipecat Cloud sets inside the agent, unless ``allow``."""
+    if not allow:
+        problems = reserved_key_problems(values)
+        if problems:
+            raise InputError(problems)
+
+
+# Pushing several sets ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetPush:
+    """One set of a multi-set push: where it goes, and its plan."""
+
+    target: str | None
+    plan: PushPlan
+
+
+@dataclass(frozen=True)
+class SetOutcome:
+    """What happened to one set. ``error`` is a message safe to print (names only)."""
+
+    target: str | None
+    plan: PushPlan
+    result: PushResult | None = None
+    error: str | None = None
+    error_type: str | None = field(default=None)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"target": self.target, "plan": self.plan.to_json(), "ok": self.ok}
+        if self.result is not None:
+            out["result"] = {
+                "region": self.result.region,
+                "status": self.result.status,
+                "seconds": round(self.result.seconds, 3),
+                "writeRequests": self.result.requests,
+            }
+        if self.error is not None:
+            out["error"] = {"type": self.error_type, "message": self.error}
+        return out
+
+
+def plan_many(
+    client: SecretsClient,
+    wanted: Sequence[tuple[str | None, SetTarget, Mapping[str, str]]],
+    state: PushState,
+    *,
+    prune: bool = False,
+) -> list[SetPush]:
+    """Plan every (target, set, values): reads only. Raises one ``InputError`` listing every
+    refusal of every set, so that nothing is written when any set would be refused."""
+    from pcc_env.sync import fetch_remote, plan_push
+
+    def one(item: tuple[str | None, SetTarget, Mapping[str, str]]) -> SetPush:
+        target, st, values = item
+        remote = fetch_remote(client, st.set_name)
+        previous = state.previous(client.api_host, st.set_name)
+        plan = plan_push(st.set_name, values, remote, previous, region=st.region, prune=prune)
+        return SetPush(target, plan)
+
+    pushes: list[SetPush] = []
+    problems: list[str] = []
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(wanted)))) as pool:
+        futures = [pool.submit(one, item) for item in wanted]
+        for (target, st, _), future in zip(wanted, futures, strict=True):
+            try:
+                pushes.append(future.result())
+            except InputError as exc:
+                label = f"target '{target}', " if target else ""
+                problems.extend(f"{label}set '{st.set_name}': {p}" for p in exc.problems)
+    if problems:
+        raise InputError(problems)
+    return pushes
+
+
+def apply_many(
+    client: SecretsClient,
+    pushes: Sequence[SetPush],
+    state: PushState,
+    *,
+    wait: bool = True,
+    timeout: float = 60.0,
+    apply: Callable[..., PushResult] | None = None,
+) -> list[SetOutcome]:
+    """Write every planned set concurrently; one outcome per set, in the order given."""
+    from pcc_env.sync import apply_push
+
+    run = apply or apply_push
+
+    def one(push: SetPush) -> SetOutcome:
+        try:
+            result = run(client, push.plan, wait=wait, timeout=timeout, state=state)
+        except PccEnvError as exc:
+            return SetOutcome(push.target, push.plan, error=str(exc), error_type=type(exc).__name__)
+        return SetOutcome(push.target, push.plan, result=result)
+
+    if not pushes:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(pushes))) as pool:
+        return list(pool.map(one, pushes))
+
+
+def key_gaps(keys_by_set: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """For sets that should hold the same keys (one target's regions): set -> keys the other
+    sets have and it lacks. Empty when they agree."""
+    union = sorted({k for keys in keys_by_set.values() for k in keys})
+    gaps = {}
+    for name, keys in keys_by_set.items():
+        missing = [k for k in union if k not in set(keys)]
+        if missing:
+            gaps[name] = missing
+    return gaps
