@@ -20,6 +20,7 @@ from rich.table import Table
 from pcc_env.errors import (
     ConfigError,
     InputError,
+    InvalidApiKeyError,
     NoApiKeyError,
     PccEnvError,
     ReadyTimeoutError,
@@ -114,7 +115,7 @@ def fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
 
 
 def exit_code_for(exc: PccEnvError) -> int:
-    if isinstance(exc, (InputError, ConfigError, NoApiKeyError)):
+    if isinstance(exc, (InputError, ConfigError, NoApiKeyError, InvalidApiKeyError)):
         return EXIT_USAGE
     return EXIT_FAILED
 
