@@ -57,7 +57,9 @@ def resolve_api_host(api_host: str | None = None) -> str:
         parts = urlsplit(host)
         hostname = parts.hostname
     except ValueError:
-        raise ConfigError(f"the API host is not a valid URL ({API_HOST_ENV} or --api-host)") from None
+        raise ConfigError(
+            f"the API host is not a valid URL ({API_HOST_ENV} or --api-host)"
+        ) from None
     if "@" in parts.netloc:
         raise ConfigError(
             f"the API host URL holds a user name or password (user:pw@host); remove it "
@@ -274,7 +276,11 @@ def delete_api_key(api_host: str, timeout: float | None = None) -> bool:
     return _with_timeout(delete, "delete the API key", timeout)
 
 
-_KEY_SOURCES = {"argument": "the API key given", "env": API_KEY_ENV, "keyring": "the stored API key"}
+_KEY_SOURCES = {
+    "argument": "the API key given",
+    "env": API_KEY_ENV,
+    "keyring": "the stored API key",
+}
 
 
 def check_api_key(key: ApiKey) -> ApiKey:

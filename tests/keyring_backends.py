@@ -6,6 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import ClassVar
 
 from keyring.backend import KeyringBackend
 
@@ -57,7 +58,7 @@ class _FakeAltKeyring(KeyringBackend):
     so these tests need not install keyrings.alt. Stores in memory."""
 
     priority = 1  # type: ignore[assignment]
-    stored: dict[str, str] = {}
+    stored: ClassVar[dict[str, str]] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
         return self.stored.get(f"{service}|{username}")

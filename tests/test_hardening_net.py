@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import ClassVar
 
 import keyring
 import keyring.backends.fail
@@ -21,7 +22,7 @@ from pcc_env.credentials import (
     store_api_key,
 )
 from pcc_env.emulator.server import EmulatorServer
-from pcc_env.errors import ConfigError, InvalidApiKeyError, KeyringError
+from pcc_env.errors import ConfigError, InvalidApiKeyError, KeyringError, UnauthorizedError
 from tests.cli_helpers import run_cli
 from tests.keyring_backends import EncryptedKeyring, PlaintextKeyring
 from tests.test_no_leaks import Canaries
@@ -126,7 +127,7 @@ def test_debug_logs_of_a_request_never_hold_the_key(
     caplog.set_level(logging.DEBUG)
     key = canaries.new()
     with SecretsClient(api_key=key, api_host=emulator.api_host, retry=NO_RETRIES) as c:
-        with pytest.raises(Exception):  # 401: the canary is not the emulator's token
+        with pytest.raises(UnauthorizedError):  # the canary is not the emulator's token
             c.list_sets()
     assert caplog.records  # httpx/httpcore did log at DEBUG
     logged = "\n".join(f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records)
@@ -185,7 +186,7 @@ def chainer_of(*chain: KeyringBackend) -> ChainerBackend:
     """A ChainerBackend over ``chain`` (its own ``backends`` discovers the machine's)."""
 
     class Pinned(ChainerBackend):
-        backends = list(chain)  # type: ignore[assignment]
+        backends: ClassVar[list[KeyringBackend]] = list(chain)  # type: ignore[assignment,misc]
 
     return Pinned()
 
