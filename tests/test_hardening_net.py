@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar
 
 import keyring
@@ -13,7 +17,7 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends.chainer import ChainerBackend
 
-from pcc_env.client import NO_RETRIES, SecretsClient
+from pcc_env.client import NO_RETRIES, RetryPolicy, SecretsClient
 from pcc_env.credentials import (
     check_keyring_storable,
     insecure_backend_reason,
@@ -22,7 +26,15 @@ from pcc_env.credentials import (
     store_api_key,
 )
 from pcc_env.emulator.server import EmulatorServer
-from pcc_env.errors import ConfigError, InvalidApiKeyError, KeyringError, UnauthorizedError
+from pcc_env.errors import (
+    ApiConnectionError,
+    ApiTimeoutError,
+    ConfigError,
+    InvalidApiKeyError,
+    KeyringError,
+    ReadyTimeoutError,
+    UnauthorizedError,
+)
 from tests.cli_helpers import run_cli
 from tests.keyring_backends import EncryptedKeyring, PlaintextKeyring
 from tests.test_no_leaks import Canaries
@@ -255,3 +267,193 @@ def test_cli_login_refuses_insecure_backend_before_sending(
     assert "PIPECAT_API_KEY" in r.stderr and "pip install" not in r.stderr
     assert emulator.token not in r.output
     assert emulator.stats()["total"] == 0
+
+
+# 19. --timeout bounds the whole command, even against a server that trickles bytes --------------
+
+
+class TrickleServer:
+    """An HTTP server on 127.0.0.1 that answers every request one byte every ``interval`` s,
+    for at most ``give_up`` s (so a client without a deadline fails the test instead of hanging).
+    ``trickle="headers"`` trickles the status line and headers, ``"body"`` only the body."""
+
+    def __init__(self, trickle: str, interval: float = 0.2, give_up: float = 20.0) -> None:
+        self.trickle, self.interval, self.give_up = trickle, interval, give_up
+        self.connections = 0
+        self._stop = threading.Event()
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> TrickleServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        body = b'{"sets": []}' + b" " * 100_000
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        head += b"Content-Length: %d\r\n\r\n" % len(body)
+        ends = time.monotonic() + self.give_up
+        with conn:
+            try:
+                conn.recv(65536)  # the request (small: a GET)
+                if self.trickle == "body":
+                    conn.sendall(head)
+                    data = body
+                else:
+                    data = head + body
+                for i in range(len(data)):
+                    if self._stop.is_set() or time.monotonic() > ends:
+                        return
+                    conn.sendall(data[i : i + 1])
+                    time.sleep(self.interval)
+            except OSError:  # the client gave up: what we want
+                return
+
+
+@pytest.mark.parametrize("trickle", ["headers", "body"])
+def test_wait_ready_deadline_holds_against_a_trickling_server(trickle: str) -> None:
+    with TrickleServer(trickle) as server:
+        with SecretsClient(api_key="k" * 20, api_host=server.url) as client:
+            started = time.monotonic()
+            with pytest.raises(ReadyTimeoutError) as info:
+                client.wait_ready("slow-set", timeout=1.5)
+            took = time.monotonic() - started
+    assert took < 1.5 + 1.0, f"wait_ready ran {took:.1f}s"
+    assert "not ready after 1.5s" in str(info.value)
+
+
+def test_one_request_is_bounded_in_total_by_the_client_timeout() -> None:
+    with TrickleServer("body") as server:
+        with SecretsClient(
+            api_key="k" * 20, api_host=server.url, timeout=1.0, retry=NO_RETRIES
+        ) as client:
+            started = time.monotonic()
+            with pytest.raises(ApiTimeoutError):
+                client.list_sets()
+            took = time.monotonic() - started
+    assert took < 1.0 + 1.0, f"the request ran {took:.1f}s"
+
+
+def test_deadline_stops_retries_and_backoff() -> None:
+    with TrickleServer("headers") as server:
+        slow_retries = RetryPolicy(attempts=10, timeout=60, wait_initial=5, wait_max=5)
+        with SecretsClient(
+            api_key="k" * 20, api_host=server.url, timeout=0.5, retry=slow_retries
+        ) as client:
+            started = time.monotonic()
+            with pytest.raises(ApiTimeoutError), client.deadline(1.5):
+                client.put_secrets("slow-set", {"K": "v"})
+            took = time.monotonic() - started
+    assert took < 1.5 + 1.0, f"the retries ran {took:.1f}s"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("secrets", "wait", "slow-set", "--timeout", "2"),
+        ("check", "--set", "slow-set", "--wait", "--timeout", "2"),
+    ],
+)
+def test_cli_timeout_is_a_whole_command_deadline(argv: tuple[str, ...], tmp_path: Path) -> None:
+    with TrickleServer("body") as server:
+        started = time.monotonic()
+        r = run_cli(
+            *argv,
+            env={"PIPECAT_API_HOST": server.url, "PIPECAT_API_KEY": "k" * 20},
+            cwd=tmp_path,
+            timeout=30,
+        )
+        took = time.monotonic() - started
+    assert r.code == 1, r.output
+    assert "not ready after 2s" in r.output
+    # The process's own start-up (imports) is in this figure too.
+    assert took < 2 + 2.0, f"{' '.join(argv)} ran {took:.1f}s"
+
+
+# 5. Loopback requests never go through a proxy; other hosts still do ------------------------------
+
+
+class ProxyRecorder(TrickleServer):
+    """A 'proxy' that records what reaches it and answers 502 at once."""
+
+    def __init__(self) -> None:
+        super().__init__("none")
+        self.received: list[bytes] = []
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.settimeout(2)
+                self.received.append(conn.recv(65536))
+                conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+            except OSError:
+                return
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "HTTPS_PROXY"])
+def test_loopback_requests_never_use_a_proxy(
+    variable: str, emulator: EmulatorServer, canaries: Canaries, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    value = canaries.new()
+    with ProxyRecorder() as proxy:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+            monkeypatch.delenv(name.lower(), raising=False)
+        monkeypatch.setenv(variable, proxy.url)
+        for host in (emulator.api_host, emulator.api_host.replace("127.0.0.1", "localhost")):
+            with SecretsClient(api_key=emulator.token, api_host=host, retry=NO_RETRIES) as c:
+                c.put_secrets("proxy-set", {"K": value})
+                assert [s.name for s in c.list_sets()] == ["proxy-set"]
+        r = run_cli(
+            "secrets",
+            "set",
+            "proxy-set",
+            "K",
+            "--no-wait",
+            env={
+                "PIPECAT_API_HOST": emulator.api_host,
+                "PIPECAT_API_KEY": emulator.token,
+                variable: proxy.url,
+            },
+            stdin=value + "\n",
+        )
+        assert r.code == 0, r.stderr
+    assert proxy.connections == 0 and proxy.received == []
+
+
+def test_https_hosts_still_use_the_environment_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    with ProxyRecorder() as proxy:
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        with SecretsClient(
+            api_key="k" * 20, api_host="https://api.invalid", retry=NO_RETRIES, timeout=5
+        ) as c:
+            with pytest.raises(ApiConnectionError):
+                c.list_sets()
+        assert proxy.received and proxy.received[0].startswith(b"CONNECT api.invalid:443")
+        # NO_PROXY is honoured too.
+        monkeypatch.setenv("NO_PROXY", "api.invalid")
+        before = proxy.connections
+        with SecretsClient(
+            api_key="k" * 20, api_host="https://api.invalid", retry=NO_RETRIES, timeout=5
+        ) as c:
+            with pytest.raises(ApiConnectionError):
+                c.list_sets()
+        assert proxy.connections == before
