@@ -83,6 +83,8 @@ _STATUS_ERRORS: dict[int, type[ApiError]] = {
     429: RateLimitedError,
 }
 _RETRYABLE = (ConflictError, RateLimitedError, ServerError, TransportError)
+# What ``_request`` returns for a DELETE answered 404 on a retry after a dropped connection.
+_ALREADY_GONE = object()
 
 
 @dataclass(frozen=True)
@@ -377,7 +379,7 @@ class SecretsClient:
                     response = self._send(method, path, body)
                 except NotFoundError:
                     if method == "DELETE" and dropped:
-                        return None  # the dropped attempt did delete it
+                        return _ALREADY_GONE  # the dropped attempt may have deleted it
                     raise
                 except TransportError:
                     dropped = True
@@ -462,13 +464,17 @@ class SecretsClient:
         path = f"/secrets/{name}"
         return self._parse(PutResponse, self._request("PUT", path, request.to_wire()), "PUT", path)
 
-    def delete_key(self, name: str, key: str) -> None:
+    def delete_key(self, name: str, key: str) -> bool:
+        """Remove one key. True when the server confirmed it; False when a retry after a dropped
+        connection found it absent (gone either way, but we cannot say that we removed it).
+        ``NotFoundError`` when the first answer is 404."""
         check_set_name(name)
         check_keys([key])
-        self._request("DELETE", f"/secrets/{name}/{key}")
+        return self._request("DELETE", f"/secrets/{name}/{key}") is not _ALREADY_GONE
 
-    def delete_set(self, name: str) -> None:
-        self._request("DELETE", f"/secrets/{check_set_name(name)}")
+    def delete_set(self, name: str) -> bool:
+        """Delete a whole set; True/False/``NotFoundError`` as ``delete_key``."""
+        return self._request("DELETE", f"/secrets/{check_set_name(name)}") is not _ALREADY_GONE
 
     def set_status(self, name: str) -> SecretSetSummary:
         """Status of any set, image pull secrets included (they cannot be read by name)."""

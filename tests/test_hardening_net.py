@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
+import httpx
 import keyring
 import keyring.backends.fail
 import keyring.backends.null
@@ -35,6 +36,7 @@ from pcc_env.errors import (
     ReadyTimeoutError,
     UnauthorizedError,
 )
+from pcc_env.testing import run_emulator
 from tests.cli_helpers import run_cli
 from tests.keyring_backends import EncryptedKeyring, PlaintextKeyring
 from tests.test_no_leaks import Canaries
@@ -457,3 +459,101 @@ def test_https_hosts_still_use_the_environment_proxy(monkeypatch: pytest.MonkeyP
             with pytest.raises(ApiConnectionError):
                 c.list_sets()
         assert proxy.connections == before
+
+
+# 20. A 404 on a retry after a dropped connection is "already gone", not "Removed" ----------------
+
+
+def dropping_proxy_to(emulator: EmulatorServer) -> httpx.MockTransport:
+    """Forwards to the emulator; the first DELETE is applied there, then its connection drops."""
+    upstream = httpx.Client(base_url=emulator.api_host)
+    dropped: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        forwarded = upstream.request(
+            request.method, request.url.path, headers=request.headers, content=request.content
+        )
+        if request.method == "DELETE" and not dropped:
+            dropped.append(request.url.path)
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return httpx.Response(
+            forwarded.status_code, headers=forwarded.headers, content=forwarded.content
+        )
+
+    return httpx.MockTransport(handler)
+
+
+@pytest.fixture
+def cli_over_dropping_proxy(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    import pcc_env.cli.secrets
+
+    def make_client(api_host: str | None) -> SecretsClient:
+        return SecretsClient(
+            api_key=emulator.token,
+            api_host=emulator.api_host,
+            transport=dropping_proxy_to(emulator),
+            retry=RetryPolicy(attempts=3, wait_initial=0.01, wait_max=0.02, wait_jitter=0),
+        )
+
+    monkeypatch.setattr(pcc_env.cli.secrets, "make_client", make_client)
+    yield
+
+
+def invoke_in_process(*argv: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from pcc_env.cli.app import app
+
+    result = CliRunner().invoke(app, list(argv), env={"NO_COLOR": "1"}, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_unset_404_on_retry_after_drop_says_already_gone(
+    emulator: EmulatorServer, cli_over_dropping_proxy: None
+) -> None:
+    with SecretsClient(api_key=emulator.token, api_host=emulator.api_host) as c:
+        c.put_secrets("drop-set", {"A": "1", "B": "2"})
+        with SecretsClient(
+            api_key=emulator.token,
+            api_host=emulator.api_host,
+            transport=dropping_proxy_to(emulator),
+        ) as flaky:
+            assert flaky.delete_key("drop-set", "A") is False  # applied, then dropped, then 404
+            assert flaky.delete_key("drop-set", "B") is True
+    with SecretsClient(api_key=emulator.token, api_host=emulator.api_host) as c:
+        c.put_secrets("drop-set", {"C": "3", "D": "4"})
+    code, output = invoke_in_process("secrets", "unset", "drop-set", "C", "D", "--yes")
+    assert code == 0, output
+    assert "Removed C" not in output
+    assert "C is not in 'drop-set' (already gone" in output
+    assert "Removed D from 'drop-set'." in output
+
+
+def test_delete_404_on_retry_after_drop_says_already_gone(
+    emulator: EmulatorServer, cli_over_dropping_proxy: None
+) -> None:
+    with SecretsClient(api_key=emulator.token, api_host=emulator.api_host) as c:
+        c.put_secrets("drop-set", {"A": "1"})
+    code, output = invoke_in_process("secrets", "delete", "drop-set", "--yes")
+    assert code == 0, output
+    assert "Deleted" not in output
+    assert "'drop-set' does not exist (already gone" in output
+    with SecretsClient(api_key=emulator.token, api_host=emulator.api_host) as c:
+        assert c.find_set("drop-set") is None
+
+
+def test_watch_where_every_sync_failed_exits_1_with_summary(tmp_path: Path) -> None:
+    from tests.test_cli_watch import Watch
+
+    (tmp_path / ".env").write_text("A=1\n")
+    gone = run_emulator(provision_delay=0)
+    emu = gone.__enter__()
+    gone.__exit__(None, None, None)  # nothing listens on its port any more
+    w = Watch(emu, tmp_path)
+    w.expect("sync failed: .*cannot reach", timeout=60)
+    code, out, err = w.stop()
+    assert code == 1, err
+    assert "Stopped. 0 sync(s)" in out and "1 failure(s)" in out
+    assert "Traceback" not in err
