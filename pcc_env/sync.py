@@ -13,15 +13,22 @@ import hashlib
 import json
 import os
 import secrets
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pcc_env.dotenv_file import TemplateEntry, atomic_write_text
-from pcc_env.errors import InputError, NotFoundError, PccEnvError, ProvisioningError
-from pcc_env.rules import DEFAULT_REGION, show_key
+from pcc_env.errors import (
+    ConfigError,
+    InputError,
+    NotFoundError,
+    PccEnvError,
+    ProvisioningError,
+)
+from pcc_env.rules import DEFAULT_REGION, escape_text, show_key
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
@@ -44,6 +51,23 @@ def user_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("pcc-env"))
 
 
+def private_dir(path: Path) -> Path:
+    """Create ``path`` and its missing parents as 0700, whatever the umask (they hold files
+    about the user's secret sets and the emulator's database, values included)."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+        os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask
+    return path
+
+
 # Last-push state: salted digests per (API host, set) ----------------------------------------
 
 
@@ -52,6 +76,22 @@ class PushState:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or user_data_dir() / "push-state.json"
+
+    def check_writable(self) -> None:
+        """Raise ``ConfigError`` unless the state can be recorded: checked before a write is
+        sent, so a push never reaches the API only to fail at recording what it sent."""
+        directory = self.path.parent
+        try:
+            private_dir(directory)
+            fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=directory)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise ConfigError(
+                f"pcc-env cannot write its state in {escape_text(str(directory))} "
+                f"({type(exc).__name__}); set {DATA_DIR_ENV} to a writable directory. "
+                "Nothing was sent."
+            ) from None
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -89,6 +129,7 @@ class PushState:
         for key in deleted:
             digests.pop(key, None)
         data[self._slot(api_host, set_name)] = {"salt": salt, "digests": digests}
+        private_dir(self.path.parent)
         atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True), mode=0o600)
 
 
@@ -193,12 +234,14 @@ def plan_update(
     *,
     region: str | None = None,
     prune: bool = False,
+    keep: Collection[str] = (),
 ) -> PushPlan:
     """The difference between two versions of a file, as a plan (``watch``): only the keys
-    added or changed since ``last`` are sent; keys removed are deleted only with ``prune``."""
+    added or changed since ``last`` are sent; keys removed are deleted only with ``prune``.
+    Keys in ``keep`` (still in the file, value left blank) are never deleted."""
     changes = [KeyChange(k, "+") for k in current if k not in last]
     changes += [KeyChange(k, "~") for k in current if k in last and current[k] != last[k]]
-    removed = [k for k in last if k not in current]
+    removed = [k for k in last if k not in current and k not in keep]
     if prune:
         changes += [KeyChange(k, "-") for k in removed]
     send = {c.key: current[c.key] for c in changes if c.action in "+~"}
@@ -210,6 +253,26 @@ def plan_update(
         changes=changes,
         kept_remote=[] if prune else removed,
         values=send,
+    )
+
+
+def mass_delete_problem(set_name: str, to_delete: Sequence[str], existing: int) -> str | None:
+    """Why a sync that nobody confirmed must not delete these keys (None when it may).
+
+    ``watch --prune`` deletes what was removed from the file, but a file replaced by another
+    one (or by a few unrelated keys) would take every key with it: a sync deleting all the keys,
+    or more than half of them when there are more than two, is left to ``push --prune``, which
+    shows the plan and asks first.
+    """
+    if not to_delete:
+        return None
+    if len(to_delete) < existing and len(to_delete) <= max(1, existing // 2):
+        return None
+    names = ", ".join(map(show_key, to_delete[:10])) + (" ..." if len(to_delete) > 10 else "")
+    return (
+        f"this save would delete {len(to_delete)} of the {existing} keys of '{set_name}' "
+        f"({names}); not syncing. Was the file replaced? If this is intended, run "
+        "'pcc-env push --prune', which shows the plan and asks first."
     )
 
 
@@ -242,6 +305,8 @@ def apply_push(
     state: PushState | None = None,
 ) -> PushResult:
     """Carry out a plan: one PUT with every local key, one DELETE per pruned key, then wait."""
+    state = state or PushState()
+    state.check_writable()
     started = time.monotonic()
     region = plan.remote_region or plan.region or DEFAULT_REGION
     requests = 0
@@ -252,7 +317,7 @@ def apply_push(
         with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
             client.delete_key(plan.set_name, key)
         requests += 1
-    (state or PushState()).record(client.api_host, plan.set_name, plan.values, plan.to_delete)
+    state.record(client.api_host, plan.set_name, plan.values, plan.to_delete)
     status = "accepted"
     if wait and requests:
         status = client.wait_ready(plan.set_name, timeout=timeout).status
@@ -260,6 +325,12 @@ def apply_push(
 
 
 # Export -----------------------------------------------------------------------------------------
+
+
+def one_line(text: str) -> str:
+    """A model's description or default as one template comment line: line breaks become
+    spaces and control characters are escaped, so a model cannot add lines to the template."""
+    return escape_text(" ".join(text.split()))
 
 
 def template_entries(
@@ -277,13 +348,21 @@ def template_entries(
             marks = [m for m, on in (("required", d.required), ("secret", d.secret)) if on]
             comments = []
             if d.description:
-                comments.append(d.description + (f" ({', '.join(marks)})" if marks else ""))
+                comments.append(
+                    one_line(d.description) + (f" ({', '.join(marks)})" if marks else "")
+                )
             elif marks:
                 comments.append(f"({', '.join(marks)})")
             if d.default is not None:
-                comments.append(f"default: {d.default}" if d.default else "default: empty")
+                comments.append(
+                    f"default: {one_line(d.default)}" if d.default else "default: empty"
+                )
             in_set = remote_keys is None or d.env_name in remote_keys
-            entries.append(TemplateEntry(d.env_name, tuple(comments), "" if in_set else only_model))
+            entries.append(
+                TemplateEntry(
+                    escape_text(d.env_name), tuple(comments), "" if in_set else only_model
+                )
+            )
     if remote_keys is not None:
         only_set = f"In secret set '{set_name}' but not in the settings model" if model else ""
         entries.extend(TemplateEntry(k, (), only_set) for k in remote_keys if k not in model_keys)

@@ -21,13 +21,25 @@ from typing import TYPE_CHECKING, Literal
 import watchfiles
 
 from pcc_env.dotenv_file import parse_env_bytes, secrets_to_send
-from pcc_env.errors import InputError, PccEnvError
-from pcc_env.sync import PushState, apply_push, fetch_remote, plan_push, plan_update
+from pcc_env.errors import ConfigError, InputError, PccEnvError
+from pcc_env.sync import (
+    PushPlan,
+    PushState,
+    apply_push,
+    fetch_remote,
+    mass_delete_problem,
+    plan_push,
+    plan_update,
+)
 
 if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
 
 EventKind = Literal["synced", "unchanged", "skipped", "failed"]
+# Seconds a file must stay unchanged before a sync that reads a last line with no newline yet
+# (a writer may be mid-value), and before a sync that deletes keys (a writer may be mid-file).
+PARTIAL_LINE_QUIET = 1.5
+DELETE_QUIET = 2.0
 
 
 @dataclass(frozen=True)
@@ -103,49 +115,87 @@ class EnvWatcher:
         except (FileNotFoundError, IsADirectoryError):
             return None
 
-    def _read_stable(self, stop: threading.Event) -> bytes | None:
-        """Read until two reads ``debounce`` apart agree: a quiet period is not evidence."""
-        first = self._read()
+    def _settle(
+        self,
+        stop: threading.Event,
+        quiet: float,
+        data: bytes | None = None,
+        since: float | None = None,
+    ) -> tuple[bytes | None, float]:
+        """Read until the content has not changed for ``quiet`` seconds (re-reading every
+        ``debounce``): a quiet period is only evidence once reads agree. Returns the content
+        and the monotonic time it last changed. ``data``/``since`` continue an earlier read."""
+        if since is None:
+            data, since = self._read(), time.monotonic()
         while not stop.is_set():
-            if stop.wait(self.debounce):
+            left = quiet - (time.monotonic() - since)
+            if left <= 0:
                 break
-            second = self._read()
-            if second == first:
-                return second
-            first = second
-        return first
+            if stop.wait(min(self.debounce, left)):
+                break
+            current = self._read()
+            if current != data:
+                data, since = current, time.monotonic()
+        return data, since
 
     def _emit(self, event: SyncEvent) -> None:
         setattr(self.summary, event.kind, getattr(self.summary, event.kind) + 1)
         self.report(event)
 
     def sync(self, trigger: float, stop: threading.Event, *, quiet: bool = False) -> None:
-        """Look at the file once and push what changed (``trigger``: monotonic event time)."""
-        data = self._read_stable(stop)
+        """Look at the file once and push what changed (``trigger``: monotonic event time).
+
+        Slow writers are waited for: a file whose last line has no newline yet must be quiet
+        for ``PARTIAL_LINE_QUIET``, and a sync that deletes keys for ``DELETE_QUIET``; if the
+        file changes meanwhile, the sync starts over with the new content.
+        """
+        data, since = self._settle(stop, self.debounce)
+        while not stop.is_set():
+            if data and not data.endswith(b"\n"):
+                data, since = self._settle(
+                    stop, max(PARTIAL_LINE_QUIET, self.debounce), data, since
+                )
+            planned = self._plan(data, quiet)
+            if planned is None or stop.is_set():
+                return
+            plan, values = planned
+            if plan.to_delete and time.monotonic() - since < DELETE_QUIET:
+                settled, since = self._settle(stop, DELETE_QUIET, data, since)
+                if settled != data:
+                    data = settled
+                    continue  # the file changed while we waited: plan again
+            if not stop.is_set():
+                self._apply(plan, values, trigger)
+            return
+
+    def _plan(self, data: bytes | None, quiet: bool) -> tuple[PushPlan, dict[str, str]] | None:
+        """The plan for ``data``, or None after reporting why nothing is sent."""
         now = time.time()
         self._seen_digest = hashlib.sha256(data).hexdigest() if data is not None else None
         if data is None:
             self._emit(SyncEvent("skipped", now, message=f"{self.env_file} is missing; waiting"))
-            return
+            return None
         if not data.strip():
             self._emit(SyncEvent("skipped", now, message=f"{self.env_file} is empty; not syncing"))
-            return
+            return None
         try:
-            values, _ = secrets_to_send(
-                parse_env_bytes(data, self.env_file),
-                interpolate=self.interpolate,
-                skip_empty=self.skip_empty,
+            env = parse_env_bytes(data, self.env_file)
+            values, blank = secrets_to_send(
+                env, interpolate=self.interpolate, skip_empty=self.skip_empty
             )
+            if not values:
+                raise InputError(
+                    "every value is empty (a template copied over the file?); not syncing"
+                )
         except InputError as exc:
             self._emit(SyncEvent("skipped", now, message=str(exc)))
-            return
+            return None
         if values == self._last:
             if not quiet:
                 self._emit(SyncEvent("unchanged", now))
-            return
-        initial = self._last is None
+            return None
         try:
-            if initial:
+            if self._last is None:
                 remote = fetch_remote(self.client, self.set_name)
                 plan = plan_push(
                     self.set_name,
@@ -155,21 +205,44 @@ class EnvWatcher:
                     region=self.region,
                     prune=self.prune,
                 )
+                existing = len(remote.keys) if remote is not None else 0
             else:
-                assert self._last is not None
+                # Keys left blank (with --skip-empty) are left out, not removed.
                 plan = plan_update(
-                    self.set_name, values, self._last, region=self.region, prune=self.prune
+                    self.set_name,
+                    values,
+                    self._last,
+                    region=self.region,
+                    prune=self.prune,
+                    keep=blank,
                 )
-            result = apply_push(self.client, plan, timeout=self.wait_timeout, state=self.state)
+                existing = len(self._last)
+            problem = mass_delete_problem(self.set_name, plan.to_delete, existing)
+            if problem:
+                raise InputError(problem)
         except InputError as exc:
             self._emit(SyncEvent("skipped", time.time(), message=str(exc)))
-            return
+            return None
         except PccEnvError as exc:
-            self._failures_in_a_row += 1
-            low, high = self.retry_backoff
-            delay = min(high, low * 2 ** (self._failures_in_a_row - 1))
-            self._retry_at = time.monotonic() + delay
-            self._emit(SyncEvent("failed", time.time(), message=f"{exc} (retrying in {delay:g}s)"))
+            self._failed(exc)
+            return None
+        return plan, values
+
+    def _failed(self, exc: PccEnvError) -> None:
+        self._failures_in_a_row += 1
+        low, high = self.retry_backoff
+        delay = min(high, low * 2 ** (self._failures_in_a_row - 1))
+        self._retry_at = time.monotonic() + delay
+        self._emit(SyncEvent("failed", time.time(), message=f"{exc} (retrying in {delay:g}s)"))
+
+    def _apply(self, plan: PushPlan, values: dict[str, str], trigger: float) -> None:
+        initial = self._last is None
+        try:
+            result = apply_push(self.client, plan, timeout=self.wait_timeout, state=self.state)
+        except ConfigError:
+            raise  # pcc-env cannot record its state: stop watching (nothing was sent)
+        except PccEnvError as exc:
+            self._failed(exc)
             return
         self._failures_in_a_row = 0
         self._retry_at = None

@@ -149,7 +149,7 @@ def test_truncate_then_write_with_pauses_never_pushes_partial(
 ) -> None:
     w = Watch(emulator, env_file.parent, "--debounce", "150", "--prune", "--yes")
     w.ready()
-    full = "".join(f"K{i}=new{i}\n" for i in range(10))
+    full = "A=1\n" + "".join(f"K{i}=new{i}\n" for i in range(10))
     with open(env_file, "w") as fh:  # truncate
         fh.flush()
         time.sleep(0.05)  # pause shorter than the debounce
@@ -157,13 +157,13 @@ def test_truncate_then_write_with_pauses_never_pushes_partial(
         fh.flush()
         time.sleep(0.05)
         fh.write(full[len(full) // 2 :])
-    w.expect("synced: \\+K0 .*\\+K9.*-A -B")
+    w.expect("synced: \\+K0 .*\\+K9.*-B")
     # later events of the same save may make it look again: never another push
     assert not [line for line in w.quiet(0.5) if re.search(r"\d synced:", line)]
     code, _, _ = w.stop()
     assert code == 0
     assert puts(emulator)[1] == [f"K{i}" for i in range(10)]
-    assert deletes(emulator) == [["A"], ["B"]]  # only the keys really removed
+    assert deletes(emulator) == [["B"]]  # only the key really removed
     assert all(emulator.check_value(SET, f"K{i}", f"new{i}") for i in range(10))
 
 
@@ -229,13 +229,13 @@ def test_burst_of_200_saves_converges(emulator: EmulatorServer, env_file: Path) 
     w = Watch(emulator, env_file.parent, "--debounce", "50", "--prune", "--yes")
     w.ready()
     for i in range(200):
-        text = "".join(f"K{j}=round{i}-{j}\n" for j in range(5))
+        text = "A=1\n" + "".join(f"K{j}=round{i}-{j}\n" for j in range(5))
         if i % 2:
             atomic_save(env_file, text)
         else:
             env_file.write_text(text)
         time.sleep(0.01)
-    final = {f"K{j}": f"round199-{j}" for j in range(5)}
+    final = {"A": "1", **{f"K{j}": f"round199-{j}" for j in range(5)}}
     deadline = time.monotonic() + 15
     while not all(emulator.check_value(SET, k, v) for k, v in final.items()):
         assert time.monotonic() < deadline, w.seen
@@ -245,10 +245,10 @@ def test_burst_of_200_saves_converges(emulator: EmulatorServer, env_file: Path) 
     assert code == 0
     assert sorted(emulator.emulator.store.get_set(SET).keys) == sorted(final)
     # no request ever carried an empty or partial file: every PUT after the first holds all
-    # five keys (each save changes all of them), and only A and B were ever deleted
+    # five keys (each save changes all of them), and only B was ever deleted
     for keys in puts(emulator)[1:]:
-        assert sorted(keys) == sorted(final), keys
-    assert sorted(k for d in deletes(emulator) for k in d) == ["A", "B"]
+        assert sorted(keys) == sorted(k for k in final if k != "A"), keys
+    assert sorted(k for d in deletes(emulator) for k in d) == ["B"]
     assert len(puts(emulator)) < 100  # coalesced, not one per save
 
 
@@ -325,3 +325,65 @@ def test_force_polling(
     assert emulator.check_value(SET, "B", "polled")
     code, _, _ = w.stop()
     assert code == 0
+
+
+# Guards of push, applied to every sync (issue 10, items 10, 11 and 15) -----------------------
+
+
+def test_prune_never_follows_a_replaced_file(emulator: EmulatorServer, env_file: Path) -> None:
+    w = Watch(emulator, env_file.parent, "--debounce", "50", "--prune", "--yes")
+    w.ready()
+    atomic_save(env_file, "UNRELATED=1\n")
+    line = w.expect("not synced: .*would delete 2 of the 2 keys")
+    assert "push --prune" in line
+    w.quiet(2.5)  # past the deletion quiet period: still nothing deleted
+    code, _, _ = w.stop()
+    assert code == 0
+    assert deletes(emulator) == [] and puts(emulator) == [["A", "B"]]
+    assert sorted(emulator.emulator.store.get_set(SET).keys) == ["A", "B"]
+
+
+@pytest.mark.parametrize("skip_empty", [False, True])
+def test_a_blanked_file_is_never_synced(
+    emulator: EmulatorServer, env_file: Path, skip_empty: bool
+) -> None:
+    extra = ["--skip-empty"] if skip_empty else []
+    w = Watch(emulator, env_file.parent, "--debounce", "50", "--prune", "--yes", *extra)
+    w.ready()
+    atomic_save(env_file, "A=\nB=\n")  # cp .env.example .env
+    w.expect("every value is empty" if skip_empty else "not synced: .*empty values")
+    w.stop()
+    assert deletes(emulator) == [] and puts(emulator) == [["A", "B"]]
+    assert emulator.check_value(SET, "A", "1") and emulator.check_value(SET, "B", "2")
+
+
+def test_slow_writer_never_puts_a_truncated_value_or_a_spurious_delete(
+    emulator: EmulatorServer, env_file: Path
+) -> None:
+    w = Watch(emulator, env_file.parent, "--debounce", "60", "--prune", "--yes")
+    w.ready()
+    writer = (
+        "{ printf 'A=sk-full-'; sleep .6; printf 'value-2\\n'; sleep .6; printf 'B=3\\n'; } > .env"
+    )
+    subprocess.run(["bash", "-c", writer], cwd=env_file.parent, check=True)
+    w.expect("synced: ~A ~B", timeout=15)
+    w.quiet(2.5)
+    code, _, _ = w.stop()
+    assert code == 0
+    assert deletes(emulator) == []
+    assert puts(emulator) == [["A", "B"], ["A", "B"]]  # one sync, with the whole file
+    assert emulator.check_value(SET, "A", "sk-full-value-2") and emulator.check_value(SET, "B", "3")
+
+
+def test_an_unwritable_data_dir_stops_watch_before_any_write(
+    emulator: EmulatorServer, env_file: Path
+) -> None:
+    blocker = env_file.parent / "not-a-dir"
+    blocker.write_text("")
+    w = Watch(emulator, env_file.parent, extra_env={"PCC_ENV_DATA_DIR": str(blocker / "state")})
+    code = w.proc.wait(20)
+    assert w.proc.stderr is not None
+    err = w.proc.stderr.read()
+    assert code == 2, err
+    assert "PCC_ENV_DATA_DIR" in err and "Traceback" not in err
+    assert emulator.stats()["total"] == 0

@@ -427,6 +427,7 @@ def test_loopback_requests_never_use_a_proxy(
             "set",
             "proxy-set",
             "K",
+            "--stdin",
             "--no-wait",
             env={
                 "PIPECAT_API_HOST": emulator.api_host,

@@ -12,9 +12,9 @@ from pcc_env.cli.output import echo, err
 
 
 def default_db_path() -> Path:
-    from pcc_env.sync import user_data_dir
+    from pcc_env.sync import private_dir, user_data_dir
 
-    return user_data_dir() / "emulator.sqlite3"
+    return private_dir(user_data_dir()) / "emulator.sqlite3"
 
 
 def emulator(

@@ -76,10 +76,13 @@ def watch(
 
     Exits 0 when stopped, or 1 when every sync it tried failed.
     """
+    from pcc_env.sync import PushState
     from pcc_env.watch import EnvWatcher
 
     target = resolve_target(set_name, region, deploy_file)
     path = default_env_file(env_file).resolve()
+    state = PushState()
+    state.check_writable()  # before the first sync: exit 2 with nothing sent
     if prune:
         confirm_or_exit(
             f"Watch with --prune deletes keys removed from {path.name} from '{target.set_name}'.",
@@ -106,6 +109,7 @@ def watch(
                 skip_empty=skip_empty,
                 wait_timeout=timeout,
                 report=lambda event: echo(format_event(event), flush=True),
+                state=state,
             )
             info(f"Watching {path} for secret set '{target.set_name}' (Ctrl-C to stop).")
             summary = watcher.run(stop)
