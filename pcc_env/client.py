@@ -4,26 +4,41 @@ Writes are retried with stamina on 409, 429, 5xx and transport errors, honouring
 a PUT carries full values, so repeating it is safe; a DELETE answered 404 on a retry after a
 dropped connection counts as done. Errors carry the server's ``error``/``code``, never a request
 body, and are raised ``from None`` so no httpx object (which holds the body) is reachable.
+
+Time is bounded in total, not per socket operation: httpx's timeouts restart on every byte, so a
+server trickling one byte a second could hold a request forever. Every socket operation is capped
+by the time left before a deadline (one request's ``timeout``, and the caller's ``deadline()``
+such as ``wait_ready``'s), checked before each read and write.
+
+A loopback API host (the emulator) is reached directly, never through ``HTTP(S)_PROXY`` or
+``ALL_PROXY``: a proxy would receive the key and every value. Other hosts honour the environment's
+proxy settings (``NO_PROXY`` included).
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
 import logging
+import ssl
 import time
-from collections.abc import Callable, Mapping
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 import stamina
 import stamina.instrumentation
 from pydantic import BaseModel, ValidationError
 
 from pcc_env import __version__
-from pcc_env.credentials import ApiKey, resolve_api_host, resolve_api_key
+from pcc_env.credentials import ApiKey, is_loopback_url, resolve_api_host, resolve_api_key
 from pcc_env.errors import (
     ApiConnectionError,
     ApiError,
@@ -69,6 +84,8 @@ _STATUS_ERRORS: dict[int, type[ApiError]] = {
     429: RateLimitedError,
 }
 _RETRYABLE = (ConflictError, RateLimitedError, ServerError, TransportError)
+# What ``_request`` returns for a DELETE answered 404 on a retry after a dropped connection.
+_ALREADY_GONE = object()
 
 
 @dataclass(frozen=True)
@@ -117,8 +134,114 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+# Deadline-bounded sockets ------------------------------------------------------------------------
+
+# The monotonic time by which the request in flight (in this thread) must be over.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "pcc_env_request_deadline", default=None
+)
+
+
+def _time_left(timeout: float | None, expired: type[Exception]) -> float | None:
+    """``timeout`` capped by the time left before the deadline; ``expired`` once it passed."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired("the deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, left))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(
+            self._inner.connect_tcp(host, port, left, local_address, socket_options)
+        )
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, left, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``NO_PROXY`` honoured), as httpx would."""
+    parts = urlsplit(url)
+    if urllib.request.proxy_bypass(parts.netloc):
+        return None
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def _make_transport(api_host: str) -> httpx.HTTPTransport:
+    """Direct for loopback hosts, else through the environment's proxy; deadline-bounded."""
+    loopback = is_loopback_url(api_host)
+    transport = httpx.HTTPTransport(
+        # Loading the CA bundle costs ~60 ms; a plain-http (loopback) host never uses it.
+        verify=not api_host.startswith("http://"),
+        proxy=None if loopback else _environment_proxy(api_host),
+    )
+    # httpx has no option for a network backend; its pool (ConnectionPool, HTTPProxy or
+    # SOCKSProxy, all httpcore) keeps the one it creates connections with.
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, httpcore.NetworkBackend):
+        setattr(pool, "_network_backend", _DeadlineBackend(backend))  # noqa: B010
+    else:  # pragma: no cover - an httpx/httpcore that moved it: per-operation timeouts only
+        log.debug("cannot bound socket operations by a deadline with this httpx")
+    return transport
+
+
 class SecretsClient:
-    """A client of one API host with one key. Use as a context manager, or call ``close()``."""
+    """A client of one API host with one key. Use as a context manager, or call ``close()``.
+
+    ``timeout`` bounds each request in total (connecting, sending, every byte of the answer).
+    """
 
     def __init__(
         self,
@@ -132,6 +255,8 @@ class SecretsClient:
         self.api_host = resolve_api_host(api_host)
         self.api_key: ApiKey = resolve_api_key(self.api_host, api_key)
         self.retry = retry
+        self.timeout = timeout
+        self._deadline: float | None = None
         _install_safe_retry_hooks()
         self._http = httpx.Client(
             base_url=self.api_host + "/v1",
@@ -140,9 +265,8 @@ class SecretsClient:
                 "User-Agent": f"pcc-env/{__version__}",
             },
             timeout=timeout,
-            transport=transport,
-            # Loading the CA bundle costs ~60 ms; a plain-http (loopback) host never uses it.
-            verify=not self.api_host.startswith("http://"),
+            transport=transport or _make_transport(self.api_host),
+            trust_env=False,  # proxies are chosen by _make_transport, never for loopback
         )
 
     def __repr__(self) -> str:
@@ -162,16 +286,44 @@ class SecretsClient:
     def close(self) -> None:
         self._http.close()
 
+    @contextmanager
+    def deadline(self, seconds: float | None) -> Iterator[None]:
+        """Every request made inside, retries and waits included, ends within ``seconds``
+        (``ApiTimeoutError`` past it). Nested deadlines keep the earliest; None adds none."""
+        previous = self._deadline
+        if seconds is not None:
+            ends = time.monotonic() + seconds
+            self._deadline = ends if previous is None else min(previous, ends)
+        try:
+            yield
+        finally:
+            self._deadline = previous
+
+    def _time_left(self) -> float | None:
+        return None if self._deadline is None else self._deadline - time.monotonic()
+
     # Transport ----------------------------------------------------------------------------------
 
     def _retry_hook(self, exc: Exception) -> bool | float:
         if not isinstance(exc, _RETRYABLE):
             return False
+        left = self._time_left()
+        if left is not None and left <= 0:
+            return False
         if exc.retry_after is not None:
-            return min(exc.retry_after, self.retry.max_retry_after)
+            wait = min(exc.retry_after, self.retry.max_retry_after)
+            if left is not None and wait >= left:
+                return False  # the server asks us to come back after the deadline
+            return wait
         return True
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
+        ends = time.monotonic() + self.timeout
+        if self._deadline is not None:
+            if self._deadline <= time.monotonic():
+                raise ApiTimeoutError("out of time (the deadline passed)", method=method, path=path)
+            ends = min(ends, self._deadline)
+        token = _DEADLINE.set(ends)
         try:
             response = self._http.request(method, path, json=body)
         except httpx.TimeoutException:
@@ -180,6 +332,8 @@ class SecretsClient:
             raise ApiConnectionError(
                 f"cannot reach {self.api_host} ({type(exc).__name__})", method=method, path=path
             ) from None
+        finally:
+            _DEADLINE.reset(token)
         if response.is_success:
             return response
         raise self._error(response, method, path)
@@ -209,12 +363,19 @@ class SecretsClient:
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """Send with retries; returns the decoded JSON body (None when empty)."""
         dropped = False
+        timeout, wait_max = self.retry.timeout, self.retry.wait_max
+        left = self._time_left()
+        if left is not None:
+            if left <= 0:
+                raise ApiTimeoutError("out of time (the deadline passed)", method=method, path=path)
+            # No retry starts, and no backoff sleeps, past the deadline.
+            timeout, wait_max = min(timeout, left), min(wait_max, left)
         for attempt in stamina.retry_context(
             on=self._retry_hook,
             attempts=self.retry.attempts,
-            timeout=self.retry.timeout,
+            timeout=timeout,
             wait_initial=self.retry.wait_initial,
-            wait_max=self.retry.wait_max,
+            wait_max=wait_max,
             wait_jitter=self.retry.wait_jitter,
         ):
             with attempt:
@@ -222,7 +383,7 @@ class SecretsClient:
                     response = self._send(method, path, body)
                 except NotFoundError:
                     if method == "DELETE" and dropped:
-                        return None  # the dropped attempt did delete it
+                        return _ALREADY_GONE  # the dropped attempt may have deleted it
                     raise
                 except TransportError:
                     dropped = True
@@ -307,13 +468,17 @@ class SecretsClient:
         path = f"/secrets/{name}"
         return self._parse(PutResponse, self._request("PUT", path, request.to_wire()), "PUT", path)
 
-    def delete_key(self, name: str, key: str) -> None:
+    def delete_key(self, name: str, key: str) -> bool:
+        """Remove one key. True when the server confirmed it; False when a retry after a dropped
+        connection found it absent (gone either way, but we cannot say that we removed it).
+        ``NotFoundError`` when the first answer is 404."""
         check_set_name(name)
         check_keys([key])
-        self._request("DELETE", f"/secrets/{name}/{key}")
+        return self._request("DELETE", f"/secrets/{name}/{key}") is not _ALREADY_GONE
 
-    def delete_set(self, name: str) -> None:
-        self._request("DELETE", f"/secrets/{check_set_name(name)}")
+    def delete_set(self, name: str) -> bool:
+        """Delete a whole set; True/False/``NotFoundError`` as ``delete_key``."""
+        return self._request("DELETE", f"/secrets/{check_set_name(name)}") is not _ALREADY_GONE
 
     def set_status(self, name: str) -> SecretSetSummary:
         """Status of any set, image pull secrets included (they cannot be read by name)."""
@@ -343,20 +508,31 @@ class SecretsClient:
     ) -> SecretSetSummary:
         """Poll until the set is ``ready``: 0.1 s at first, growing to 2 s between polls.
 
-        Raises ``ProvisioningFailedError`` (with the server's message) or ``ReadyTimeoutError``.
+        ``timeout`` bounds the whole wait, the requests included: a server that answers slowly
+        (or trickles its answer) cannot stretch it. Raises ``ProvisioningFailedError`` (with the
+        server's message) or ``ReadyTimeoutError``.
         """
         deadline = clock() + timeout
         interval = 0.1
-        while True:
-            status = self.set_status(name)
-            if on_poll is not None:
-                on_poll(status)
-            if status.status == "ready":
-                return status
-            if status.status == "failed":
-                raise ProvisioningFailedError(name, status.error_message)
-            remaining = deadline - clock()
-            if remaining <= 0:
-                raise ReadyTimeoutError(name, status.status, timeout)
-            sleep(min(interval, remaining))
-            interval = min(interval * 2, 2.0)
+        last: str | None = None
+        with self.deadline(timeout):
+            while True:
+                try:
+                    status = self.set_status(name)
+                except ApiTimeoutError:
+                    left = self._time_left()
+                    if left is not None and left <= 0:
+                        raise ReadyTimeoutError(name, last, timeout) from None
+                    raise
+                last = status.status
+                if on_poll is not None:
+                    on_poll(status)
+                if status.status == "ready":
+                    return status
+                if status.status == "failed":
+                    raise ProvisioningFailedError(name, status.error_message)
+                remaining = deadline - clock()
+                if remaining <= 0:
+                    raise ReadyTimeoutError(name, status.status, timeout)
+                sleep(min(interval, remaining))
+                interval = min(interval * 2, 2.0)

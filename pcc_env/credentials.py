@@ -7,6 +7,7 @@ no usable keyring backend gets a clear error; the key is never written to a plai
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import threading
 from collections.abc import Callable
@@ -14,32 +15,62 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pcc_env.errors import ConfigError, KeyringError, NoApiKeyError
+from pcc_env.errors import ConfigError, InvalidApiKeyError, KeyringError, NoApiKeyError
 
 KEYRING_SERVICE = "pcc-env"
 API_KEY_ENV = "PIPECAT_API_KEY"
 API_HOST_ENV = "PIPECAT_API_HOST"
 DEFAULT_API_HOST = "https://api.pipecat.daily.co"
 KEYRING_TIMEOUT_ENV = "PCC_ENV_KEYRING_TIMEOUT"
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+_LOOPBACK_NETS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 T = TypeVar("T")
+
+
+def is_loopback_host(hostname: str | None) -> bool:
+    """``localhost`` or a literal loopback address (127.0.0.0/8, ::1), never a name like
+    ``127.attacker.example`` that only looks like one."""
+    if not hostname:
+        return False
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(hostname)
+    except ValueError:
+        return False
+    return any(address in net for net in _LOOPBACK_NETS)
+
+
+def is_loopback_url(url: str) -> bool:
+    return is_loopback_host(urlsplit(url).hostname)
 
 
 def resolve_api_host(api_host: str | None = None) -> str:
     """The API host: argument, else ``PIPECAT_API_HOST``, else Pipecat Cloud. No trailing '/'.
 
     Plain ``http://`` is allowed only for loopback addresses (the emulator): anywhere else the
-    API key would cross the network in clear text.
+    API key would cross the network in clear text. A URL with user info is refused (and never
+    printed): the API key is the only credential sent.
     """
     host = (api_host or os.environ.get(API_HOST_ENV) or DEFAULT_API_HOST).rstrip("/")
-    parts = urlsplit(host)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"API host {host!r} is not an http(s) URL ({API_HOST_ENV} or --api-host)")
-    loopback = parts.hostname in _LOOPBACK or parts.hostname.startswith("127.")
-    if parts.scheme == "http" and not loopback:
+    try:
+        parts = urlsplit(host)
+        hostname = parts.hostname
+    except ValueError:
         raise ConfigError(
-            f"refusing to send the API key over plain HTTP to {parts.hostname}; use https://"
+            f"the API host is not a valid URL ({API_HOST_ENV} or --api-host)"
+        ) from None
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"the API host URL holds a user name or password (user:pw@host); remove it "
+            f"({API_HOST_ENV} or --api-host). pcc-env sends only the API key."
+        )
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise ConfigError(f"API host {host!r} is not an http(s) URL ({API_HOST_ENV} or --api-host)")
+    if parts.scheme == "http" and not is_loopback_host(hostname):
+        raise ConfigError(
+            f"refusing to send the API key over plain HTTP to {hostname}; use https:// "
+            "(plain http is only for localhost and 127.0.0.0/8 or ::1)"
         )
     return host
 
@@ -112,18 +143,95 @@ def _keyring_error(exc: BaseException, what: str) -> BaseException:
 def no_backend_error() -> KeyringError:
     return KeyringError(
         "no usable OS keyring on this machine, so the key cannot be stored. "
-        f"Set {API_KEY_ENV} in the environment instead, or install a backend "
-        "(e.g. 'pip install keyrings.alt' or a Secret Service such as gnome-keyring)."
+        f"Set {API_KEY_ENV} in the environment instead (e.g. from your CI's or shell's "
+        "secret store), or use an encrypted OS keyring: macOS Keychain, Windows Credential "
+        "Locker, or a Secret Service such as gnome-keyring or KeePassXC."
     )
 
 
-def _backend_usable() -> bool:
-    import keyring
-    import keyring.backends.fail
-    import keyring.backends.null
+# Backends that keep nothing (keyring's own null/fail) and keyrings.alt's file backends that
+# keep the key readable on disk. Matched by module and class name: keyrings.alt need not be
+# installed for us to recognise it.
+_STORES_NOTHING = {("keyring.backends.null", "Keyring"), ("keyring.backends.fail", "Keyring")}
+_PLAINTEXT_MODULES = ("keyrings.alt.",)
 
-    backend = keyring.get_keyring()
-    return not isinstance(backend, (keyring.backends.fail.Keyring, keyring.backends.null.Keyring))
+
+def _class_id(backend: object) -> tuple[str, str]:
+    cls = type(backend)
+    return cls.__module__, cls.__name__
+
+
+def _is_chainer(backend: object) -> bool:
+    from keyring.backends.chainer import ChainerBackend
+
+    return isinstance(backend, ChainerBackend)
+
+
+def _chained(backend: object) -> list[object]:
+    return list(getattr(backend, "backends", []))
+
+
+def _stores_nothing(backend: object) -> bool:
+    if _is_chainer(backend):
+        return all(_stores_nothing(b) for b in _chained(backend))
+    return _class_id(backend) in _STORES_NOTHING
+
+
+def _plaintext_reason(backend: object) -> str | None:
+    """Why ``backend`` would leave the key readable on disk, or None when it does not."""
+    module, name = _class_id(backend)
+    if not module.startswith(_PLAINTEXT_MODULES):
+        return None
+    if name == "PlaintextKeyring":
+        return f"{module}.{name} writes the key to a plain-text file"
+    if "Encrypted" in name and not getattr(type(backend), "viable", True):
+        return f"{module}.{name} cannot encrypt here (its crypto library is missing)"
+    return None
+
+
+def insecure_backend_reason(backend: object) -> str | None:
+    """Why ``pcc-env login`` must not store the key in ``backend``, or None when it may.
+
+    A chainer stores in its first backend, so it is judged by that one (a chainer of refused
+    backends is refused whatever their order).
+    """
+    if _stores_nothing(backend):
+        return "stores nothing"
+    if _is_chainer(backend):
+        return insecure_backend_reason(_chained(backend)[0])
+    return _plaintext_reason(backend)
+
+
+def _current_backend() -> object:
+    import keyring
+
+    try:
+        return keyring.get_keyring()
+    except RuntimeError:  # a configured backend that cannot load (e.g. missing crypto)
+        raise no_backend_error() from None
+
+
+def _backend_usable() -> bool:
+    return not _stores_nothing(_current_backend())
+
+
+def _check_storable() -> None:
+    backend = _current_backend()
+    reason = insecure_backend_reason(backend)
+    if reason == "stores nothing":
+        raise no_backend_error()
+    if reason:
+        raise KeyringError(
+            f"refusing to store the API key: the keyring backend {reason}. "
+            f"Set {API_KEY_ENV} in the environment instead, or configure an encrypted OS "
+            "keyring (macOS Keychain, Windows Credential Locker, a Secret Service such as "
+            "gnome-keyring or KeePassXC)."
+        )
+
+
+def check_keyring_storable(timeout: float | None = None) -> None:
+    """Raise ``KeyringError`` when the keyring would store nothing or store in plain text."""
+    _with_timeout(_check_storable, "check the OS keyring", timeout)
 
 
 def stored_api_key(api_host: str, timeout: float | None = None) -> str | None:
@@ -143,8 +251,7 @@ def store_api_key(api_host: str, key: str, timeout: float | None = None) -> None
     import keyring
 
     def put() -> None:
-        if not _backend_usable():
-            raise no_backend_error()
+        _check_storable()
         keyring.set_password(KEYRING_SERVICE, api_host, key)
 
     _with_timeout(put, "store the API key", timeout)
@@ -169,18 +276,49 @@ def delete_api_key(api_host: str, timeout: float | None = None) -> bool:
     return _with_timeout(delete, "delete the API key", timeout)
 
 
+_KEY_SOURCES = {
+    "argument": "the API key given",
+    "env": API_KEY_ENV,
+    "keyring": "the stored API key",
+}
+
+
+def check_api_key(key: ApiKey) -> ApiKey:
+    """Refuse a key that cannot be a bearer token: whitespace, control characters (the ``\\r``
+    of a CRLF file) or non-ASCII. Checked before any request, so no HTTP library ever sees
+    (or logs, rejecting the header) such a key. The message never shows the key."""
+    if all(0x21 <= ord(c) <= 0x7E for c in key.value):
+        return key
+    problems = []
+    if any(c.isspace() for c in key.value):
+        problems.append("whitespace")
+    if any(not c.isprintable() and not c.isspace() for c in key.value):
+        problems.append("control characters")
+    if not key.value.isascii():
+        problems.append("non-ASCII characters")
+    where = _KEY_SOURCES[key.source]
+    hint = " (a line ending from a Windows file?)" if "\r" in key.value else ""
+    raise InvalidApiKeyError(
+        f"{where} contains {' and '.join(problems) or 'invalid characters'}{hint}; "
+        "an API key is printable ASCII without spaces. Nothing was sent."
+    )
+
+
 def resolve_api_key(
     api_host: str, api_key: str | None = None, timeout: float | None = None
 ) -> ApiKey:
-    """Argument, else ``PIPECAT_API_KEY``, else the keyring, else ``NoApiKeyError``."""
+    """Argument, else ``PIPECAT_API_KEY``, else the keyring, else ``NoApiKeyError``.
+
+    A key with whitespace, control or non-ASCII characters raises ``InvalidApiKeyError``.
+    """
     if api_key:
-        return ApiKey(api_key, "argument")
+        return check_api_key(ApiKey(api_key, "argument"))
     from_env = os.environ.get(API_KEY_ENV)
     if from_env:
-        return ApiKey(from_env, "env")
+        return check_api_key(ApiKey(from_env, "env"))
     stored = stored_api_key(api_host, timeout)
     if stored:
-        return ApiKey(stored, "keyring")
+        return check_api_key(ApiKey(stored, "keyring"))
     raise NoApiKeyError(
         f"no API key for {api_host}. Run 'pcc-env login' to store one in the OS keyring, "
         f"or set {API_KEY_ENV}."

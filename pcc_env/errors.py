@@ -14,6 +14,7 @@ line numbers, never a secret value: they are safe to print and to log.
     │   └── InvalidSecretsError     values present but invalid (``.invalid``: name -> reason)
     ├── CredentialsError            no usable API key
     │   ├── NoApiKeyError           neither PIPECAT_API_KEY nor a stored key
+    │   ├── InvalidApiKeyError      a key with whitespace, control or non-ASCII characters
     │   └── KeyringError            the OS keyring failed, is absent, or timed out
     ├── ApiError                    the secrets API answered with an error, or not at all
     │   ├── BadRequestError         400
@@ -92,6 +93,10 @@ class CredentialsError(PccEnvError):
 
 class NoApiKeyError(CredentialsError):
     """Neither ``PIPECAT_API_KEY`` nor a key stored with ``pcc-env login``."""
+
+
+class InvalidApiKeyError(CredentialsError):
+    """The API key cannot be a bearer token (whitespace, control or non-ASCII characters)."""
 
 
 class KeyringError(CredentialsError):

@@ -6,6 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import ClassVar
 
 from keyring.backend import KeyringBackend
 
@@ -50,3 +51,36 @@ class HangingKeyring(KeyringBackend):
 
     def delete_password(self, service: str, username: str) -> None:
         time.sleep(3600)
+
+
+class _FakeAltKeyring(KeyringBackend):
+    """Stands in for a keyrings.alt backend: pcc-env recognises those by module and class name,
+    so these tests need not install keyrings.alt. Stores in memory."""
+
+    priority = 1  # type: ignore[assignment]
+    stored: ClassVar[dict[str, str]] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.stored.get(f"{service}|{username}")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.stored[f"{service}|{username}"] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.stored.pop(f"{service}|{username}")
+
+
+class PlaintextKeyring(_FakeAltKeyring):
+    """As ``keyrings.alt.file.PlaintextKeyring`` (a plain file)."""
+
+
+PlaintextKeyring.__module__ = "keyrings.alt.file"
+
+
+class EncryptedKeyring(_FakeAltKeyring):
+    """As ``keyrings.alt.file.EncryptedKeyring`` when pycryptodome is missing: not viable."""
+
+    viable = False
+
+
+EncryptedKeyring.__module__ = "keyrings.alt.file"

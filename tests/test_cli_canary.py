@@ -28,7 +28,8 @@ def test_no_value_ever_reaches_output(tmp_path: Path) -> None:
             f"BAD.KEY={canaries[2]}\nbroken line {canaries[3]}\nEMPTY=\nI=${{HOME}}{canaries[4]}\n"
         )
         assert cli("secrets", "set", "canary-set", "--file", str(good)).code == 0
-        assert cli("secrets", "set", "canary-set", "C", stdin=canaries[5] + "\n").code == 0
+        bare_key = cli("secrets", "set", "canary-set", "C", "--stdin", stdin=canaries[5] + "\n")
+        assert bare_key.code == 0
         assert cli("secrets", "set", "canary-set", "--file", str(bad)).code == 2
         assert cli("secrets", "set", "doomed-set", "--file", str(good)).code == 1
         assert (

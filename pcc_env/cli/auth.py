@@ -11,6 +11,7 @@ from pcc_env.cli.common import ApiHost, JsonFlag, read_hidden
 from pcc_env.cli.output import fail, handle_errors, info, print_json, stdin_is_tty, success, table
 from pcc_env.credentials import (
     API_KEY_ENV,
+    check_keyring_storable,
     delete_api_key,
     resolve_api_host,
     resolve_api_key,
@@ -29,10 +30,13 @@ def login(
     """Store a Pipecat Cloud private API key in the OS keyring, after checking it works.
 
     The key is read from a hidden prompt, or from standard input (never from the command line).
+    Keyring backends that keep the key in plain text (keyrings.alt's files) or not at all are
+    refused: set PIPECAT_API_KEY instead.
     """
     from pcc_env.client import SecretsClient
 
     host = resolve_api_host(api_host)
+    check_keyring_storable()  # before asking: a plain-text or null backend is refused
     if stdin or not stdin_is_tty():
         key = sys.stdin.read().strip()
     else:

@@ -21,6 +21,7 @@ from pcc_env.cli import interrupts
 from pcc_env.errors import (
     ConfigError,
     InputError,
+    InvalidApiKeyError,
     NoApiKeyError,
     PccEnvError,
     ReadyTimeoutError,
@@ -135,7 +136,7 @@ def fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
 
 
 def exit_code_for(exc: PccEnvError) -> int:
-    if isinstance(exc, (InputError, ConfigError, NoApiKeyError)):
+    if isinstance(exc, (InputError, ConfigError, NoApiKeyError, InvalidApiKeyError)):
         return EXIT_USAGE
     return EXIT_FAILED
 

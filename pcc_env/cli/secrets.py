@@ -165,8 +165,10 @@ def unset(
     confirm_or_exit(f"Remove {', '.join(keys)} from '{name}'?", yes)
     with make_client(api_host) as client:
         for key in keys:
-            client.delete_key(name, key)
-            success(f"Removed {key} from '{name}'.")
+            if client.delete_key(name, key):
+                success(f"Removed {key} from '{name}'.")
+            else:
+                info(f"{key} is not in '{name}' (already gone; the connection dropped once).")
     info(REDEPLOY.format(name=name))
 
 
@@ -181,8 +183,11 @@ def delete(
     check_set_name(name)
     confirm_or_exit(f"Delete the secret set '{name}' and all its keys?", yes)
     with make_client(api_host) as client:
-        client.delete_set(name)
-    success(f"Deleted the secret set '{name}'.")
+        deleted = client.delete_set(name)
+    if deleted:
+        success(f"Deleted the secret set '{name}'.")
+    else:
+        info(f"The secret set '{name}' does not exist (already gone; the connection dropped once).")
 
 
 @app.command("wait")

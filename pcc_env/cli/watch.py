@@ -72,7 +72,10 @@ def watch(
     deploy_file: DeployFileOption = None,
     api_host: ApiHost = None,
 ) -> None:
-    """Push a .env file to a secret set now and again on every change, until Ctrl-C."""
+    """Push a .env file to a secret set now and again on every change, until Ctrl-C.
+
+    Exits 0 when stopped, or 1 when every sync it tried failed.
+    """
     from pcc_env.sync import PushState
     from pcc_env.watch import EnvWatcher
 
@@ -121,3 +124,5 @@ def watch(
     )
     if summary.synced:
         info(f"Agents using '{target.set_name}' must be redeployed to see the new values.")
+    elif summary.failed:  # every sync tried failed: nothing reached the set
+        raise typer.Exit(1)

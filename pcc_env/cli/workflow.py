@@ -279,7 +279,12 @@ def check(
 
     target = resolve_target(set_name, region, deploy_file)
     model, _ = resolve_model(settings)
-    with make_client(api_host) as client, spinner(f"Checking '{target.set_name}'..."):
+    with (
+        make_client(api_host) as client,
+        # With --wait, --timeout bounds the whole command, not only the wait for ready.
+        client.deadline(timeout if wait else None),
+        spinner(f"Checking '{target.set_name}'..."),
+    ):
         findings = run_check(
             client,
             target.set_name,
