@@ -161,7 +161,7 @@ def resolve_target(
     sets = _sets(config, deploy, set_name, region, where)
     if not sets and need_set:
         raise ConfigError(
-            'no secret set named: pass --set NAME, add secret_set = "NAME" to the deploy file, '
+            'no secret set named: pass --set NAME, add secret_set = "NAME" to pcc-deploy.toml, '
             "or choose a target (--target)"
         )
     problems = []

@@ -22,6 +22,7 @@ import watchfiles
 
 from pcc_env.dotenv_file import parse_env_bytes, secrets_to_send
 from pcc_env.errors import ConfigError, InputError, PccEnvError
+from pcc_env.rules import reserved_key_problems
 from pcc_env.sync import (
     PushPlan,
     PushState,
@@ -87,6 +88,7 @@ class EnvWatcher:
         retry_backoff: tuple[float, float] = (2.0, 30.0),
         report: Callable[[SyncEvent], None] = lambda event: None,
         state: PushState | None = None,
+        allow_reserved: bool = False,
     ) -> None:
         self.client = client
         self.env_file = env_file
@@ -101,6 +103,7 @@ class EnvWatcher:
         self.retry_backoff = retry_backoff
         self.report = report
         self.state = state or PushState()
+        self.allow_reserved = allow_reserved
         self.summary = WatchSummary()
         self._last: dict[str, str] | None = None  # what the set holds from us
         self._seen_digest: str | None = None  # the content last looked at
@@ -187,6 +190,8 @@ class EnvWatcher:
                 raise InputError(
                     "every value is empty (a template copied over the file?); not syncing"
                 )
+            if not self.allow_reserved and reserved_key_problems(values):
+                raise InputError(reserved_key_problems(values))
         except InputError as exc:
             self._emit(SyncEvent("skipped", now, message=str(exc)))
             return None

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from pcc_env.cli import auth, demo, emulator, secrets, watch, workflow
+from pcc_env.cli import auth, demo, emulator, secrets, targets, watch, workflow
 from pcc_env.cli.usage import PccEnvGroup
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.command("push")(workflow.push)
 app.command("export")(workflow.export)
 app.command("check")(workflow.check)
 app.command("watch")(watch.watch)
+app.command("targets")(targets.targets)
 app.add_typer(secrets.app)
 app.command("emulator")(emulator.emulator)
 app.command("demo")(demo.demo)

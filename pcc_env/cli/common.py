@@ -46,10 +46,29 @@ SetOption = Annotated[
     str | None,
     typer.Option("--set", "-s", help="Secret set name. Default: secret_set in pcc-deploy.toml."),
 ]
+TargetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        "-t",
+        envvar="PCC_ENV_TARGET",
+        help="Target in [tool.pcc-env.targets] of pyproject.toml (its sets, regions, env files).",
+        show_default=False,
+    ),
+]
+AllowReservedFlag = Annotated[
+    bool,
+    typer.Option(
+        "--allow-reserved",
+        help="Send keys Pipecat Cloud sets inside the agent (PORT, ESP32_*, ...) anyway.",
+    ),
+]
 DeployFileOption = Annotated[
     Path | None,
     typer.Option(
-        "--deploy-file", help="Deploy file to read. Default: ./pcc-deploy.toml if present."
+        "--deploy-file",
+        help="Deploy file to read. Default: $PIPECAT_DEPLOY_CONFIG_PATH, else "
+        "./pcc-deploy.toml if present.",
     ),
 ]
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pcc_env.cli.common import (
+    AllowReservedFlag,
     ApiHost,
     DeployFileOption,
     EnvFileArgument,
@@ -17,13 +18,15 @@ from pcc_env.cli.common import (
     RegionOption,
     SetOption,
     SkipEmptyFlag,
+    TargetOption,
     TimeoutOption,
     YesFlag,
     confirm_or_exit,
     make_client,
 )
 from pcc_env.cli.output import echo, handle_errors, info
-from pcc_env.cli.workflow import default_env_file, resolve_target
+from pcc_env.cli.workflow import resolve_target
+from pcc_env.errors import ConfigError
 
 if TYPE_CHECKING:
     from pcc_env.watch import SyncEvent
@@ -69,6 +72,8 @@ def watch(
     skip_empty: SkipEmptyFlag = False,
     no_interpolate: NoInterpolateFlag = False,
     timeout: TimeoutOption = 60.0,
+    target: TargetOption = None,
+    allow_reserved: AllowReservedFlag = False,
     deploy_file: DeployFileOption = None,
     api_host: ApiHost = None,
 ) -> None:
@@ -79,13 +84,19 @@ def watch(
     from pcc_env.sync import PushState
     from pcc_env.watch import EnvWatcher
 
-    target = resolve_target(set_name, region, deploy_file)
-    path = default_env_file(env_file).resolve()
+    chosen = resolve_target(set_name, region, deploy_file, target=target, env_file=env_file)
+    if len(chosen.env_files) != 1:
+        files = ", ".join(map(str, chosen.env_files))
+        raise ConfigError(
+            f"target '{chosen.name}' merges {len(chosen.env_files)} env files ({files}); watch "
+            "follows one file: use 'pcc-env push --target' for merged files"
+        )
+    path = chosen.env_files[0].resolve()
     state = PushState()
     state.check_writable()  # before the first sync: exit 2 with nothing sent
     if prune:
         confirm_or_exit(
-            f"Watch with --prune deletes keys removed from {path.name} from '{target.set_name}'.",
+            f"Watch with --prune deletes keys removed from {path.name} from '{chosen.set_name}'.",
             yes,
         )
     stop = threading.Event()
@@ -101,8 +112,8 @@ def watch(
             watcher = EnvWatcher(
                 client,
                 path,
-                target.set_name,
-                region=target.region,
+                chosen.set_name,
+                region=chosen.region,
                 prune=prune,
                 debounce=debounce / 1000,
                 interpolate=not no_interpolate,
@@ -110,8 +121,9 @@ def watch(
                 wait_timeout=timeout,
                 report=lambda event: echo(format_event(event), flush=True),
                 state=state,
+                allow_reserved=allow_reserved,
             )
-            info(f"Watching {path} for secret set '{target.set_name}' (Ctrl-C to stop).")
+            info(f"Watching {path} for secret set '{chosen.set_name}' (Ctrl-C to stop).")
             summary = watcher.run(stop)
     finally:
         for sig, handler in previous.items():
@@ -123,6 +135,6 @@ def watch(
         flush=True,
     )
     if summary.synced:
-        info(f"Agents using '{target.set_name}' must be redeployed to see the new values.")
+        info(f"Agents using '{chosen.set_name}' must be redeployed to see the new values.")
     elif summary.failed:  # every sync tried failed: nothing reached the set
         raise typer.Exit(1)

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pcc_env import targets
 from pcc_env.cli.common import (
+    AllowReservedFlag,
     ApiHost,
     DeployFileOption,
     EnvFileArgument,
@@ -19,6 +21,7 @@ from pcc_env.cli.common import (
     RegionOption,
     SetOption,
     SkipEmptyFlag,
+    TargetOption,
     TimeoutOption,
     YesFlag,
     confirm_or_exit,
@@ -26,6 +29,7 @@ from pcc_env.cli.common import (
 )
 from pcc_env.cli.output import (
     echo,
+    err,
     fail,
     handle_errors,
     info,
@@ -33,15 +37,18 @@ from pcc_env.cli.output import (
     spinner,
     styled,
     success,
+    table,
     warn,
 )
 from pcc_env.errors import ConfigError, InputError
+from pcc_env.rules import DEFAULT_REGION
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
+    from pcc_env.client import SecretsClient
     from pcc_env.deploy_config import DeployConfig
-    from pcc_env.sync import PushPlan
+    from pcc_env.sync import Finding, PushPlan, PushState
 
 SettingsOption = Annotated[
     str | None,
@@ -57,33 +64,69 @@ MARK_STYLE = {"+": "green", "~": "yellow", "=": "dim", "-": "red"}
 
 @dataclass(frozen=True)
 class Target:
+    """The one secret set a single-set command works on, and where its inputs come from."""
+
     set_name: str
     region: str | None
     deploy: DeployConfig | None
+    env_files: tuple[Path, ...] = (Path(".env"),)
+    settings: str | None = None
+    name: str | None = None
+
+
+def resolve_targets(
+    target: str | None,
+    *,
+    set_name: str | None = None,
+    region: str | None = None,
+    deploy_file: Path | None = None,
+    env_file: Path | None = None,
+    settings: str | None = None,
+    need_set: bool = True,
+    every: bool = False,
+) -> list[targets.Target]:
+    """--target (or $PCC_ENV_TARGET), or every target with ``every``; flags win over targets."""
+    from pcc_env.deploy_config import read_project_settings
+
+    project = read_project_settings()
+    flags: dict[str, Any] = {
+        "set_name": set_name,
+        "region": region,
+        "deploy_file": deploy_file,
+        "env_file": env_file,
+        "settings": settings,
+        "need_set": need_set,
+    }
+    if every:
+        if target:
+            raise InputError("pass --target or --all-targets, not both")
+        return targets.all_targets(project, **flags)
+    return [targets.resolve_target(project, target, **flags)]
 
 
 def resolve_target(
-    set_name: str | None, region: str | None, deploy_file: Path | None, *, need_set: bool = True
+    set_name: str | None,
+    region: str | None,
+    deploy_file: Path | None,
+    *,
+    need_set: bool = True,
+    target: str | None = None,
+    env_file: Path | None = None,
+    settings: str | None = None,
 ) -> Target:
-    """--set / --region, else pcc-deploy.toml (--deploy-file or ./), else a clear error."""
-    from pcc_env.deploy_config import DEPLOY_FILE, read_deploy_config
-    from pcc_env.rules import check_set_name
-
-    deploy = None
-    if deploy_file is not None:
-        deploy = read_deploy_config(deploy_file)
-    elif Path(DEPLOY_FILE).is_file():
-        deploy = read_deploy_config(DEPLOY_FILE)
-    name = set_name or (deploy.secret_set if deploy else None)
-    if not name:
-        if need_set:
-            raise ConfigError(
-                'no secret set named: pass --set NAME or add secret_set = "NAME" to pcc-deploy.toml'
-            )
-        name = ""
-    if name:
-        check_set_name(name)
-    return Target(name, region or (deploy.region if deploy else None), deploy)
+    """The one set of --set/--region, --target, or the deploy file; a clear error when a
+    target fans out to several regions and --region does not pick one."""
+    (t,) = resolve_targets(
+        target,
+        set_name=set_name,
+        region=region,
+        deploy_file=deploy_file,
+        env_file=env_file,
+        settings=settings,
+        need_set=need_set,
+    )
+    one = t.single() if t.sets else targets.SetTarget("", region)
+    return Target(one.set_name, one.region, t.deploy, t.env_files, t.settings, t.name)
 
 
 def default_env_file(env_file: Path | None) -> Path:
@@ -118,6 +161,11 @@ def push(
     env_file: EnvFileArgument = None,
     set_name: SetOption = None,
     region: RegionOption = None,
+    target: TargetOption = None,
+    all_targets: Annotated[
+        bool,
+        typer.Option("--all-targets", help="Push every target, every region, concurrently."),
+    ] = False,
     prune: Annotated[
         bool, typer.Option("--prune", help="Delete remote keys that are not in the file.")
     ] = False,
@@ -129,52 +177,109 @@ def push(
     timeout: TimeoutOption = 60.0,
     skip_empty: SkipEmptyFlag = False,
     no_interpolate: NoInterpolateFlag = False,
+    allow_reserved: AllowReservedFlag = False,
     deploy_file: DeployFileOption = None,
     json: JsonFlag = False,
     api_host: ApiHost = None,
 ) -> None:
     """Push a local .env to a secret set: plan by key name, one PUT, wait until ready."""
-    from pcc_env.dotenv_file import read_env_file, secrets_to_send
-    from pcc_env.sync import PushState, apply_push, fetch_remote, plan_push
+    from pcc_env.sync import PushState
 
-    target = resolve_target(set_name, region, deploy_file)
-    path = default_env_file(env_file)
-    values, skipped = secrets_to_send(
-        read_env_file(path), interpolate=not no_interpolate, skip_empty=skip_empty
+    resolved = resolve_targets(
+        target,
+        set_name=set_name,
+        region=region,
+        deploy_file=deploy_file,
+        env_file=env_file,
+        every=all_targets,
     )
-    if skipped:
-        warn(f"left out keys with empty values: {', '.join(skipped)}")
-    if prune and not values:
-        raise InputError("refusing --prune from an empty file: it would delete every key")
+    wanted = _values_per_set(resolved, no_interpolate, skip_empty, allow_reserved, prune)
     state = PushState()
     state.check_writable()  # before any request: a push must be able to record what it sent
     with make_client(api_host) as client:
-        remote = fetch_remote(client, target.set_name)
-        plan = plan_push(
-            target.set_name,
-            values,
-            remote,
-            state.previous(client.api_host, target.set_name),
-            region=target.region,
-            prune=prune,
-        )
-        if not json:
-            show_plan(plan)
-        if dry_run:
-            if json:
-                print_json({"plan": plan.to_json(), "dryRun": True})
-            else:
-                info("Dry run: nothing was sent.")
-            return
-        if plan.to_delete:
-            confirm_or_exit(f"Delete {', '.join(plan.to_delete)} from '{plan.set_name}'?", yes)
+        if len(wanted) == 1 and not all_targets:
+            _push_one(client, state, wanted[0], prune, dry_run, yes, no_wait, timeout, json)
+        else:
+            _push_many(client, state, wanted, prune, dry_run, yes, no_wait, timeout, json)
+
+
+Wanted = tuple[str | None, "targets.SetTarget", dict[str, str]]
+
+
+def _values_per_set(
+    resolved: list[targets.Target],
+    no_interpolate: bool,
+    skip_empty: bool,
+    allow_reserved: bool,
+    prune: bool,
+) -> list[Wanted]:
+    """(target, set, values) for every set, after every local guard of every target: one
+    ``InputError`` naming them all, before any request."""
+    wanted: list[Wanted] = []
+    problems: list[str] = []
+    for t in resolved:
+        label = f"target '{t.name}': " if t.name and len(resolved) > 1 else ""
         try:
-            with spinner(f"Pushing to '{plan.set_name}' and waiting until it is ready..."):
-                result = apply_push(client, plan, wait=not no_wait, timeout=timeout, state=state)
-        except Exception:
-            if json:
-                print_json({"plan": plan.to_json(), "result": {"ok": False}})
-            raise
+            values, skipped = targets.read_env_files(
+                t.env_files, interpolate=not no_interpolate, skip_empty=skip_empty
+            )
+            targets.check_reserved(values, allow=allow_reserved)
+            if prune and not values:
+                raise InputError("refusing --prune from an empty file: it would delete every key")
+        except InputError as exc:
+            if len(resolved) == 1:
+                raise
+            head = f"{exc.source}: " if exc.source else ""
+            problems.extend(f"{label}{head}{p}" for p in exc.problems)
+            continue
+        if skipped:
+            warn(f"{label}left out keys with empty values: {', '.join(skipped)}")
+        wanted.extend((t.name, st, values) for st in t.sets)
+    if problems:
+        raise InputError(problems)
+    return wanted
+
+
+def _push_one(
+    client: SecretsClient,
+    state: PushState,
+    wanted: Wanted,
+    prune: bool,
+    dry_run: bool,
+    yes: bool,
+    no_wait: bool,
+    timeout: float,
+    json: bool,
+) -> None:
+    from pcc_env.sync import apply_push, fetch_remote, plan_push
+
+    _, st, values = wanted
+    remote = fetch_remote(client, st.set_name)
+    plan = plan_push(
+        st.set_name,
+        values,
+        remote,
+        state.previous(client.api_host, st.set_name),
+        region=st.region,
+        prune=prune,
+    )
+    if not json:
+        show_plan(plan)
+    if dry_run:
+        if json:
+            print_json({"plan": plan.to_json(), "dryRun": True})
+        else:
+            info("Dry run: nothing was sent.")
+        return
+    if plan.to_delete:
+        confirm_or_exit(f"Delete {', '.join(plan.to_delete)} from '{plan.set_name}'?", yes)
+    try:
+        with spinner(f"Pushing to '{plan.set_name}' and waiting until it is ready..."):
+            result = apply_push(client, plan, wait=not no_wait, timeout=timeout, state=state)
+    except Exception:
+        if json:
+            print_json({"plan": plan.to_json(), "result": {"ok": False}})
+        raise
     outcome: dict[str, Any] = {
         "ok": True,
         "region": result.region,
@@ -194,6 +299,67 @@ def push(
     info(REDEPLOY.format(name=plan.set_name))
 
 
+def _push_many(
+    client: SecretsClient,
+    state: PushState,
+    wanted: list[Wanted],
+    prune: bool,
+    dry_run: bool,
+    yes: bool,
+    no_wait: bool,
+    timeout: float,
+    json: bool,
+) -> None:
+    """Several sets: every plan first (a refusal anywhere sends nothing anywhere), one
+    confirmation for every deletion, then concurrent writes and one summary table."""
+    pushes = targets.plan_many(client, wanted, state, prune=prune)
+    if not json:
+        for push in pushes:
+            if push.target:
+                echo(f"[{push.target}]")
+            show_plan(push.plan)
+    if dry_run:
+        if json:
+            print_json({"sets": [{"target": p.target, "plan": p.plan.to_json()} for p in pushes]})
+        else:
+            info("Dry run: nothing was sent.")
+        return
+    deleting = [f"{', '.join(p.plan.to_delete)} from '{p.plan.set_name}'" for p in pushes]
+    deleting = [d for d, p in zip(deleting, pushes, strict=True) if p.plan.to_delete]
+    if deleting:
+        confirm_or_exit(f"Delete {'; '.join(deleting)}?", yes)
+    with spinner(f"Pushing to {len(pushes)} secret sets and waiting until they are ready..."):
+        outcomes = targets.apply_many(client, pushes, state, wait=not no_wait, timeout=timeout)
+    ok = all(o.ok for o in outcomes)
+    if json:
+        print_json({"ok": ok, "sets": [o.to_json() for o in outcomes]})
+    else:
+        table(
+            ["target", "set", "region", "+", "~", "=", "-", "outcome"],
+            [_outcome_row(o, no_wait) for o in outcomes],
+        )
+        failed = [o for o in outcomes if not o.ok]
+        for o in failed:
+            err(f"'{o.plan.set_name}': {o.error}")
+        done = [o.plan.set_name for o in outcomes if o.ok]
+        if done:
+            names = ", ".join(map(repr, done))
+            info(f"Agents using {names} must be redeployed to see the new values.")
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _outcome_row(o: targets.SetOutcome, no_wait: bool) -> list[str]:
+    counts = [str(len(o.plan.keys(a))) for a in ("+", "~", "=", "-")]
+    if o.ok and o.result is not None:
+        outcome = o.result.status if not no_wait else "accepted"
+        outcome += f" in {o.result.seconds:.1f}s"
+    else:
+        outcome = f"failed ({o.error_type})"
+    region = (o.result.region if o.result else None) or o.plan.remote_region or o.plan.region
+    return [o.target or "-", o.plan.set_name, region or DEFAULT_REGION, *counts, outcome]
+
+
 @handle_errors
 def export(
     set_name: SetOption = None,
@@ -204,6 +370,7 @@ def export(
     force: Annotated[
         bool, typer.Option("--force", help="Regenerate -o FILE instead of updating it in place.")
     ] = False,
+    target: TargetOption = None,
     deploy_file: DeployFileOption = None,
     api_host: ApiHost = None,
 ) -> None:
@@ -216,9 +383,14 @@ def export(
     )
     from pcc_env.sync import fetch_remote, template_entries
 
-    target = resolve_target(set_name, None, deploy_file, need_set=False)
-    model, ref = resolve_model(settings)
-    if not target.set_name and model is None:
+    (chosen,) = resolve_targets(
+        target, set_name=set_name, deploy_file=deploy_file, settings=settings, need_set=False
+    )
+    model, ref = resolve_model(chosen.settings)
+    # A target with several regions: the template holds the keys of all its sets.
+    set_names = [s.set_name for s in chosen.sets]
+    set_label = ", ".join(set_names)
+    if not set_names and model is None:
         raise ConfigError(
             "nothing to export: name a secret set (--set or pcc-deploy.toml) and/or a settings "
             "model (--settings or [tool.pcc-env] settings)"
@@ -226,17 +398,19 @@ def export(
     # An existing -o file is checked before anything is fetched: a file with values, a FIFO or
     # a directory is refused with no request sent.
     current = read_template(output) if output is not None and output.exists() else None
-    remote_keys = None
-    if target.set_name:
+    remote_keys: list[str] | None = None
+    if set_names:
+        remote_keys = []
         with make_client(api_host) as client:
-            remote = fetch_remote(client, target.set_name)
-        if remote is None:
-            raise fail(f"secret set '{target.set_name}' does not exist")
-        remote_keys = remote.keys
-    entries = template_entries(model, remote_keys, target.set_name or None)
+            for name in set_names:
+                remote = fetch_remote(client, name)
+                if remote is None:
+                    raise fail(f"secret set '{name}' does not exist")
+                remote_keys += [k for k in remote.keys if k not in remote_keys]
+    entries = template_entries(model, remote_keys, set_label or None)
     sources = []
-    if target.set_name:
-        sources.append(f"secret set '{target.set_name}'")
+    if set_names:
+        sources.append(f"secret set '{set_label}'")
     if model is not None:
         sources.append(f"settings {ref}")
     header = [
@@ -269,6 +443,14 @@ def check(
     ] = None,
     deploy_file: DeployFileOption = None,
     region: RegionOption = None,
+    target: TargetOption = None,
+    all_targets: Annotated[
+        bool,
+        typer.Option(
+            "--all-targets",
+            help="Check every target and region, and that a target's sets hold the same keys.",
+        ),
+    ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the set to be ready.")] = False,
     timeout: TimeoutOption = 60.0,
     json: JsonFlag = False,
@@ -277,34 +459,67 @@ def check(
     """Preflight for CI before 'pipecat cloud deploy': exit 0 when every check passes."""
     from pcc_env.sync import run_check
 
-    target = resolve_target(set_name, region, deploy_file)
-    model, _ = resolve_model(settings)
+    resolved = resolve_targets(
+        target,
+        set_name=set_name,
+        region=region,
+        deploy_file=deploy_file,
+        settings=settings,
+        every=all_targets,
+    )
+    several = all_targets or sum(len(t.sets) for t in resolved) > 1
+    rows: list[tuple[str | None, Finding]] = []
     with (
         make_client(api_host) as client,
         # With --wait, --timeout bounds the whole command, not only the wait for ready.
         client.deadline(timeout if wait else None),
-        spinner(f"Checking '{target.set_name}'..."),
+        spinner("Checking..."),
     ):
-        findings = run_check(
-            client,
-            target.set_name,
-            model=model,
-            deploy=target.deploy,
-            region=target.region,
-            env_file=env_file,
-            wait=wait,
-            timeout=timeout,
-        )
-    ok = all(f.ok for f in findings)
+        for t in resolved:
+            model, _ = resolve_model(t.settings)
+            for st in t.sets:
+                where = f"{t.name + '/' if t.name else ''}{st.set_name}" if several else None
+                findings = run_check(
+                    client,
+                    st.set_name,
+                    model=model,
+                    deploy=t.deploy,
+                    region=st.region,
+                    env_file=env_file,
+                    wait=wait,
+                    timeout=timeout,
+                )
+                rows.extend((where, f) for f in findings)
+            if len(t.sets) > 1:
+                rows.append((t.name, _same_keys_finding(client, t)))
+    ok = all(f.ok for _, f in rows)
     if json:
-        print_json({"ok": ok, "findings": [f.to_json() for f in findings]})
+        findings_json = [{**f.to_json(), **({"where": w} if w else {})} for w, f in rows]
+        print_json({"ok": ok, "findings": findings_json})
     else:
-        for f in findings:
+        for where, f in rows:
             mark = "ok  " if f.ok else "FAIL"
-            styled(f"{mark} {f.message}", "green" if f.ok else "red")
-        failed = sum(not f.ok for f in findings)
-        echo(
-            f"{len(findings) - failed} passed, {failed} failed" if failed else "All checks passed."
-        )
+            styled(
+                f"{mark} {f'[{where}] ' if where else ''}{f.message}", "green" if f.ok else "red"
+            )
+        failed = sum(not f.ok for _, f in rows)
+        echo(f"{len(rows) - failed} passed, {failed} failed" if failed else "All checks passed.")
     if not ok:
         raise typer.Exit(1)
+
+
+def _same_keys_finding(client: SecretsClient, t: targets.Target) -> Finding:
+    """The sets of one target (one per region) should hold the same keys."""
+    from pcc_env.sync import Finding, fetch_remote
+
+    keys: dict[str, list[str]] = {}
+    for st in t.sets:
+        remote = fetch_remote(client, st.set_name)
+        keys[st.set_name] = remote.keys if remote is not None else []
+    gaps = targets.key_gaps(keys)
+    if not gaps:
+        return Finding(
+            True, "same-keys", f"the {len(t.sets)} sets of '{t.label}' hold the same keys"
+        )
+    detail = "; ".join(f"'{name}' lacks {', '.join(missing)}" for name, missing in gaps.items())
+    return Finding(False, "same-keys", f"the sets of '{t.label}' differ: {detail}")
