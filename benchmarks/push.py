@@ -1,4 +1,5 @@
-"""`pcc-env push` of 50 and 500 keys against an emulator with --latency-ms 50.
+"""`pcc-env push` of 50 and 500 keys against an emulator with --latency-ms 50, and
+`push --all-targets` to 3 targets x 2 regions.
 
     .venv/bin/python benchmarks/push.py [--runs 3]
 
@@ -7,6 +8,10 @@ process and reads the emulator's request counts. Reported per size: median wall 
 requests (target: 1 GET for the plan + 1 PUT + the status polls of the wait). Anchor in the same
 run: the `pipecat cloud secrets set --file --skip` CLI on the same file, when installed
 (`make test` installs it in .venv-pipecat), which sends one PUT per key.
+
+`--all-targets`: a project with 3 targets of 2 regions each (six sets, 20 keys, new values every
+run) pushed with one `pcc-env push --all-targets`, against the same six sets pushed one after
+another with `pcc-env push --set S --region R` (target: <= 0.35x).
 """
 
 from __future__ import annotations
@@ -105,6 +110,49 @@ def main() -> None:
                 )
             ok = our_counts.get("PUT") == 1 and our_counts.get("DELETE", 0) == 0
             print(f"{size} keys: target 1 GET + 1 PUT + polls: {'met' if ok else 'NOT met'}")
+        bench_all_targets(emu, env, tmp, args.runs)
+
+
+TARGETS = ("alpha", "beta", "gamma")
+REGIONS = ("us-west", "us-east")
+
+
+def bench_all_targets(emu: Emulator, env: dict[str, str], tmp: str, runs: int) -> None:
+    project = Path(tmp) / "targets-project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        "".join(
+            f'[tool.pcc-env.targets.{t}]\nset = "bench-{t}-{{region}}"\n'
+            f"regions = {list(REGIONS)!r}\n\n".replace("'", '"')
+            for t in TARGETS
+        )
+    )
+    together: list[float] = []
+    one_by_one: list[float] = []
+    requests: dict[str, int] = {}
+    for run in range(runs):
+        (project / ".env").write_text(
+            "".join(f"KEY_{i:02d}=value-{run}-{i}-{'v' * 32}\n" for i in range(20))
+        )
+        t, requests = run_counted(
+            emu, [str(BIN / "pcc-env"), "push", "--all-targets"], env, str(project)
+        )
+        together.append(t)
+        (project / ".env").write_text(
+            "".join(f"KEY_{i:02d}=other-{run}-{i}-{'v' * 32}\n" for i in range(20))
+        )
+        started = time.perf_counter()
+        for target in TARGETS:
+            for region in REGIONS:
+                argv = [str(BIN / "pcc-env"), "push", "--set", f"bench-{target}-{region}"]
+                run_counted(emu, [*argv, "--region", region], env, str(project))
+        one_by_one.append(time.perf_counter() - started)
+    ratio = median(together) / median(one_by_one)
+    print(
+        f"--all-targets, 3 targets x 2 regions, 20 keys: median {median(together):.2f}s "
+        f"(requests {requests}) vs the six sets one after another {median(one_by_one):.2f}s; "
+        f"ratio {ratio:.3f} (target <= 0.35: {'met' if ratio <= 0.35 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":
