@@ -52,6 +52,7 @@ from pcc_env.models import (
 from pcc_env.rules import (
     check_keys,
     check_set_name,
+    escape_text,
     normalize_host,
     total_size_problems,
     value_problems,
@@ -192,6 +193,9 @@ class SecretsClient:
                 message, code = body["error"], body.get("code")
         except ValueError:
             pass
+        # The server's words are printed: no terminal escapes or extra lines may get through.
+        message = escape_text(message)[:500]
+        code = escape_text(code)[:100] if isinstance(code, str) else None
         cls = _STATUS_ERRORS.get(status) or (ServerError if status >= 500 else ApiError)
         return cls(
             message,

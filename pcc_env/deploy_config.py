@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pcc_env.errors import ConfigError
+from pcc_env.errors import ConfigError, InputError
 
 DEPLOY_FILE = "pcc-deploy.toml"
+MAX_DEPLOY_FILE_BYTES = 1024 * 1024
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,10 +37,13 @@ def read_deploy_config(path: str | os.PathLike[str] = DEPLOY_FILE) -> DeployConf
     p = Path(path)
     if tomllib is None:  # pragma: no cover - Python 3.10 without tomli
         raise ConfigError(f"{p}: reading TOML on Python 3.10 needs 'pip install tomli'")
+    from pcc_env.dotenv_file import read_regular_file
+
     try:
-        data: dict[str, Any] = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: file not found") from None
+        raw = read_regular_file(p, "a deploy file", MAX_DEPLOY_FILE_BYTES)
+        data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
+    except InputError as exc:
+        raise ConfigError(f"{exc.source}: {'; '.join(exc.problems)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot be read ({type(exc).__name__})") from None
     except tomllib.TOMLDecodeError as exc:

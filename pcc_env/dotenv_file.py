@@ -10,14 +10,22 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
-from pcc_env.errors import DotenvError
-from pcc_env.rules import key_problems, show_key, total_size_problems, value_problems
+from pcc_env.errors import DotenvError, InputError
+from pcc_env.rules import (
+    case_duplicate_problems,
+    escape_text,
+    key_problems,
+    show_key,
+    total_size_problems,
+    value_problems,
+)
 
 MAX_ENV_FILE_BYTES = 10 * 1024 * 1024
 
@@ -44,53 +52,127 @@ class EnvFile:
         return [k for k, v in self.raw.items() if v != self.interpolated.get(k)]
 
 
+class _FdReader:
+    """Reads a descriptor that may be a directory (``os.fdopen`` refuses those)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def read(self, limit: int) -> bytes:
+        chunks, left = [], limit
+        while left > 0:
+            chunk = os.read(self.fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def read_regular_file(path: Path, what: str, max_bytes: int) -> bytes:
+    """The bytes of ``path``, refusing at once anything but a regular file of at most
+    ``max_bytes``: a FIFO would block forever, ``/dev/zero`` would never end. Raises
+    ``InputError`` (``source`` = the path) naming the problem."""
+    source = escape_text(str(path))
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InputError("file not found", source=source) from None
+    except IsADirectoryError:
+        raise InputError(f"is a directory, not {what}", source=source) from None
+    except PermissionError:
+        raise InputError("permission denied", source=source) from None
+    except OSError as exc:
+        raise InputError(f"cannot be opened ({type(exc).__name__})", source=source) from None
+    with contextlib.closing(_FdReader(fd)) as fh:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise InputError(f"is a directory, not {what}", source=source)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(
+                f"is not a regular file (a pipe, socket or device); {what} must be a file",
+                source=source,
+            )
+        if st.st_size > max_bytes:
+            raise InputError(
+                f"the file is {st.st_size:,} bytes; {what} over {max_bytes:,} bytes is refused",
+                source=source,
+            )
+        return fh.read(max_bytes + 1)
+
+
 def read_env_file(path: str | os.PathLike[str]) -> EnvFile:
     """Parse ``path``; raises ``DotenvError`` when it cannot be read as UTF-8 text."""
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if size > MAX_ENV_FILE_BYTES:
-            raise DotenvError(
-                f"the file is {size:,} bytes; a .env file over {MAX_ENV_FILE_BYTES:,} bytes is "
-                "refused",
-                source=str(p),
-            )
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise DotenvError("file not found", source=str(p)) from None
-    except IsADirectoryError:
-        raise DotenvError("is a directory, not a .env file", source=str(p)) from None
-    except PermissionError:
-        raise DotenvError("permission denied", source=str(p)) from None
+        data = read_regular_file(p, "a .env file", MAX_ENV_FILE_BYTES)
+    except DotenvError:
+        raise
+    except InputError as exc:
+        raise DotenvError(exc.problems, source=exc.source) from None
     return parse_env_bytes(data, p)
 
 
-def parse_env_bytes(data: bytes, path: Path) -> EnvFile:
+def _line_list(numbers: list[int]) -> str:
+    """``line 3`` / ``lines 2, 3, 4`` (at most ten numbers, then how many more)."""
+    shown = ", ".join(map(str, numbers[:10]))
+    more = f" and {len(numbers) - 10} more" if len(numbers) > 10 else ""
+    return f"line{'s' if len(numbers) > 1 else ''} {shown}{more}"
+
+
+def decode_env_bytes(data: bytes, path: Path) -> str:
+    """The text of a .env file; ``DotenvError`` (line number only) for UTF-16, NUL, bad UTF-8."""
+    source = escape_text(str(path))
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DotenvError("the file is UTF-16 encoded; save it as UTF-8", source=str(path))
+        raise DotenvError("the file is UTF-16 encoded; save it as UTF-8", source=source)
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise DotenvError(f"line {line}: contains a NUL byte", source=str(path))
+        raise DotenvError(f"line {line}: contains a NUL byte", source=source)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise DotenvError(f"line {line}: not valid UTF-8", source=str(path)) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
+        raise DotenvError(f"line {line}: not valid UTF-8", source=source) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def parse_env_bytes(data: bytes, path: Path) -> EnvFile:
+    """Parse a .env file's bytes, refusing at once (line numbers only) a file with a line that
+    cannot be parsed or has no ``=``: nothing of such a line is a key, and its text may be part
+    of a value (an unquoted multi-line PEM key), so no later message may show any of it."""
+    text = decode_env_bytes(data, path)
+    source = escape_text(str(path))
     bad_lines: list[int] = []
+    no_equals: list[int] = []
     seen: set[str] = set()
     duplicates: list[str] = []
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
             bad_lines.append(binding.original.line)
+        elif binding.key is not None and binding.value is None:
+            no_equals.append(binding.original.line)
         elif binding.key is not None:
             if binding.key in seen and binding.key not in duplicates:
                 duplicates.append(binding.key)
             seen.add(binding.key)
+    problems = []
+    if no_equals:
+        problems.append(
+            f"{_line_list(no_equals)}: no '=' (an unquoted multi-line value? Wrap it in double "
+            "quotes)"
+        )
+    if bad_lines:
+        problems.append(f"{_line_list(bad_lines)}: cannot be parsed (the line is not shown)")
+    if problems:
+        raise DotenvError(problems, source=source)
+    # No line fails to parse, so python-dotenv has nothing to warn about on stderr.
     raw = dotenv_values(stream=io.StringIO(text), interpolate=False)
     interpolated = dotenv_values(stream=io.StringIO(text), interpolate=True)
-    return EnvFile(path, dict(raw), dict(interpolated), bad_lines, duplicates)
+    return EnvFile(path, dict(raw), dict(interpolated), [], duplicates)
 
 
 def secrets_to_send(
@@ -105,6 +187,7 @@ def secrets_to_send(
     problems = [f"line {n}: cannot be parsed" for n in env.bad_lines]
     for key in env.keys:
         problems.extend(key_problems(key))
+    problems += case_duplicate_problems(env.keys)
     if env.duplicates:
         problems.append(
             "defined more than once (python-dotenv keeps the last): "
@@ -133,7 +216,7 @@ def secrets_to_send(
     if not env.keys and not problems:
         problems.append("the file has no keys to send")
     if problems:
-        raise DotenvError(problems, source=str(env.path))
+        raise DotenvError(problems, source=escape_text(str(env.path)))
     return values, empty
 
 
@@ -192,13 +275,32 @@ def render_template(entries: list[TemplateEntry], header: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def template_keys_with_values(text: str) -> list[int]:
-    """Line numbers of a would-be template that hold values (so it is not a template)."""
+def non_template_lines(text: str) -> list[int]:
+    """Line numbers of ``text`` that are not template lines (comments, blank lines, ``KEY=``).
+
+    Anything else may hold a value in some format (``KEY=v``, YAML ``KEY: v``, JSON, ``export
+    KEY v``, a bare token), so a file with such a line is never overwritten by ``export``.
+    """
     return [
         b.original.line
         for b in parse_stream(io.StringIO(text))
-        if b.key is not None and b.value not in (None, "")
+        if b.error or (b.key is not None and b.value != "")
     ]
+
+
+def read_template(path: Path) -> str:
+    """An existing template's text; ``InputError`` (exit 2) for anything but a regular UTF-8
+    file made only of comments and ``KEY=`` lines, naming line numbers, never content."""
+    text = decode_env_bytes(read_regular_file(path, "a template", MAX_ENV_FILE_BYTES), path)
+    bad = non_template_lines(text)
+    if bad:
+        raise InputError(
+            f"holds values or content other than comments and KEY= lines ({_line_list(bad)}); "
+            "export only writes templates and never overwrites such a file (not even with "
+            "--force). Choose another file.",
+            source=escape_text(str(path)),
+        )
+    return text
 
 
 def update_template(text: str, entries: list[TemplateEntry]) -> str:

@@ -7,13 +7,18 @@ get a body with the values in it is ``to_wire()``, which the client calls to sen
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
+
+from pcc_env.rules import escape_text
 
 SetStatus = Literal["pending", "ready", "failed"]
 SetType = Literal["secret", "imagePullSecret"]
+# A string a response carries (names, keys, regions, messages): it ends up on a terminal, so
+# control characters and line breaks are escaped as it is read. Valid names are unchanged.
+ServerStr = Annotated[str, AfterValidator(escape_text)]
 
 
 class ApiModel(BaseModel):
@@ -104,8 +109,8 @@ class CheckValueRequest(ApiModel):
 
 
 class ErrorBody(ApiModel):
-    error: str
-    code: str
+    error: ServerStr
+    code: ServerStr
 
 
 class OkResponse(ApiModel):
@@ -114,15 +119,15 @@ class OkResponse(ApiModel):
 
 class PutResponse(ApiModel):
     status: Literal["OK"] = "OK"
-    region: str
+    region: ServerStr
 
 
 class SecretSetSummary(ApiModel):
-    name: str
+    name: ServerStr
     type: SetType
-    region: str
+    region: ServerStr
     status: SetStatus
-    error_message: str | None = None
+    error_message: ServerStr | None = None
 
 
 class SecretSetList(ApiModel):
@@ -130,13 +135,13 @@ class SecretSetList(ApiModel):
 
 
 class SecretKeyName(ApiModel):
-    field_name: str
+    field_name: ServerStr
 
 
 class SecretSetDetail(ApiModel):
-    region: str
+    region: ServerStr
     status: SetStatus
-    error_message: str | None = None
+    error_message: ServerStr | None = None
     secrets: list[SecretKeyName] = Field(default_factory=list)
 
     @property

@@ -8,6 +8,7 @@ No message contains a value; an invalid key is shown only when it cannot be a pa
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 from pcc_env.errors import InputError
@@ -25,12 +26,38 @@ MAX_SET_BYTES = 1024 * 1024
 
 _SET_NAME_RE = re.compile(SET_NAME_PATTERN)
 _KEY_RE = re.compile(KEY_PATTERN)
-_SHOWABLE_RE = re.compile(r"^[!-~]{1,64}$")  # printable ASCII, no spaces
+# Python keeps undecodable bytes of argv and stdin as lone surrogates (PEP 383).
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# Shown in messages: what a mistyped key looks like. Not '+', '/', '=' (base64), quotes, spaces.
+_SHOWABLE_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# Characters that can move the cursor, recolour or reorder a terminal's text, or start a new line.
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def escape_text(text: str) -> str:
+    """``text`` with every control, format (bidi) and line-separator character escaped.
+
+    For strings that did not come from pcc-env (the server's set names, keys and messages, file
+    names): printed as they are, they could inject terminal escapes or whole lines.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch == " " or unicodedata.category(ch) not in _UNPRINTABLE_CATEGORIES:
+            out.append(ch)
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return "".join(out)
 
 
 def show_key(key: str) -> str:
     """Quote a key for a message, or describe it when it might be a value pasted by mistake."""
-    if _SHOWABLE_RE.match(key):
+    if _SHOWABLE_RE.fullmatch(key):
         return repr(key)
     return f"<a key of {len(key)} characters, not shown>"
 
@@ -43,7 +70,7 @@ def set_name_problems(name: str) -> list[str]:
             f"secret set name {show_key(name)} must be {SET_NAME_MIN_LENGTH} to "
             f"{SET_NAME_MAX_LENGTH} characters long (it has {len(name)})"
         )
-    if not _SET_NAME_RE.match(name):
+    if not _SET_NAME_RE.fullmatch(name):
         problems.append(
             f"secret set name {show_key(name)} may use only lowercase letters, digits, '-' and "
             "'.', and each dot-separated part must start and end with a letter or digit"
@@ -60,9 +87,25 @@ def key_problems(key: str) -> list[str]:
         problems.append(
             f"secret key {show_key(key)} is {len(key)} characters long (at most {KEY_MAX_LENGTH})"
         )
-    if not _KEY_RE.match(key):
+    if not _KEY_RE.fullmatch(key):
         problems.append(f"secret key {show_key(key)} may contain only letters, digits, '_' and '-'")
     return problems
+
+
+def case_duplicate_problems(keys: Iterable[str]) -> list[str]:
+    """Keys that differ only in case: the runtime reads env vars case-insensitively, so an agent
+    given both would see one of them, whichever the platform mounted last."""
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        members = groups.setdefault(key.upper(), [])
+        if key not in members:
+            members.append(key)
+    return [
+        f"{' and '.join(map(show_key, members))} differ only in case; the agent reads env vars "
+        "case-insensitively and would see just one of them: keep one"
+        for members in groups.values()
+        if len(members) > 1
+    ]
 
 
 def value_problems(key: str, value: str) -> list[str]:
@@ -72,6 +115,11 @@ def value_problems(key: str, value: str) -> list[str]:
     problems = []
     if "\x00" in value:
         problems.append(f"the value of {show_key(key)} contains a NUL character")
+    if _SURROGATE_RE.search(value):
+        problems.append(
+            f"the value of {show_key(key)} is not valid UTF-8 text (a non-UTF-8 argument, file "
+            "or standard input?)"
+        )
     size = len(value.encode("utf-8", "surrogatepass"))
     if size > MAX_VALUE_BYTES:
         problems.append(
@@ -97,7 +145,9 @@ def check_set_name(name: str) -> str:
 
 def check_keys(keys: Iterable[str]) -> None:
     """Raise ``InputError`` naming every invalid key."""
+    keys = list(keys)
     problems = [p for key in keys for p in key_problems(key)]
+    problems += case_duplicate_problems(keys)
     if problems:
         raise InputError(problems)
 
@@ -123,8 +173,9 @@ def parse_assignment(arg: str) -> tuple[str, str | None]:
 def parse_assignments(args: Sequence[str]) -> list[tuple[str, str | None]]:
     """Parse ``KEY=value`` / ``KEY`` arguments, reporting every problem at once.
 
-    Problems: invalid keys, empty or oversized values, a key given twice, too much in all.
-    Values never appear in messages.
+    Problems: invalid keys, empty or oversized values, a key given twice (or in two cases), too
+    much in all. An argument is named by its position only: one that is not a valid key may be a
+    value typed where a key belongs (``KEY VALUE`` instead of ``KEY=VALUE``).
     """
     pairs: list[tuple[str, str | None]] = []
     problems: list[str] = []
@@ -132,13 +183,19 @@ def parse_assignments(args: Sequence[str]) -> list[tuple[str, str | None]]:
     for position, arg in enumerate(args, start=1):
         key, value = parse_assignment(arg)
         where = f"argument {position}"
-        problems.extend(f"{where}: {p}" for p in key_problems(key))
+        if key_problems(key):
+            problems.append(
+                f"{where}: not a valid secret key (a key is 1 to {KEY_MAX_LENGTH} letters, "
+                "digits, '_' and '-'; the argument is not shown)"
+            )
+            continue
         if value is not None:
             problems.extend(f"{where}: {p}" for p in value_problems(key, value))
         if key in seen:
             problems.append(f"{where}: {show_key(key)} is given more than once")
         seen.add(key)
         pairs.append((key, value))
+    problems += case_duplicate_problems(k for k, _ in pairs)
     problems += total_size_problems({k: v for k, v in pairs if v is not None})
     if problems:
         raise InputError(problems)

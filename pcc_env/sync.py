@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pcc_env.dotenv_file import TemplateEntry, atomic_write_text
 from pcc_env.errors import InputError, NotFoundError, PccEnvError, ProvisioningError
-from pcc_env.rules import DEFAULT_REGION, show_key
+from pcc_env.rules import DEFAULT_REGION, escape_text, show_key
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
@@ -262,6 +262,12 @@ def apply_push(
 # Export -----------------------------------------------------------------------------------------
 
 
+def one_line(text: str) -> str:
+    """A model's description or default as one template comment line: line breaks become
+    spaces and control characters are escaped, so a model cannot add lines to the template."""
+    return escape_text(" ".join(text.split()))
+
+
 def template_entries(
     model: type[BaseSettings] | None, remote_keys: list[str] | None, set_name: str | None
 ) -> list[TemplateEntry]:
@@ -277,13 +283,21 @@ def template_entries(
             marks = [m for m, on in (("required", d.required), ("secret", d.secret)) if on]
             comments = []
             if d.description:
-                comments.append(d.description + (f" ({', '.join(marks)})" if marks else ""))
+                comments.append(
+                    one_line(d.description) + (f" ({', '.join(marks)})" if marks else "")
+                )
             elif marks:
                 comments.append(f"({', '.join(marks)})")
             if d.default is not None:
-                comments.append(f"default: {d.default}" if d.default else "default: empty")
+                comments.append(
+                    f"default: {one_line(d.default)}" if d.default else "default: empty"
+                )
             in_set = remote_keys is None or d.env_name in remote_keys
-            entries.append(TemplateEntry(d.env_name, tuple(comments), "" if in_set else only_model))
+            entries.append(
+                TemplateEntry(
+                    escape_text(d.env_name), tuple(comments), "" if in_set else only_model
+                )
+            )
     if remote_keys is not None:
         only_set = f"In secret set '{set_name}' but not in the settings model" if model else ""
         entries.extend(TemplateEntry(k, (), only_set) for k in remote_keys if k not in model_keys)

@@ -48,11 +48,22 @@ def test_set_bare_key_reads_value_from_stdin(emulator: EmulatorServer) -> None:
         "TOKEN",
         "OTHER=x",
         "--no-wait",
+        "--stdin",
         stdin="from-stdin\n",
     )
     assert r.code == 0, r.stderr
     assert emulator.check_value("stdin-set", "TOKEN", "from-stdin")
     assert "from-stdin" not in r.output
+
+
+def test_key_space_value_without_a_terminal_creates_nothing(emulator: EmulatorServer) -> None:
+    # `secrets set NAME KEY VALUE`: VALUE must not become a key, nor be printed.
+    value = "sk_live_0123canary4567"
+    r = cli(emulator, "secrets", "set", "space-set", "TOKEN", value, stdin=value + "\n")
+    assert r.code == 2
+    assert "argument 1, 2 has no '='" in r.stderr and "--stdin" in r.stderr
+    assert value not in r.output and "Traceback" not in r.output
+    assert emulator.stats()["total"] == 0
 
 
 def test_set_from_file(emulator: EmulatorServer, tmp_path: Path) -> None:
@@ -88,7 +99,8 @@ def test_set_bad_env_file_names_lines(emulator: EmulatorServer, tmp_path: Path) 
     env.write_text("GOOD=1\nthis is not a pair canary-88\nEMPTY=\n")
     r = cli(emulator, "secrets", "set", "bad-file-set", "--file", str(env))
     assert r.code == 2
-    assert "line 2" in r.stderr and "'EMPTY'" in r.stderr and "canary-88" not in r.output
+    # an unparsable line is reported alone: nothing else from the file is shown
+    assert "line 2" in r.stderr and "canary-88" not in r.output
     assert emulator.stats()["total"] == 0
 
 

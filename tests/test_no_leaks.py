@@ -88,7 +88,10 @@ def test_cli_commands_leak_nothing(canaries: Canaries, project: Path, tmp_path: 
         assert cli("push", "--dry-run").code == 0
         assert cli("push").code == 0
         assert cli("push", "--json").code == 0
-        assert cli("secrets", "set", "leak-set", "EXTRA", stdin=canaries.new() + "\n").code == 0
+        assert (
+            cli("secrets", "set", "leak-set", "EXTRA", "--stdin", stdin=canaries.new() + "\n").code
+            == 0
+        )
         assert cli("secrets", "set", "leak-set", "--file", ".env").code == 0
         assert cli("secrets", "list").code == 0
         assert cli("secrets", "list", "leak-set", "--json").code == 0
@@ -105,9 +108,21 @@ def test_cli_commands_leak_nothing(canaries: Canaries, project: Path, tmp_path: 
         bad = project / "bad.env"
         bad.write_text(f"BAD.KEY={canaries.new()}\nbroken {canaries.new()}\nEMPTY=\n")
         assert cli("push", "bad.env").code == 2
-        assert cli("secrets", "set", "leak-set", "BAD.KEY", stdin=canaries.new() + "\n").code == 2
         assert (
-            cli("secrets", "set", "leak-set", "K", stdin="x" * 70000 + canaries.new() + "\n").code
+            cli(
+                "secrets", "set", "leak-set", "BAD.KEY", "--stdin", stdin=canaries.new() + "\n"
+            ).code
+            == 2
+        )
+        assert (
+            cli(
+                "secrets",
+                "set",
+                "leak-set",
+                "K",
+                "--stdin",
+                stdin="x" * 70000 + canaries.new() + "\n",
+            ).code
             == 2
         )
         assert cli("push", "--region", "eu-central").code == 2
@@ -123,7 +138,12 @@ def test_cli_commands_leak_nothing(canaries: Canaries, project: Path, tmp_path: 
         assert cli("push", "--timeout", "0.2", **env).code == 1  # wait timed out
     with run_emulator(provision_delay=0, fault_rate=1.0, fault_seed=2) as broken:
         env = {**base, "PIPECAT_API_HOST": broken.api_host, "PIPECAT_API_KEY": broken.token}
-        assert cli("secrets", "set", "leak-set", "K", stdin=canaries.new() + "\n", **env).code == 1
+        assert (
+            cli(
+                "secrets", "set", "leak-set", "K", "--stdin", stdin=canaries.new() + "\n", **env
+            ).code
+            == 1
+        )
     hanging = {
         "PYTHON_KEYRING_BACKEND": "tests.keyring_backends.HangingKeyring",
         "PCC_ENV_KEYRING_TIMEOUT": "0.3",
@@ -156,7 +176,7 @@ def test_ctrl_c_during_a_command(canaries: Canaries, project: Path) -> None:
             }
         )
         proc = subprocess.Popen(
-            [PCC_ENV, "secrets", "set", "leak-set", "K"],
+            [PCC_ENV, "secrets", "set", "leak-set", "K", "--stdin"],
             env=env,
             cwd=project,
             stdin=subprocess.PIPE,

@@ -6,6 +6,7 @@ from pcc_env.errors import InputError
 from pcc_env.rules import (
     check_keys,
     check_set_name,
+    escape_text,
     key_problems,
     normalize_host,
     parse_assignment,
@@ -105,3 +106,47 @@ def test_long_invalid_key_is_not_echoed() -> None:
 )
 def test_normalize_host(host: str, expected: str) -> None:
     assert normalize_host(host) == expected
+
+
+@pytest.mark.parametrize("name", ["abc\n", "my-set\n", "abc\r\n"])
+def test_set_names_with_a_trailing_newline_are_refused(name: str) -> None:
+    # `$` accepts a newline before the end of the string; names must match as a whole.
+    assert set_name_problems(name)
+
+
+@pytest.mark.parametrize("key", ["KEY\n", "KEY\r\n", "A_B\n"])
+def test_keys_with_a_trailing_newline_are_refused(key: str) -> None:
+    assert key_problems(key)
+
+
+def test_keys_differing_only_in_case_are_refused() -> None:
+    with pytest.raises(InputError) as info:
+        check_keys(["api_key", "API_KEY", "OTHER"])
+    assert "differ only in case" in str(info.value)
+    with pytest.raises(InputError):
+        parse_assignments(["key=1", "KEY=2"])
+
+
+def test_an_argument_that_is_not_a_key_is_never_echoed() -> None:
+    # `secrets set NAME KEY VALUE`: the value lands where a key belongs.
+    value = "sk.live.0123456789abcdef"
+    with pytest.raises(InputError) as info:
+        parse_assignments(["KEY", value])
+    assert "argument 2" in str(info.value)
+    assert value not in str(info.value)
+    assert "0123456789" not in repr(info.value.problems)
+
+
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        ("plain name", "plain name"),
+        ("a\x1b[31mred", "a\\x1b[31mred"),
+        ("two\nlines", "two\\x0alines"),
+        ("bidi\u202eevil", "bidi\\u202eevil"),
+        ("line\u2028sep", "line\\u2028sep"),
+        ("café", "café"),
+    ],
+)
+def test_escape_text(raw: str, escaped: str) -> None:
+    assert escape_text(raw) == escaped

@@ -9,10 +9,10 @@ import pytest
 from pcc_env.dotenv_file import (
     NO_LONGER_MARK,
     TemplateEntry,
+    non_template_lines,
     parse_env_bytes,
     render_template,
     secrets_to_send,
-    template_keys_with_values,
     update_template,
 )
 from pcc_env.errors import DotenvError, InputError
@@ -86,13 +86,48 @@ def env(text: str) -> object:
 
 def test_secrets_to_send_guards_list_every_problem() -> None:
     parsed = parse_env_bytes(
-        b"GOOD=1\nBAD.KEY=x\nnot a line\nEMPTY=\nINTERP=${HOME}/x\n", Path(".env")
+        b"GOOD=1\nBAD.KEY=x\nEMPTY=\nINTERP=${HOME}/x\nmixed=1\nMIXED=2\n", Path(".env")
     )
     with pytest.raises(DotenvError) as info:
         secrets_to_send(parsed)
     text = str(info.value)
-    assert "line 3" in text and "'BAD.KEY'" in text and "'EMPTY'" in text and "'INTERP'" in text
+    assert "'BAD.KEY'" in text and "'EMPTY'" in text and "'INTERP'" in text
+    assert "'mixed' and 'MIXED' differ only in case" in text
     assert ".env:" in text
+
+
+PEM_BODY = [
+    "MHcCAQEEIBqcanary0pemline0one0xxxxxxxxxxxxxxxxxxxxxxoAoGCCqGSM49",
+    "AwEHoUQDQgAEcanary0pemline0two0yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy",
+    "zzzzcanary0pemline0three0zzzzzzzzz+/zzzzzzzzzzzzzzzzzzzzzzzzz==",
+]
+
+
+@pytest.mark.parametrize("skip_empty", [False, True])
+def test_unquoted_multiline_value_is_refused_by_line_number_only(skip_empty: bool) -> None:
+    text = "\n".join(
+        [
+            "A=1",
+            "PRIVATE_KEY=-----BEGIN EC PRIVATE KEY-----",
+            *PEM_BODY,
+            "-----END EC PRIVATE KEY-----",
+        ]
+    )
+    with pytest.raises(DotenvError) as info:
+        secrets_to_send(parse_env_bytes(text.encode(), Path(".env")), skip_empty=skip_empty)
+    message = str(info.value)
+    assert "lines 3, 4" in message and "no '='" in message and "double quotes" in message
+    for line in PEM_BODY:
+        for start in range(len(line) - 6):
+            assert line[start : start + 6] not in message.replace(".env", "")
+    assert "canary" not in repr(info.value.problems)
+
+
+def test_a_line_that_cannot_be_parsed_is_named_by_number_only() -> None:
+    with pytest.raises(DotenvError) as info:
+        parse_env_bytes(b"GOOD=1\nA='sk-canary-unterminated\n", Path(".env"))
+    assert "line 2: cannot be parsed" in str(info.value)
+    assert "canary" not in str(info.value)
 
 
 def test_skip_empty_and_no_interpolate() -> None:
@@ -138,7 +173,7 @@ def test_render_template_groups_and_no_values() -> None:
         "# --- In secret set 's' but not in the settings model ---",
         "ONLY_SET=",
     ]
-    assert template_keys_with_values(text) == []
+    assert non_template_lines(text) == []
 
 
 def test_update_template_keeps_hand_edits_adds_marks_and_is_idempotent() -> None:
@@ -164,4 +199,36 @@ def test_update_template_keeps_hand_edits_adds_marks_and_is_idempotent() -> None
 
 
 def test_template_with_values_is_detected() -> None:
-    assert template_keys_with_values("A=\n# c\nB=secret\n") == [3]
+    assert non_template_lines("A=\n# c\nB=secret\n") == [3]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A: sk-yaml-value\n",
+        '{"A": "sk-json-value"}\n',
+        "export A sk-shell-value\n",
+        "A=\nsk-bare-token\n",
+        "export A=sk-exported\n",
+        "A='sk-quoted'\n",
+    ],
+)
+def test_values_in_any_format_are_not_a_template(text: str) -> None:
+    assert non_template_lines(text)
+
+
+def test_template_descriptions_and_defaults_stay_on_one_line() -> None:
+    from pydantic import Field
+
+    from pcc_env.runtime import SecretSettings
+    from pcc_env.sync import template_entries
+
+    class Hostile(SecretSettings):
+        model_a: str = Field(
+            default="x\nINJECTED_DEFAULT=sk-evil", description="desc\nINJECTED_DESC=sk-evil\x1b[2J"
+        )
+
+    text = render_template(template_entries(Hostile, None, None), ["h"])
+    assert "INJECTED_DESC=" not in [line.split("=")[0] + "=" for line in text.splitlines()]
+    assert [line for line in text.splitlines() if not line.startswith("#") and line] == ["MODEL_A="]
+    assert "\x1b" not in text

@@ -21,6 +21,10 @@ def main() -> None:
             file=sys.stderr,
         )
         raise SystemExit(1)
-    from pcc_env.cli.app import run
+    try:
+        from pcc_env.cli.app import run
 
-    run()
+        run()
+    except KeyboardInterrupt:  # Ctrl-C while the CLI is still starting up
+        print("Error: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None

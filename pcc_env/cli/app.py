@@ -9,8 +9,10 @@ import sys
 import typer
 
 from pcc_env.cli import auth, demo, emulator, secrets, watch, workflow
+from pcc_env.cli.usage import PccEnvGroup
 
 app = typer.Typer(
+    cls=PccEnvGroup,
     name="pcc-env",
     help="Typed, leak-safe secrets for Pipecat Cloud agents.",
     no_args_is_help=True,

@@ -70,11 +70,14 @@ def confirm_or_exit(question: str, yes: bool) -> None:
         raise fail("cancelled", 1)
 
 
-def read_hidden(prompt: str) -> str:
+def read_hidden(prompt: str, *, from_stdin: bool = False) -> str:
     """A value from a hidden prompt on a terminal, else one line of stdin (no echo either way)."""
-    if stdin_is_tty():
+    if stdin_is_tty() and not from_stdin:
         return getpass.getpass(f"{prompt}: ")
-    line = sys.stdin.readline()
+    try:
+        line = sys.stdin.readline()
+    except UnicodeDecodeError:
+        raise InputError(f"{prompt}: standard input is not valid UTF-8 text") from None
     if not line:
         raise InputError(f"{prompt}: nothing on standard input")
     return line.rstrip("\r\n")

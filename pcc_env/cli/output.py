@@ -25,6 +25,7 @@ from pcc_env.errors import (
     ReadyTimeoutError,
     UnauthorizedError,
 )
+from pcc_env.rules import escape_text
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,26 +58,43 @@ def stdin_is_tty() -> bool:
     return sys.stdin.isatty()
 
 
+def printable(message: str) -> str:
+    """``message`` with control characters escaped in each of its lines: a file name, an
+    argument or a server's string must not move the cursor, recolour the terminal or hide text.
+    (Strings from the server have their line breaks escaped when they are read.)"""
+    if message.isprintable():
+        return message
+    return "\n".join(escape_text(line) for line in message.split("\n"))
+
+
 def echo(message: str = "", *, flush: bool = False) -> None:
     """Plain text to stdout (no markup interpretation)."""
-    print(message, flush=flush)
+    print(printable(message), flush=flush)
+
+
+def styled(message: str, style: str) -> None:
+    """A stdout line coloured on a terminal, plain when piped."""
+    if is_tty():
+        stdout().print(printable(message), style=style, markup=False)
+    else:
+        echo(message)
 
 
 def info(message: str) -> None:
     """A progress or hint line for people: stderr, so stdout stays clean for pipes."""
-    stderr().print(message, markup=False)
+    stderr().print(printable(message), markup=False)
 
 
 def success(message: str) -> None:
-    stdout().print(message, markup=False, style="green" if is_tty() else None)
+    stdout().print(printable(message), markup=False, style="green" if is_tty() else None)
 
 
 def warn(message: str) -> None:
-    stderr().print(f"Warning: {message}", markup=False, style="yellow")
+    stderr().print(f"Warning: {printable(message)}", markup=False, style="yellow")
 
 
 def err(message: str) -> None:
-    stderr().print(f"Error: {message}", markup=False, style="red")
+    stderr().print(f"Error: {printable(message)}", markup=False, style="red")
 
 
 def print_json(data: Any) -> None:
@@ -85,6 +103,8 @@ def print_json(data: Any) -> None:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> None:
     """A rich table on a terminal; a header line and tab-separated rows when piped."""
+    rows = [[escape_text(cell) for cell in row] for row in rows]  # one line per cell, no tabs
+    title = printable(title) if title else None
     if is_tty():
         t = Table(*headers, title=title, title_justify="left")
         for row in rows:

@@ -57,19 +57,27 @@ def set_(
     pairs: Annotated[
         list[str] | None,
         typer.Argument(
-            help="KEY=VALUE pairs. A bare KEY reads its value from a hidden prompt or stdin.",
+            help="KEY=VALUE pairs. A bare KEY reads its value from a hidden prompt "
+            "(or from stdin with --stdin).",
             show_default=False,
         ),
     ] = None,
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Read the pairs from a .env file.")
     ] = None,
+    stdin: Annotated[
+        bool,
+        typer.Option("--stdin", help="Read the value of each bare KEY from a line of stdin."),
+    ] = False,
     region: RegionOption = None,
     no_wait: NoWaitFlag = False,
     timeout: TimeoutOption = 60.0,
     api_host: ApiHost = None,
 ) -> None:
-    """Create or update a secret set: all pairs in one request, then wait until it is ready."""
+    """Create or update a secret set: all pairs in one request, then wait until it is ready.
+
+    Values given as KEY=VALUE are visible to other local users in the process list while the
+    command runs; --file, --stdin or the prompt keep them out of argv."""
     from pcc_env.dotenv_file import read_env_file, secrets_to_send
 
     check_set_name(name)
@@ -79,8 +87,20 @@ def set_(
         values, _ = secrets_to_send(read_env_file(file), interpolate=False)
     elif pairs:
         parsed = parse_assignments(pairs)
+        bare = [n for n, (_, v) in enumerate(parsed, start=1) if v is None]
+        if bare and not stdin and not stdin_is_tty():
+            # `secrets set NAME KEY VALUE` would otherwise make a key named after the value.
+            raise fail(
+                f"argument {', '.join(map(str, bare))} has no '=': write KEY=VALUE (a value is "
+                "never a separate argument), pass --stdin to read the value of a bare KEY from "
+                "standard input, or run on a terminal to be prompted",
+                EXIT_USAGE,
+            )
         # Values typed at the prompt are checked by the client, before any request.
-        values = {k: v if v is not None else read_hidden(f"Value for {k}") for k, v in parsed}
+        values = {
+            k: v if v is not None else read_hidden(f"Value for {k}", from_stdin=stdin)
+            for k, v in parsed
+        }
     else:
         raise fail("give KEY=VALUE pairs or --file PATH", EXIT_USAGE)
     with make_client(api_host) as client:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -24,15 +25,13 @@ from pcc_env.cli.common import (
     make_client,
 )
 from pcc_env.cli.output import (
-    EXIT_USAGE,
     echo,
     fail,
     handle_errors,
     info,
-    is_tty,
     print_json,
     spinner,
-    stdout,
+    styled,
     success,
     warn,
 )
@@ -108,11 +107,7 @@ def show_plan(plan: PushPlan) -> None:
     state = "exists" if plan.exists else "new set"
     echo(f"Plan for secret set '{plan.set_name}' ({where}, {state}):")
     for change in plan.changes:
-        line = f"  {change.action} {change.key}"
-        if is_tty():
-            stdout().print(line, style=MARK_STYLE[change.action], markup=False)
-        else:
-            echo(line)
+        styled(f"  {change.action} {change.key}", MARK_STYLE[change.action])
     if plan.kept_remote:
         kept = ", ".join(plan.kept_remote)
         echo(f"  kept on the remote (not in the file; --prune deletes them): {kept}")
@@ -214,8 +209,8 @@ def export(
     """Write an onboarding template (.env.example): every key, never a value."""
     from pcc_env.dotenv_file import (
         atomic_write_text,
+        read_template,
         render_template,
-        template_keys_with_values,
         update_template,
     )
     from pcc_env.sync import fetch_remote, template_entries
@@ -227,6 +222,9 @@ def export(
             "nothing to export: name a secret set (--set or pcc-deploy.toml) and/or a settings "
             "model (--settings or [tool.pcc-env] settings)"
         )
+    # An existing -o file is checked before anything is fetched: a file with values, a FIFO or
+    # a directory is refused with no request sent.
+    current = read_template(output) if output is not None and output.exists() else None
     remote_keys = None
     if target.set_name:
         with make_client(api_host) as client:
@@ -248,23 +246,16 @@ def export(
     if output is None:
         print(render_template(entries, header), end="")
         return
-    if output.exists():
-        current = output.read_text(encoding="utf-8")
-        with_values = template_keys_with_values(current)
-        if with_values:
-            lines = ", ".join(map(str, with_values[:10]))
-            raise fail(
-                f"{output} holds values (line {lines}); export only writes templates. "
-                "Choose another file.",
-                EXIT_USAGE,
-            )
+    if current is not None:
         text = render_template(entries, header) if force else update_template(current, entries)
         if text == current:
             info(f"{output} is up to date.")
             return
+        mode = stat.S_IMODE(output.stat().st_mode)  # keep the mode the user chose
     else:
         text = render_template(entries, header)
-    atomic_write_text(output, text, mode=0o644)
+        mode = 0o644  # a template holds no value and is meant to be committed
+    atomic_write_text(output, text, mode=mode)
     success(f"Wrote {output} ({len(entries)} keys).")
 
 
@@ -304,12 +295,7 @@ def check(
     else:
         for f in findings:
             mark = "ok  " if f.ok else "FAIL"
-            if is_tty():
-                stdout().print(
-                    f"{mark} {f.message}", style="green" if f.ok else "red", markup=False
-                )
-            else:
-                echo(f"{mark} {f.message}")
+            styled(f"{mark} {f.message}", "green" if f.ok else "red")
         failed = sum(not f.ok for f in findings)
         echo(
             f"{len(findings) - failed} passed, {failed} failed" if failed else "All checks passed."
