@@ -1,10 +1,13 @@
 """What a bot imports: typed settings from the secrets Pipecat Cloud mounts as env vars.
 
 ``load_settings`` builds a pydantic-settings model (process environment, then a local ``.env``,
-then defaults) and turns a ``ValidationError`` into one of ours: ``MissingSecretsError`` naming
-every missing env var as the user must set it, or ``InvalidSecretsError`` naming each invalid
-one. Neither carries the ``ValidationError`` (which holds ``input_value``): it is not chained,
-not in ``__context__``, and no value appears in the message.
+then defaults) and turns a ``ValidationError`` (or pydantic-settings' own error for a complex
+field whose value is not JSON) into one of ours: ``MissingSecretsError`` naming every missing env
+var as the user must set it, or ``InvalidSecretsError`` naming each invalid one. Our errors are
+built from the pydantic error *type* and *location* only, with a fixed message per type: never
+from pydantic's ``msg`` or ``input``, which a custom validator, ``str_strip_whitespace`` or a
+``mode="before"`` validator can fill with (a transformed part of) a value. The pydantic error is
+not chained, not in ``__context__``, and no frame of the raised error's traceback holds a value.
 
 This module imports only pydantic, pydantic-settings and pure pcc-env modules: bot start-up
 pays for nothing else.
@@ -13,6 +16,7 @@ pays for nothing else.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import UnionType
@@ -20,12 +24,14 @@ from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core.core_schema import ErrorType
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from pcc_env.errors import InvalidSecretsError, MissingSecretsError
 
@@ -114,11 +120,11 @@ def _nested_delimiter(settings_cls: type[BaseSettings]) -> str | None:
     return settings_cls.model_config.get("env_nested_delimiter") or None
 
 
-def _nested_name(model: type[BaseModel], key: str) -> tuple[str, FieldInfo | None]:
+def _nested_name(model: type[BaseModel], key: str) -> tuple[str, FieldInfo] | None:
     for name, field in model.model_fields.items():
         if key in (name, field.alias, field.validation_alias):
             return (field.alias or name), field
-    return key, None
+    return None
 
 
 def _env_name_for_loc(settings_cls: type[BaseSettings], loc: tuple[int | str, ...]) -> str:
@@ -147,11 +153,12 @@ def _env_name_for_loc(settings_cls: type[BaseSettings], loc: tuple[int | str, ..
         return env
     parts = [env]
     for key in loc[1:]:
-        if model is None:
+        # A key the model does not declare may come from a JSON value: never name it.
+        found = _nested_name(model, str(key)) if model is not None else None
+        if found is None:
             break
-        sub_name, sub_field = _nested_name(model, str(key))
-        parts.append(_case(settings_cls, sub_name))
-        model = _nested_model(sub_field) if sub_field is not None else None
+        parts.append(_case(settings_cls, found[0]))
+        model = _nested_model(found[1])
     return delimiter.join(parts)
 
 
@@ -238,41 +245,156 @@ def _secret_set_name(settings_cls: type[BaseSettings], explicit: str | None) -> 
     return secret_set_from_deploy_file()
 
 
-def _scrub(message: str, value: Any) -> str:
-    """Drop an input that a custom validator may have put in its message."""
-    if isinstance(value, str) and len(value) >= 3 and value in message:
-        return message.replace(value, "***")
-    return message
+# What an invalid value is, per pydantic error type. Messages are fixed text: pydantic's ``msg``,
+# ``input`` and ``ctx`` can all hold (part of) a value, a custom validator's text most of all.
+_REASONS: dict[str, str] = {
+    "int_parsing": "not a valid integer",
+    "int_type": "not a valid integer",
+    "int_from_float": "not a whole number",
+    "int_parsing_size": "integer out of range",
+    "float_parsing": "not a valid number",
+    "float_type": "not a valid number",
+    "decimal_parsing": "not a valid number",
+    "finite_number": "not a finite number",
+    "bool_parsing": "not a valid boolean (true/false, 1/0, yes/no, on/off)",
+    "bool_type": "not a valid boolean",
+    "greater_than": "too small",
+    "greater_than_equal": "too small",
+    "less_than": "too large",
+    "less_than_equal": "too large",
+    "multiple_of": "not an allowed multiple",
+    "string_type": "not a string",
+    "string_too_short": "too short",
+    "string_too_long": "too long",
+    "string_pattern_mismatch": "does not match the required pattern",
+    "string_not_ascii": "not ASCII",
+    "too_short": "too few items",
+    "too_long": "too many items",
+    "literal_error": "not one of the allowed values",
+    "enum": "not one of the allowed values",
+    "json_invalid": "not valid JSON",
+    "json_type": "not valid JSON",
+    "list_type": "not a list (a JSON array)",
+    "tuple_type": "not a list (a JSON array)",
+    "set_type": "not a list (a JSON array)",
+    "dict_type": "not a mapping (a JSON object)",
+    "model_type": "not a mapping (a JSON object)",
+    "model_attributes_type": "not a mapping (a JSON object)",
+    "extra_forbidden": "not allowed (extra field)",
+    "url_parsing": "not a valid URL",
+    "url_type": "not a valid URL",
+    "url_scheme": "URL scheme not allowed",
+    "url_syntax_violation": "not a valid URL",
+    "url_too_long": "URL too long",
+    "uuid_parsing": "not a valid UUID",
+    "uuid_type": "not a valid UUID",
+    "uuid_version": "wrong UUID version",
+    "date_parsing": "not a valid date",
+    "datetime_parsing": "not a valid date and time",
+    "time_parsing": "not a valid time",
+    "time_delta_parsing": "not a valid duration",
+    "import_error": "not an importable Python path",
+    "value_error": "rejected by a validator",
+    "assertion_error": "rejected by a validator (assertion failed)",
+}
+
+
+_KNOWN_TYPES = frozenset(get_args(ErrorType)) | frozenset(_REASONS)
+
+
+def _reason(error_type: str) -> str:
+    """A fixed message for an error type. A custom type is not named: a validator may build it."""
+    if error_type in _REASONS:
+        return _REASONS[error_type]
+    if error_type in _KNOWN_TYPES:
+        return f"invalid value ({error_type})"
+    return "rejected by a validator (custom error)"
+
+
+def _safe_type(error_type: str) -> str:
+    return error_type if error_type in _KNOWN_TYPES else "custom error"
 
 
 def _translate(
     settings_cls: type[BaseSettings], exc: ValidationError, secret_set: str | None
 ) -> MissingSecretsError | InvalidSecretsError:
+    """Only the error type and the location (field -> env var name) reach our error."""
     missing: set[str] = set()
     invalid: dict[str, str] = {}
-    for error in exc.errors(include_url=False, include_context=False):
-        env = _env_name_for_loc(settings_cls, tuple(error["loc"])) if error["loc"] else "?"
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        if not error["loc"]:
+            invalid.setdefault(_MODEL_KEY, f"model validation failed ({_safe_type(error['type'])})")
+            continue
+        env = _env_name_for_loc(settings_cls, tuple(error["loc"]))
         if error["type"] == "missing":
             missing.add(env)
         else:
-            invalid.setdefault(env, _scrub(error["msg"], error.get("input")))
+            invalid.setdefault(env, _reason(error["type"]))
     if missing:
-        names = sorted(missing)
-        count = f"{len(names)} required secret{'s are' if len(names) != 1 else ' is'} missing"
-        set_name = _secret_set_name(settings_cls, secret_set)
-        where = f"secret set '{set_name}'" if set_name else "the agent's secret set"
-        message = (
-            f"{count}: {', '.join(names)}. On Pipecat Cloud add them to {where} "
-            f"(pcc-env push) and redeploy; locally add them to .env."
-        )
-        if invalid:
-            message += " Also invalid: " + "; ".join(
-                f"{k} ({v})" for k, v in sorted(invalid.items())
-            )
-        return MissingSecretsError(message, names)
+        return _missing_error(settings_cls, sorted(missing), invalid, secret_set)
+    return _invalid_error(invalid)
+
+
+def _missing_error(
+    settings_cls: type[BaseSettings],
+    names: list[str],
+    invalid: dict[str, str],
+    secret_set: str | None,
+) -> MissingSecretsError:
+    count = f"{len(names)} required secret{'s are' if len(names) != 1 else ' is'} missing"
+    set_name = _secret_set_name(settings_cls, secret_set)
+    where = f"secret set '{set_name}'" if set_name else "the agent's secret set"
+    message = (
+        f"{count}: {', '.join(names)}. On Pipecat Cloud add them to {where} "
+        f"(pcc-env push) and redeploy; locally add them to .env."
+    )
+    if invalid:
+        message += " Also invalid: " + "; ".join(f"{k} ({v})" for k, v in sorted(invalid.items()))
+    return MissingSecretsError(message, names)
+
+
+def _invalid_error(invalid: dict[str, str]) -> InvalidSecretsError:
     details = "; ".join(f"{k}: {v}" for k, v in sorted(invalid.items()))
-    noun = "secret has" if len(invalid) == 1 else "secrets have"
-    return InvalidSecretsError(f"{len(invalid)} {noun} an invalid value: {details}", invalid)
+    count = len(invalid) - (_MODEL_KEY in invalid)
+    if count == 0:
+        head = "The settings are invalid"
+    else:
+        head = f"{count} {'secret has' if count == 1 else 'secrets have'} an invalid value"
+    return InvalidSecretsError(f"{head}: {details}", invalid)
+
+
+_MODEL_KEY = "(model)"
+_PARSE_FAILURE = re.compile(r'error parsing value for field "(.+?)" from source')
+
+
+def _translate_source_error(
+    settings_cls: type[BaseSettings], exc: PydanticSettingsError
+) -> InvalidSecretsError:
+    """pydantic-settings fails before validation when a complex field's value is not JSON.
+
+    Its message names the field; its cause (a ``JSONDecodeError``) holds the value in ``.doc``.
+    Only a field name that the model declares is kept.
+    """
+    match = _PARSE_FAILURE.match(str(exc))
+    field = match.group(1) if match else None
+    if field is not None and field in settings_cls.model_fields:
+        env = _env_names(settings_cls, field, settings_cls.model_fields[field])[0]
+    else:
+        env = "?"
+    return _invalid_error({env: "not valid JSON"})
+
+
+def _build(
+    cls: type[S], kwargs: dict[str, Any], settings_cls: type[BaseSettings], secret_set: str | None
+) -> S | MissingSecretsError | InvalidSecretsError:
+    """Build the model, or our error for why not. The pydantic error and its input die with
+    this frame: it is never in the traceback of what ``load_settings`` raises."""
+    try:
+        return cls(**kwargs)
+    except ValidationError as exc:
+        return _translate(settings_cls, exc, secret_set)
+    except PydanticSettingsError as exc:
+        return _translate_source_error(settings_cls, exc)
 
 
 def _with_environ(settings_cls: type[S], environ: Mapping[str, str]) -> type[S]:
@@ -318,15 +440,15 @@ def load_settings(
     Raises ``MissingSecretsError`` or ``InvalidSecretsError``; never a ``ValidationError``.
     """
     cls = _with_environ(settings_cls, environ) if environ is not None else settings_cls
+    # No local of this frame may hold a value once it raises: error reporters record them.
+    del environ
     kwargs: dict[str, Any] = {}
     if env_file is not DEFAULT:
         kwargs["_env_file"] = env_file
     elif settings_cls.model_config.get("env_file") is None:
         kwargs["_env_file"] = DEFAULT_ENV_FILE
-    error: MissingSecretsError | InvalidSecretsError | None = None
-    try:
-        return cls(**kwargs)
-    except ValidationError as exc:
-        error = _translate(settings_cls, exc, secret_set)
-    # Raised outside the except block: no __context__ points at the ValidationError.
-    raise error
+    result = _build(cls, kwargs, settings_cls, secret_set)
+    del cls  # a _with_environ class holds the values in a closure
+    if isinstance(result, (MissingSecretsError, InvalidSecretsError)):
+        raise result from None
+    return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -286,6 +287,9 @@ def test_list_region_filter(api: httpx.Client) -> None:
         ("GET", "/v1/organizations/local/secrets"),
         ("GET", "/_emulator/stats"),
         ("POST", "/_emulator/check-value"),
+        ("GET", "/openapi.json"),
+        ("GET", "/docs"),
+        ("GET", "/redoc"),
     ],
 )
 @pytest.mark.parametrize("auth", [None, "Bearer wrong-token", "Basic abc", "Bearer"])
@@ -322,3 +326,102 @@ def test_check_value_endpoint(api: httpx.Client) -> None:
         {"matches": False},
     )
     assert "the-value" not in yes.text
+
+
+# Hostile bodies: never a 500 ---------------------------------------------------------------------
+
+WRITE_PATHS = [
+    ("PUT", "/v1/secrets/hostile-set"),
+    ("PUT", "/v1/organizations/local/secrets/hostile-set"),
+    ("POST", "/_emulator/check-value"),
+]
+
+
+def _no_server_errors(emulator: EmulatorServer) -> None:
+    statuses = emulator.stats()["statuses"]
+    assert not [s for s in statuses if s.startswith("5") or s == "dropped"], statuses
+
+
+@pytest.mark.parametrize(("method", "path"), WRITE_PATHS)
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000, b'{"a":' * 100_000, b'{"secrets": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"],
+    ids=["arrays", "objects", "inside-secrets"],
+)
+def test_deeply_nested_json_is_400(
+    api: httpx.Client, emulator: EmulatorServer, method: str, path: str, body: bytes
+) -> None:
+    r = api.request(method, path, content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json() == {
+        "error": "Invalid request format: JSON nested too deeply",
+        "code": "GENERIC_BAD_REQUEST",
+    }
+    _no_server_errors(emulator)
+    assert put(api, "after-set", K="v").status_code == 202  # the server is fine
+
+
+@pytest.mark.parametrize(("method", "path"), WRITE_PATHS)
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"secrets": [{"secretKey": "K", "secretValue": "a\\ud800b"}]}',
+        b'{"secrets": [{"secretKey": "K\\udfff", "secretValue": "v"}]}',
+        b'{"secrets": [{"secretKey": "K", "secretValue": "v"}], "region": "\\ud800"}',
+        b'{"secretKey": "K", "secretValue": "\\udc00"}',
+        b'{"isImagePullSecret": true, "host": "\\ud800", "secretValue": "dTp0"}',
+        b'{"set": "hostile-set", "key": "K", "value": "\\ud800"}',
+        b'{"\\ud800": 1}',
+    ],
+    ids=["value", "key", "region", "single", "image-host", "check-value", "object-key"],
+)
+def test_lone_surrogate_is_400(
+    api: httpx.Client, emulator: EmulatorServer, method: str, path: str, body: bytes
+) -> None:
+    r = api.request(method, path, content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json() == {
+        "error": "Invalid request format: a string is not valid Unicode",
+        "code": "GENERIC_BAD_REQUEST",
+    }
+    _no_server_errors(emulator)
+    assert api.get("/v1/secrets/hostile-set").status_code == 404  # nothing was stored
+
+
+def _body_of(size: int) -> bytes:
+    head, tail = b'{"secrets": [{"secretKey": "K", "secretValue": "', b'"}]}'
+    return head + b"v" * (size - len(head) - len(tail)) + tail
+
+
+def _chunks(body: bytes) -> Iterator[bytes]:
+    for i in range(0, len(body), 64 * 1024):
+        yield body[i : i + 64 * 1024]
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_body_limit_is_one_mib(api: httpx.Client, emulator: EmulatorServer, chunked: bool) -> None:
+    too_big = _body_of((1 << 20) + 1)
+    content = _chunks(too_big) if chunked else too_big
+    r = api.put("/v1/secrets/big-set", content=content)
+    assert ("content-length" in r.request.headers) is not chunked
+    assert r.status_code == 413
+    assert r.json() == {"error": "Content Too Large", "code": "PAYLOAD_TOO_LARGE"}
+    assert api.get("/v1/secrets/big-set").status_code == 404
+    just_fits = _body_of(1 << 20)
+    r = api.put("/v1/secrets/big-set", content=_chunks(just_fits) if chunked else just_fits)
+    assert r.status_code == 202, r.text
+    _no_server_errors(emulator)
+
+
+def test_body_limit_applies_before_authentication(emulator: EmulatorServer) -> None:
+    r = httpx.put(f"{emulator.api_host}/v1/secrets/big-set", content=_body_of(2 << 20))
+    assert r.status_code == 413
+    assert emulator.stats()["statuses"] == {"413": 1}
+
+
+def test_schema_and_docs_with_the_token(api: httpx.Client) -> None:
+    schema = api.get("/openapi.json")
+    assert schema.status_code == 200 and "/v1/secrets/{setName}" in schema.json()["paths"]
+    for page in ("/docs", "/redoc"):
+        r = api.get(page)
+        assert r.status_code == 200 and "/openapi.json" in r.text

@@ -20,6 +20,7 @@ import pytest
 from pydantic import SecretStr
 
 from pcc_env.client import NO_RETRIES, RetryPolicy, SecretsClient
+from pcc_env.emulator.server import EmulatorServer
 from pcc_env.errors import PccEnvError
 from pcc_env.runtime import SecretSettings, load_settings
 from pcc_env.sync import PushState, apply_push, plan_push
@@ -349,3 +350,53 @@ def test_hostile_input_paths_leak_nothing(canaries: Canaries, project: Path) -> 
     for path in project.rglob("*"):
         if path.is_file() and path.name not in (".env", "vals.yaml"):
             canaries.assert_absent(path.read_text(errors="replace"), str(path))
+
+
+def test_check_env_file_with_invalid_values_leaks_nothing(
+    canaries: Canaries, project: Path, emulator: EmulatorServer
+) -> None:
+    """A list field whose value is not JSON, a validator echoing a value, a model validator
+    comparing fields: `check --env-file` reports each by name, without a traceback or a value."""
+    (project / "bot.py").write_text(
+        "from pydantic import SecretStr, field_validator, model_validator\n"
+        "from pcc_env import SecretSettings\n"
+        "class Hosts(SecretSettings):\n"
+        "    hosts: list[str]\n"
+        "class Echo(SecretSettings):\n"
+        "    token: str\n"
+        "    @field_validator('token')\n"
+        "    @classmethod\n"
+        "    def check(cls, v):\n"
+        "        raise ValueError(f'bad token {v[:8]}')\n"
+        "class Same(SecretSettings):\n"
+        "    password: SecretStr\n"
+        "    confirm: SecretStr\n"
+        "    @model_validator(mode='after')\n"
+        "    def same(self):\n"
+        "        raise ValueError(f'{self.password.get_secret_value()} != {self.confirm}')\n"
+    )
+    (project / ".env").write_text(
+        f"HOSTS={canaries.new()}\nTOKEN={canaries.new()}\n"
+        f"PASSWORD={canaries.new()}\nCONFIRM={canaries.new()}\n"
+    )
+    env = {
+        "PIPECAT_API_HOST": emulator.api_host,
+        "PIPECAT_API_KEY": emulator.token,
+        "PCC_ENV_DATA_DIR": str(project / ".state"),
+    }
+    expected = {
+        "Hosts": "HOSTS: not valid JSON",
+        "Echo": "TOKEN: rejected by a validator",
+        "Same": "model validation failed (value_error)",
+    }
+    for model, message in expected.items():
+        for extra in ((), ("--json",)):
+            r = run_cli(
+                "check", "--settings", f"bot.py:{model}", "--env-file", ".env", *extra,
+                env=env, cwd=project,
+            )  # fmt: skip
+            assert r.code == 1, r.stdout + r.stderr
+            assert "Traceback" not in r.stderr and message in r.stdout
+            for canary in canaries.issued:  # not even a 6-character piece of a value
+                pieces = [canary[i : i + 6] for i in range(6, len(canary) - 5)]
+                assert not [p for p in pieces if p in r.stdout + r.stderr], model

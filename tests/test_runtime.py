@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import pytest
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ImportString,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pcc_env import (
@@ -169,7 +181,7 @@ def test_invalid_value_names_var_without_value() -> None:
     assert canary not in str(info.value)
 
 
-def test_custom_validator_message_is_scrubbed() -> None:
+def test_custom_validator_message_is_never_used() -> None:
     class Validated(SecretSettings):
         token: SecretStr
 
@@ -182,7 +194,8 @@ def test_custom_validator_message_is_scrubbed() -> None:
     with pytest.raises(InvalidSecretsError) as info:
         settings_from_env(Validated, {"TOKEN": canary})
     assert canary not in str(info.value)
-    assert "wrong prefix" in str(info.value)
+    assert "wrong prefix" not in str(info.value)  # a validator's text may hold any value
+    assert info.value.invalid == {"TOKEN": "rejected by a validator"}
 
 
 def test_missing_and_invalid_together() -> None:
@@ -304,3 +317,257 @@ def test_example_bot(env_present: bool, tmp_path: Path) -> None:
             in r.stderr
         )
         assert "'demo-bot-secrets'" in r.stderr and "Traceback" not in r.stderr
+
+
+# Leaky models: each one makes pydantic put (part of) a value where a naive translation copies it.
+
+
+class _ComparesFields(SecretSettings):
+    password: SecretStr
+    confirm: SecretStr
+
+    @model_validator(mode="after")
+    def same(self) -> _ComparesFields:
+        a, b = self.password.get_secret_value(), self.confirm.get_secret_value()
+        if a != b:
+            raise ValueError(f"{a!r} does not match {b!r}")
+        return self
+
+
+class _EchoesPrefix(SecretSettings):
+    token: str
+
+    @field_validator("token")
+    @classmethod
+    def prefix(cls, v: str) -> str:
+        raise ValueError(f"a token starting {v[:8]!r} is not a live key")
+
+
+class _StripsWhitespace(SecretSettings):
+    model_config = SettingsConfigDict(str_strip_whitespace=True)
+    token: str
+
+    @field_validator("token")
+    @classmethod
+    def check(cls, v: str) -> str:
+        raise ValueError(f"bad token {v}")
+
+
+class _TransformsBefore(SecretSettings):
+    token: str
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def shout(cls, v: str) -> str:
+        return "<" + v.upper() + ">"
+
+    @field_validator("token")
+    @classmethod
+    def check(cls, v: str) -> str:
+        raise ValueError(f"bad token {v}")
+
+
+class _WholeDictBefore(SecretSettings):
+    token: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def look(cls, data: Any) -> Any:
+        raise ValueError(f"refused {data}")
+
+
+class _CustomErrorType(SecretSettings):
+    token: str
+
+    @field_validator("token")
+    @classmethod
+    def check(cls, v: str) -> str:
+        raise PydanticCustomError(f"bad_{v[:10]}", "bad {value}", {"value": v})
+
+
+class _Asserts(SecretSettings):
+    token: str
+
+    @field_validator("token")
+    @classmethod
+    def check(cls, v: str) -> str:
+        assert v.startswith("sk-"), v
+        return v
+
+
+class _Imports(SecretSettings):
+    handler: ImportString[Any]
+
+
+class _Sub(BaseModel):
+    host: str
+
+
+class _JsonList(SecretSettings):
+    hosts: list[str]
+
+
+class _JsonDict(SecretSettings):
+    limits: dict[str, int]
+
+
+class _JsonNested(SecretSettings):
+    db: _Sub
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "localhost"
+
+
+class _DictKeyFromValue(SecretSettings):
+    model_config = SettingsConfigDict(env_nested_delimiter="__")
+    db: _Strict
+    limits: dict[str, int]
+
+
+def _value() -> str:
+    return "zq" + secrets.token_hex(12) + "-Vq"
+
+
+# model -> (env var -> value maker), every value a fresh canary
+LEAKY: dict[str, tuple[type[BaseSettings], dict[str, Any]]] = {
+    "model validator comparing fields": (
+        _ComparesFields,
+        {"PASSWORD": _value, "CONFIRM": _value},
+    ),
+    "validator echoing a prefix": (_EchoesPrefix, {"TOKEN": _value}),
+    "str_strip_whitespace": (_StripsWhitespace, {"TOKEN": lambda: "   " + _value() + "  "}),
+    "mode=before transforming": (_TransformsBefore, {"TOKEN": _value}),
+    "model validator mode=before": (_WholeDictBefore, {"TOKEN": _value}),
+    "custom error type from the value": (_CustomErrorType, {"TOKEN": _value}),
+    "assert echoing the value": (_Asserts, {"TOKEN": _value}),
+    "ImportString": (_Imports, {"HANDLER": lambda: _value().replace("-", "_") + ".mod"}),
+    "list not JSON": (_JsonList, {"HOSTS": _value}),
+    "dict not JSON": (_JsonDict, {"LIMITS": lambda: "{" + _value()}),
+    "nested model not JSON": (_JsonNested, {"DB": _value}),
+    "dict key from a JSON value": (
+        _DictKeyFromValue,
+        {"DB": lambda: f'{{"{_value()}": 1}}', "LIMITS": lambda: f'{{"{_value()}": "x"}}'},
+    ),
+}
+
+
+def _windows(value: str) -> set[str]:
+    return {value[i : i + 6].lower() for i in range(len(value) - 5)}
+
+
+def _exception_texts(exc: BaseException) -> list[tuple[str, str]]:
+    """Every text an error reporter may record: str, repr, args, attributes, the formatted
+    traceback, and the repr of every local of every frame of every traceback in the chain."""
+    out = [
+        ("str", str(exc)),
+        ("repr", repr(exc)),
+        ("args", repr(exc.args)),
+        ("__dict__", repr(vars(exc))),
+        ("traceback", "".join(traceback.format_exception(exc))),
+    ]
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        out.append(("chained", f"{cur!s} {cur!r} {vars(cur)!r}"))
+        tb = cur.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            for name, local in frame.f_locals.items():
+                out.append((f"local {name} of {frame.f_code.co_name}", _deep_repr(local)))
+            tb = tb.tb_next
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def _deep_repr(value: Any, depth: int = 0) -> str:
+    """Like an error reporter's serializer: containers walked, everything else repr()'d."""
+    if depth > 5:
+        return ""
+    if isinstance(value, dict):
+        return " ".join(
+            f"{_deep_repr(k, depth + 1)}:{_deep_repr(v, depth + 1)}" for k, v in value.items()
+        )
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return " ".join(_deep_repr(v, depth + 1) for v in value)
+    return repr(value)
+
+
+def _load_from(cls: type[BaseSettings], env_file: Path | None) -> BaseException:
+    """Catch in a frame that holds no value, as a bot's start-up code would."""
+    try:
+        load_settings(cls, env_file=env_file)
+    except SettingsError as exc:
+        return exc
+    raise AssertionError("expected a SettingsError")
+
+
+@pytest.mark.parametrize("source", ["environment", "dotenv"])
+@pytest.mark.parametrize("case", sorted(LEAKY))
+def test_no_six_char_window_of_a_value_reaches_the_error(
+    case: str, source: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cls, makers = LEAKY[case]
+    values = {name: make() for name, make in makers.items()}
+    if source == "environment":
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        env_file = None
+    else:
+        env_file = tmp_path / "bot.env"
+        env_file.write_text("".join(f"{n}='{v}'\n" for n, v in values.items()))
+    exc = _load_from(cls, env_file)
+    assert isinstance(exc, InvalidSecretsError), repr(exc)
+    assert exc.__cause__ is None and exc.__context__ is None and exc.__suppress_context__
+    assert exc.invalid  # names what is wrong ...
+    assert set(exc.invalid) <= {*makers, "(model)"}
+    windows = set().union(*(_windows(v) for v in values.values()))
+    texts = _exception_texts(exc)
+    assert any(name == "local result of load_settings" for name, _ in texts)  # frames were walked
+    for where, text in texts:
+        lowered = text.lower()
+        leaked = [w for w in windows if w in lowered]
+        assert not leaked, f"{case}: a piece of a value is in {where}"
+    del values
+
+
+def test_not_json_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOSTS", "a,b")
+    with pytest.raises(InvalidSecretsError) as info:
+        load_settings(_JsonList, env_file=None)
+    assert info.value.invalid == {"HOSTS": "not valid JSON"}
+    assert str(info.value) == "1 secret has an invalid value: HOSTS: not valid JSON"
+
+
+def test_model_level_error_says_model_validation_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PASSWORD", "one-value")
+    monkeypatch.setenv("CONFIRM", "other-value")
+    with pytest.raises(InvalidSecretsError) as info:
+        load_settings(_ComparesFields, env_file=None)
+    assert info.value.invalid == {"(model)": "model validation failed (value_error)"}
+    assert (
+        str(info.value)
+        == "The settings are invalid: (model): model validation failed (value_error)"
+    )
+
+
+def test_environ_argument_is_not_kept_in_load_settings_frame() -> None:
+    def attempt() -> BaseException:
+        try:
+            load_settings(_EchoesPrefix, env_file=None, environ={"TOKEN": "zq-environ-7c41e9"})
+        except SettingsError as exc:
+            return exc
+        raise AssertionError
+
+    exc = attempt()
+    tb = exc.__traceback__
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    inner = [f for f in frames if f.f_code.co_name == "load_settings"]
+    assert inner and "environ" not in inner[0].f_locals
+    for frame in frames:
+        assert "environ-7c41e9" not in _deep_repr(dict(frame.f_locals))

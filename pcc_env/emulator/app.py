@@ -18,9 +18,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import ValidationError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pcc_env.emulator.store import IMAGE_PULL_KEY, Store, StoreError, bad_request
@@ -51,6 +54,8 @@ REGIONS: tuple[tuple[str, str], ...] = (
 Fault = Literal["500", "409", "drop-before", "drop-after"]
 FAULTS: tuple[Fault, ...] = ("500", "409", "drop-before", "drop-after")
 INVALID_FORMAT = "Invalid request format"
+MAX_BODY_BYTES = 1 << 20  # 413 past 1 MiB, with or without a Content-Length
+TOO_LARGE = "Content Too Large"
 IMAGE_PULL_FIELDS = (
     "Must provide isImagePullSecret, host, and secretValue to update an image pull secret"
 )
@@ -194,6 +199,9 @@ class _Instrument:
                 note(message["status"])
             await send(message)
 
+        if _declared_length(scope) > MAX_BODY_BYTES:
+            await _error(413, TOO_LARGE, "PAYLOAD_TOO_LARGE")(scope, receive, send_and_note)
+            return
         try:
             await self.app(scope, receive, send_and_note)
         except DropConnection:
@@ -208,6 +216,13 @@ class _Instrument:
             )
         finally:
             note(None)
+
+
+def _declared_length(scope: Scope) -> int:
+    try:
+        return int(Headers(scope=scope).get("content-length", "0"))
+    except ValueError:
+        return 0
 
 
 def _route_template(scope: Scope) -> str:
@@ -231,8 +246,16 @@ def _valid_set_name(name: str) -> str:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or 400 for anything else: not JSON, not an object, nested
+    past the parser's recursion limit, or holding a lone surrogate (``"\\ud800"`` parses, but
+    is not text: it cannot be encoded, stored or hashed)."""
     try:
         body = json.loads(await request.body())
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        raise bad_request(INVALID_FORMAT + ": JSON nested too deeply") from None
+    except UnicodeError:
+        raise bad_request(INVALID_FORMAT + ": a string is not valid Unicode") from None
     except ValueError:
         raise bad_request(INVALID_FORMAT) from None
     if not isinstance(body, dict):
@@ -262,12 +285,18 @@ def create_app(config: EmulatorConfig) -> FastAPI:
         if org != config.org:
             raise StoreError(404, "Organization not found", "NOT_FOUND")
 
+    # The schema and its viewers are served below, behind the token like every other route.
     app = FastAPI(
         title="pcc-env emulator of the Pipecat Cloud secrets API",
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,
     )
     app.state.emulator = emu
+    # Starlette counts the bytes of every body as it is read (chunked ones too) and raises a 413
+    # HTTPException, which the handler below turns into our error shape. It sits inside
+    # _Instrument, which answers a too-large Content-Length itself, before reading anything.
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY_BYTES)
     app.add_middleware(_Instrument, emulator=emu)
 
     @app.exception_handler(StoreError)
@@ -280,7 +309,9 @@ def create_app(config: EmulatorConfig) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "ERROR")
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(
+            exc.status_code, "ERROR"
+        )
         return _error(exc.status_code, str(exc.detail), code)
 
     def secrets_router(org_surface: bool) -> APIRouter:
@@ -394,6 +425,18 @@ def create_app(config: EmulatorConfig) -> FastAPI:
         await emu.latency()
         org = Organization(name=config.org, verbose_name=f"{config.org} (pcc-env emulator)")
         return OrganizationList(organizations=[org]).dump()
+
+    @app.get("/openapi.json", dependencies=[Depends(authenticate)], include_in_schema=False)
+    async def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/docs", dependencies=[Depends(authenticate)], include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
+
+    @app.get("/redoc", dependencies=[Depends(authenticate)], include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title=app.title)
 
     @app.get("/_emulator/stats", dependencies=[Depends(authenticate)])
     async def stats() -> dict[str, Any]:
