@@ -180,3 +180,83 @@ class OrganizationProperties(ApiModel):
 
 class PropertiesResponse(ApiModel):
     properties: OrganizationProperties
+
+
+# Agents (``/agents``): what status and redeploy read; the emulator writes the same shapes --------
+
+RevisionPhase = Literal["Creating", "Validating", "Active", "Draining", "Failed"]
+
+
+class AgentUpdateRequest(ApiModel):
+    """``POST /agents/{agentName}`` (UpdateServiceRequest): only the fields pcc-env and the
+    emulator act on; the others are accepted and kept by the emulator as given."""
+
+    image: str | None = None
+    secret_set: str | None = None
+    image_pull_secret_set: str | None = None
+    region: str | None = None
+    force_redeploy: bool = False
+
+
+class AgentCreateRequest(AgentUpdateRequest):
+    """``POST /agents`` (CreateServiceRequest)."""
+
+    service_name: str
+
+
+class ManifestSpec(ApiModel):
+    image: ServerStr | None = None
+    image_pull_secret_name: ServerStr | None = None
+    env_from_secret_names: list[ServerStr] = []
+
+
+class Manifest(ApiModel):
+    spec: ManifestSpec = ManifestSpec()
+
+
+class Deployment(ApiModel):
+    """An agent's deployment: ``manifest.spec.envFromSecretNames`` are the sets it mounts."""
+
+    id: ServerStr
+    manifest: Manifest = Manifest()
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class RevisionHealth(ApiModel):
+    ready: bool | None = None
+    reason: ServerStr | None = None
+    message: ServerStr | None = None
+
+
+class RevisionInfo(ApiModel):
+    deployment_id: ServerStr | None = Field(default=None, alias="deploymentID")
+    phase: ServerStr | None = None  # RevisionPhase; an unknown phase is not an error
+    health: RevisionHealth | None = None
+
+
+class AgentSummary(ApiModel):
+    """One item of ``GET /agents`` (ServiceListItem); ``deployment`` only with
+    ``includeActiveDeployment=true``."""
+
+    name: ServerStr
+    region: ServerStr
+    desired_deployment_id: ServerStr | None = None
+    reconciled_deployment_id: ServerStr | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    deployment: Deployment | None = None
+
+
+class AgentList(ApiModel):
+    services: list[AgentSummary]
+
+
+class AgentDetail(AgentSummary):
+    """``GET|POST /agents/{agentName}`` (ServiceDetailsResponse). The deployment is complete when
+    ``reconciledDeploymentId == desiredDeploymentId`` and ``ready``."""
+
+    ready: bool = False
+    available: bool | None = None
+    current_revision: RevisionInfo | None = None
+    warning: ServerStr | None = None
