@@ -20,6 +20,7 @@ SCRIPTS = [
     "cli_vs_pipecat.py",
     "push.py",
     "watch_latency.py",
+    "redeploy.py",
 ]
 
 

@@ -1,4 +1,8 @@
-"""``SecretsClient``: the Pipecat Cloud secrets REST API over httpx (the only httpx user).
+"""``SecretsClient``: the Pipecat Cloud private REST API over httpx (the only httpx user).
+
+The class is split along what changes together: ``ApiTransport`` (host, key, httpx, retries,
+typed errors), the secrets calls (``SecretsClient``'s own methods, below) and the agents calls
+(``pcc_env.agents_api.AgentsApi``, mixed in; it sends through ``ApiTransport._request``).
 
 Writes are retried with stamina on 409, 429, 5xx and transport errors, honouring ``Retry-After``:
 a PUT carries full values, so repeating it is safe; a DELETE answered 404 on a retry after a
@@ -21,6 +25,7 @@ import base64
 import contextvars
 import logging
 import ssl
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -38,6 +43,7 @@ import stamina.instrumentation
 from pydantic import BaseModel, ValidationError
 
 from pcc_env import __version__
+from pcc_env.agents_api import AgentsApi
 from pcc_env.credentials import ApiKey, is_loopback_url, resolve_api_host, resolve_api_key
 from pcc_env.errors import (
     ApiConnectionError,
@@ -75,6 +81,7 @@ from pcc_env.rules import (
 
 log = logging.getLogger("pcc_env.client")
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T", bound="ApiTransport")
 
 _STATUS_ERRORS: dict[int, type[ApiError]] = {
     400: BadRequestError,
@@ -237,8 +244,9 @@ def _make_transport(api_host: str) -> httpx.HTTPTransport:
     return transport
 
 
-class SecretsClient:
-    """A client of one API host with one key. Use as a context manager, or call ``close()``.
+class ApiTransport:
+    """One API host with one key: requests with retries and typed errors. Use as a context
+    manager, or call ``close()``. The API calls live in ``SecretsClient`` and its mixins.
 
     ``timeout`` bounds each request in total (connecting, sending, every byte of the answer).
     """
@@ -256,7 +264,8 @@ class SecretsClient:
         self.api_key: ApiKey = resolve_api_key(self.api_host, api_key)
         self.retry = retry
         self.timeout = timeout
-        self._deadline: float | None = None
+        # Per thread: watch --redeploy waits for the set and for agents in several threads.
+        self._deadlines = threading.local()
         _install_safe_retry_hooks()
         self._http = httpx.Client(
             base_url=self.api_host + "/v1",
@@ -270,9 +279,10 @@ class SecretsClient:
         )
 
     def __repr__(self) -> str:
-        return f"SecretsClient(api_host={self.api_host!r}, api_key={self.api_key.masked!r})"
+        name = type(self).__name__
+        return f"{name}(api_host={self.api_host!r}, api_key={self.api_key.masked!r})"
 
-    def __enter__(self) -> SecretsClient:
+    def __enter__(self: T) -> T:
         return self
 
     def __exit__(
@@ -286,10 +296,19 @@ class SecretsClient:
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def _deadline(self) -> float | None:
+        return getattr(self._deadlines, "ends", None)
+
+    @_deadline.setter
+    def _deadline(self, ends: float | None) -> None:
+        self._deadlines.ends = ends
+
     @contextmanager
     def deadline(self, seconds: float | None) -> Iterator[None]:
         """Every request made inside, retries and waits included, ends within ``seconds``
-        (``ApiTimeoutError`` past it). Nested deadlines keep the earliest; None adds none."""
+        (``ApiTimeoutError`` past it). Nested deadlines keep the earliest; None adds none. A
+        deadline holds for the thread that set it."""
         previous = self._deadline
         if seconds is not None:
             ends = time.monotonic() + seconds
@@ -317,7 +336,13 @@ class SecretsClient:
             return wait
         return True
 
-    def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
         ends = time.monotonic() + self.timeout
         if self._deadline is not None:
             if self._deadline <= time.monotonic():
@@ -325,7 +350,7 @@ class SecretsClient:
             ends = min(ends, self._deadline)
         token = _DEADLINE.set(ends)
         try:
-            response = self._http.request(method, path, json=body)
+            response = self._http.request(method, path, json=body, params=params)
         except httpx.TimeoutException:
             raise ApiTimeoutError("the request timed out", method=method, path=path) from None
         except httpx.TransportError as exc:
@@ -360,7 +385,14 @@ class SecretsClient:
             retry_after=_retry_after(response),
         )
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
         """Send with retries; returns the decoded JSON body (None when empty)."""
         dropped = False
         timeout, wait_max = self.retry.timeout, self.retry.wait_max
@@ -380,7 +412,7 @@ class SecretsClient:
         ):
             with attempt:
                 try:
-                    response = self._send(method, path, body)
+                    response = self._send(method, path, body, params)
                 except NotFoundError:
                     if method == "DELETE" and dropped:
                         return _ALREADY_GONE  # the dropped attempt may have deleted it
@@ -410,7 +442,11 @@ class SecretsClient:
                 f"the response does not match {model.__name__}", method=method, path=path
             ) from None
 
-    # API ----------------------------------------------------------------------------------------
+
+class SecretsClient(ApiTransport, AgentsApi):
+    """The API client: the secrets calls below, the agents calls from ``AgentsApi``."""
+
+    # Secrets API --------------------------------------------------------------------------------
 
     def list_sets(self) -> list[SecretSetSummary]:
         """Every set of the organization (name, type, region, status), never values."""

@@ -76,7 +76,9 @@ _STATE_LOCK = threading.Lock()  # pushes to several sets record concurrently
 
 
 class PushState:
-    """``push-state.json`` (mode 0600): for each (API host, set), a salt and one digest per key."""
+    """``push-state.json`` (mode 0600): for each (API host, set), a salt, one digest per key and
+    ``writtenAt``, the wall-clock time of the last write from this machine: an agent whose active
+    deployment was created before it runs older values (``pcc_env.redeploy``)."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or user_data_dir() / "push-state.json"
@@ -142,9 +144,32 @@ class PushState:
         digests.update({k: self.digest(salt, k, v) for k, v in values.items()})
         for key in deleted:
             digests.pop(key, None)
-        data[self._slot(api_host, set_name)] = {"salt": salt, "digests": digests}
+        slot: dict[str, Any] = {"salt": salt, "digests": digests}
+        written_at = time.time() if values or deleted else self.last_write(api_host, set_name)
+        if written_at is not None:
+            slot["writtenAt"] = written_at
+        data[self._slot(api_host, set_name)] = slot
         private_dir(self.path.parent)
         atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True), mode=0o600)
+
+    def note_write(self, api_host: str, set_name: str) -> None:
+        """Record the time of a write made outside ``push`` (``secrets set/unset``)."""
+        with _STATE_LOCK:
+            data = self._load()
+            salt, digests = self.previous(api_host, set_name)
+            data[self._slot(api_host, set_name)] = {
+                "salt": salt,
+                "digests": digests,
+                "writtenAt": time.time(),
+            }
+            private_dir(self.path.parent)
+            atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True), mode=0o600)
+
+    def last_write(self, api_host: str, set_name: str) -> float | None:
+        """Wall-clock time of the last write to the set from this machine; None if unknown."""
+        slot = self._load().get(self._slot(api_host, set_name))
+        at = slot.get("writtenAt") if isinstance(slot, dict) else None
+        return float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) else None
 
 
 # Push -------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from pcc_env.cli import auth, demo, emulator, secrets, targets, watch, workflow
+from pcc_env.cli import auth, demo, deploy, emulator, secrets, targets, watch, workflow
 from pcc_env.cli.usage import PccEnvGroup
 
 app = typer.Typer(
@@ -30,6 +30,8 @@ app.command("export")(workflow.export)
 app.command("check")(workflow.check)
 app.command("watch")(watch.watch)
 app.command("targets")(targets.targets)
+app.command("status")(deploy.status)
+app.command("redeploy")(deploy.redeploy)
 app.add_typer(secrets.app)
 app.command("emulator")(emulator.emulator)
 app.command("demo")(demo.demo)

@@ -45,6 +45,13 @@ app = typer.Typer(
 REDEPLOY = "Agents using '{name}' must be redeployed to see the new values."
 
 
+def note_write(client: SecretsClient, name: str) -> None:
+    """Remember when this machine last wrote the set: agents deployed before are stale."""
+    from pcc_env.sync import PushState
+
+    PushState().note_write(client.api_host, name)
+
+
 def wait_with_spinner(client: SecretsClient, name: str, timeout: float) -> SecretSetSummary:
     with spinner(f"Waiting for '{name}' to be ready..."):
         return client.wait_ready(name, timeout=timeout)
@@ -106,6 +113,7 @@ def set_(
     with make_client(api_host) as client:
         with spinner(f"Sending {len(values)} secret(s) to '{name}'..."):
             resp = client.put_secrets(name, values, region=region)
+        note_write(client, name)
         success(f"Secret set '{name}' accepted in {resp.region}: {', '.join(values)}")
         if not no_wait:
             wait_with_spinner(client, name, timeout)
@@ -169,6 +177,7 @@ def unset(
                 success(f"Removed {key} from '{name}'.")
             else:
                 info(f"{key} is not in '{name}' (already gone; the connection dropped once).")
+            note_write(client, name)
     info(REDEPLOY.format(name=name))
 
 

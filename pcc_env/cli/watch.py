@@ -24,11 +24,14 @@ from pcc_env.cli.common import (
     confirm_or_exit,
     make_client,
 )
+from pcc_env.cli.deploy import RedeployAfterTimeoutOption, RedeployFlag, progress_line
 from pcc_env.cli.output import echo, handle_errors, info
 from pcc_env.cli.workflow import resolve_target
 from pcc_env.errors import ConfigError
 
 if TYPE_CHECKING:
+    from pcc_env.client import SecretsClient
+    from pcc_env.redeploy import Progress, Redeployer
     from pcc_env.watch import SyncEvent
 
 
@@ -76,11 +79,14 @@ def watch(
     allow_reserved: AllowReservedFlag = False,
     deploy_file: DeployFileOption = None,
     api_host: ApiHost = None,
+    redeploy: RedeployFlag = False,
+    redeploy_timeout: RedeployAfterTimeoutOption = 300.0,
 ) -> None:
     """Push a .env file to a secret set now and again on every change, until Ctrl-C.
 
     Exits 0 when stopped, or 1 when every sync it tried failed.
     """
+    from pcc_env.cli.deploy import stale_hint
     from pcc_env.sync import PushState
     from pcc_env.watch import EnvWatcher
 
@@ -109,6 +115,7 @@ def watch(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with make_client(api_host) as client:
+            agents = AgentsAfterSync(client, chosen.set_name, redeploy, redeploy_timeout)
             watcher = EnvWatcher(
                 client,
                 path,
@@ -119,22 +126,98 @@ def watch(
                 interpolate=not no_interpolate,
                 skip_empty=skip_empty,
                 wait_timeout=timeout,
-                report=lambda event: echo(format_event(event), flush=True),
+                report=agents.report,
                 state=state,
                 allow_reserved=allow_reserved,
             )
             info(f"Watching {path} for secret set '{chosen.set_name}' (Ctrl-C to stop).")
-            summary = watcher.run(stop)
+            try:
+                summary = watcher.run(stop)
+            finally:
+                closing = agents.close()
+            echo(
+                f"Stopped. {summary.synced} sync(s), {summary.unchanged} unchanged save(s), "
+                f"{summary.skipped} skipped, {summary.failed} failure(s), "
+                f"{summary.write_requests} write request(s).",
+                flush=True,
+            )
+            if closing:
+                echo(closing, flush=True)
+            if summary.synced and not redeploy:
+                info(stale_hint(client, chosen.set_name))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    echo(
-        f"Stopped. {summary.synced} sync(s), {summary.unchanged} unchanged save(s), "
-        f"{summary.skipped} skipped, {summary.failed} failure(s), "
-        f"{summary.write_requests} write request(s).",
-        flush=True,
-    )
-    if summary.synced:
-        info(f"Agents using '{chosen.set_name}' must be redeployed to see the new values.")
-    elif summary.failed:  # every sync tried failed: nothing reached the set
+    if not summary.synced and summary.failed:  # every sync tried failed: nothing reached the set
         raise typer.Exit(1)
+    if redeploy and agents.failed:
+        raise typer.Exit(1)
+
+
+class AgentsAfterSync:
+    """The agents side of ``watch``: after each sync, redeploy the agents that bind the set
+    (``--redeploy``), or name them as now stale. Lines from the redeploy threads and from the
+    watch loop are printed whole, one at a time."""
+
+    def __init__(
+        self, client: SecretsClient, set_name: str, redeploy: bool, timeout: float
+    ) -> None:
+        from pcc_env.redeploy import Redeployer
+
+        self.set_name = set_name
+        self.redeploy = redeploy
+        self._lock = threading.Lock()
+        self.redeployer: Redeployer = Redeployer(
+            client, set_name, timeout=timeout, on_progress=self._progress
+        )
+
+    def say(self, line: str) -> None:
+        with self._lock:
+            echo(line, flush=True)
+
+    def _progress(self, p: Progress) -> None:
+        line = progress_line(p)
+        if line is not None:
+            self.say(f"{time.strftime('%H:%M:%S')} redeploy {line}")
+
+    def report(self, event: SyncEvent) -> None:
+        from pcc_env.errors import ApiError
+        from pcc_env.rules import escape_text
+
+        self.say(format_event(event))
+        if event.kind != "synced":
+            return
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+        try:
+            names = self.redeployer.request() if self.redeploy else self.redeployer.bound()
+        except ApiError as exc:
+            self.say(f"{stamp} cannot list the agents that bind '{self.set_name}': {exc}")
+            return
+        if not names:
+            return
+        shown = ", ".join(escape_text(n) for n in names)
+        if self.redeploy:
+            self.say(f"{stamp} redeploying: {shown}")
+        else:
+            self.say(f"{stamp} now stale: {shown} (pcc-env redeploy --set {self.set_name})")
+
+    @property
+    def failed(self) -> bool:
+        """Some redeploy did not end current (``--redeploy``: watch exits 1)."""
+        return self.redeployer.summary.failed > 0
+
+    def close(self) -> str | None:
+        """Stop waiting for redeploys (requests in flight finish); a closing line, if any."""
+        summary = self.redeployer.close()
+        if not self.redeploy:
+            return None
+        line = (
+            f"Redeploys: {summary.started} started, {summary.current} current, "
+            f"{summary.failed} failed."
+        )
+        if summary.not_updated:
+            line += (
+                f" Not yet on the last write: {', '.join(summary.not_updated)} "
+                f"(pcc-env redeploy --set {self.set_name})."
+            )
+        return line

@@ -27,6 +27,7 @@ from pcc_env.cli.common import (
     confirm_or_exit,
     make_client,
 )
+from pcc_env.cli.deploy import RedeployAfterTimeoutOption, RedeployFlag
 from pcc_env.cli.output import (
     echo,
     err,
@@ -58,7 +59,6 @@ SettingsOption = Annotated[
         "Default: [tool.pcc-env] settings in pyproject.toml.",
     ),
 ]
-REDEPLOY = "Agents using '{name}' must be redeployed to see the new values."
 MARK_STYLE = {"+": "green", "~": "yellow", "=": "dim", "-": "red"}
 
 
@@ -181,6 +181,8 @@ def push(
     deploy_file: DeployFileOption = None,
     json: JsonFlag = False,
     api_host: ApiHost = None,
+    redeploy: RedeployFlag = False,
+    redeploy_timeout: RedeployAfterTimeoutOption = 300.0,
 ) -> None:
     """Push a local .env to a secret set: plan by key name, one PUT, wait until ready."""
     from pcc_env.sync import PushState
@@ -197,10 +199,11 @@ def push(
     state = PushState()
     state.check_writable()  # before any request: a push must be able to record what it sent
     with make_client(api_host) as client:
+        after = AfterPush(redeploy, redeploy_timeout, json)
         if len(wanted) == 1 and not all_targets:
-            _push_one(client, state, wanted[0], prune, dry_run, yes, no_wait, timeout, json)
+            _push_one(client, state, wanted[0], prune, dry_run, yes, no_wait, timeout, after)
         else:
-            _push_many(client, state, wanted, prune, dry_run, yes, no_wait, timeout, json)
+            _push_many(client, state, wanted, prune, dry_run, yes, no_wait, timeout, after)
 
 
 Wanted = tuple[str | None, "targets.SetTarget", dict[str, str]]
@@ -249,9 +252,11 @@ def _push_one(
     yes: bool,
     no_wait: bool,
     timeout: float,
-    json: bool,
+    after: AfterPush,
 ) -> None:
     from pcc_env.sync import apply_push, fetch_remote, plan_push
+
+    json = after.json
 
     _, st, values = wanted
     remote = fetch_remote(client, st.set_name)
@@ -287,16 +292,51 @@ def _push_one(
         "seconds": round(result.seconds, 3),
         "writeRequests": result.requests,
     }
-    if json:
-        print_json({"plan": plan.to_json(), "result": outcome})
-    else:
+    if not json:
         deleted = f"; deleted {len(plan.to_delete)}" if plan.to_delete else ""
         ready = f", {result.status}" if not no_wait else " (not waiting for ready)"
         success(
             f"Pushed {len(plan.values)} key(s) to '{plan.set_name}' in {result.region}{deleted}"
             f"{ready} in {result.seconds:.1f}s."
         )
-    info(REDEPLOY.format(name=plan.set_name))
+    document: dict[str, Any] = {"plan": plan.to_json(), "result": outcome}
+    ok = after.run(client, [plan.set_name], document)
+    if json:
+        print_json(document)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@dataclass
+class AfterPush:
+    """What follows a successful write: with ``--redeploy``, force-redeploy the agents that bind
+    each written set and wait for them; without it, name the agents that are now stale."""
+
+    redeploy: bool
+    timeout: float
+    json: bool
+
+    def run(self, client: SecretsClient, set_names: list[str], document: dict[str, Any]) -> bool:
+        """Adds ``redeploy`` to the JSON ``document``; False when an agent did not end current."""
+        from pcc_env.cli.deploy import report_redeploy, run_redeploy, stale_hint
+
+        if not self.redeploy:
+            if not self.json:
+                for name in set_names:
+                    info(stale_hint(client, name))
+            return True
+        results = [
+            run_redeploy(client, name, None, wait=True, timeout=self.timeout, json=self.json)
+            for name in set_names
+        ]
+        if len(results) == 1:
+            document["redeploy"] = results[0].to_json()
+        else:
+            document["redeploy"] = [r.to_json() for r in results]
+        if not self.json:
+            for r in results:
+                report_redeploy(r, exit_on_failure=False)
+        return all(r.ok for r in results)
 
 
 def _push_many(
@@ -308,11 +348,12 @@ def _push_many(
     yes: bool,
     no_wait: bool,
     timeout: float,
-    json: bool,
+    after: AfterPush,
 ) -> None:
     """Several sets: every plan first (a refusal anywhere sends nothing anywhere), one
     confirmation for every deletion, then concurrent writes and one summary table."""
     pushes = targets.plan_many(client, wanted, state, prune=prune)
+    json = after.json
     if not json:
         for push in pushes:
             if push.target:
@@ -331,20 +372,20 @@ def _push_many(
     with spinner(f"Pushing to {len(pushes)} secret sets and waiting until they are ready..."):
         outcomes = targets.apply_many(client, pushes, state, wait=not no_wait, timeout=timeout)
     ok = all(o.ok for o in outcomes)
-    if json:
-        print_json({"ok": ok, "sets": [o.to_json() for o in outcomes]})
-    else:
+    if not json:
         table(
             ["target", "set", "region", "+", "~", "=", "-", "outcome"],
             [_outcome_row(o, no_wait) for o in outcomes],
         )
-        failed = [o for o in outcomes if not o.ok]
-        for o in failed:
-            err(f"'{o.plan.set_name}': {o.error}")
-        done = [o.plan.set_name for o in outcomes if o.ok]
-        if done:
-            names = ", ".join(map(repr, done))
-            info(f"Agents using {names} must be redeployed to see the new values.")
+        for o in outcomes:
+            if not o.ok:
+                err(f"'{o.plan.set_name}': {o.error}")
+    document: dict[str, Any] = {"ok": ok, "sets": [o.to_json() for o in outcomes]}
+    done = [o.plan.set_name for o in outcomes if o.ok]
+    if done and not after.run(client, done, document):
+        ok = document["ok"] = False
+    if json:
+        print_json(document)
     if not ok:
         raise typer.Exit(1)
 
@@ -455,9 +496,15 @@ def check(
     timeout: TimeoutOption = 60.0,
     json: JsonFlag = False,
     api_host: ApiHost = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail when an agent runs values older than the set.")
+    ] = False,
 ) -> None:
     """Preflight for CI before 'pipecat cloud deploy': exit 0 when every check passes."""
-    from pcc_env.sync import run_check
+    from pcc_env.redeploy import check_agents
+    from pcc_env.sync import PushState, run_check
+
+    state = PushState()
 
     resolved = resolve_targets(
         target,
@@ -489,6 +536,7 @@ def check(
                     wait=wait,
                     timeout=timeout,
                 )
+                findings += check_agents(client, st.set_name, strict=strict, state=state)
                 rows.extend((where, f) for f in findings)
             if len(t.sets) > 1:
                 rows.append((t.name, _same_keys_finding(client, t)))

@@ -1,0 +1,81 @@
+"""The agents calls of the Pipecat Cloud REST API (``/agents``), mixed into ``SecretsClient``.
+
+They send through ``ApiTransport._request`` (in ``pcc_env.client``, the only httpx user), so they
+share its retries (409, 429, 5xx, dropped connections; ``Retry-After`` honoured), typed errors
+and no-leak rules. A ``forceRedeploy`` retried after a dropped connection may make one more
+deployment than asked for: harmless, as every deployment made after a write runs its values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
+
+from pydantic import BaseModel
+
+from pcc_env.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from pcc_env.models import AgentDetail, AgentSummary
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def agent_path(name: str) -> str:
+    """``/agents/{name}``; the name comes from the user or the server, so it is quoted."""
+    return "/agents/" + quote(name, safe="")
+
+
+class AgentsApi:
+    """``list_agents``, ``get_agent``, ``find_agent`` and ``redeploy_agent``."""
+
+    if TYPE_CHECKING:  # provided by ``ApiTransport``
+
+        def _request(
+            self,
+            method: str,
+            path: str,
+            body: dict[str, Any] | None = None,
+            *,
+            params: Mapping[str, str] | None = None,
+        ) -> Any: ...
+
+        @staticmethod
+        def _parse(model: type[M], data: Any, method: str, path: str) -> M: ...
+
+    def list_agents(self, region: str | None = None) -> list[AgentSummary]:
+        """Every agent (of ``region``, else all), each with its active deployment: the
+        manifest names the secret sets it binds."""
+        from pcc_env.models import AgentList
+
+        params = {"includeActiveDeployment": "true"}
+        if region is not None:
+            params["region"] = region
+        data = self._request("GET", "/agents", params=params)
+        return self._parse(AgentList, data, "GET", "/agents").services
+
+    def get_agent(self, name: str) -> AgentDetail:
+        """An agent's detail: desired/reconciled deployment, ``ready``, the active deployment
+        and its revision. ``NotFoundError`` when there is no such agent."""
+        from pcc_env.models import AgentDetail
+
+        path = agent_path(name)
+        return self._parse(AgentDetail, self._request("GET", path), "GET", path)
+
+    def find_agent(self, name: str) -> AgentDetail | None:
+        """Like ``get_agent`` but None when the agent does not exist."""
+        try:
+            return self.get_agent(name)
+        except NotFoundError:
+            return None
+
+    def redeploy_agent(self, name: str) -> AgentDetail:
+        """Make a new deployment of the agent with its current configuration
+        (``forceRedeploy``), so it mounts the current values of its secret sets. Returns the
+        detail, whose desired deployment is the new one."""
+        from pcc_env.models import AgentDetail
+
+        path = agent_path(name)
+        data = self._request("POST", path, {"forceRedeploy": True})
+        return self._parse(AgentDetail, data, "POST", path)

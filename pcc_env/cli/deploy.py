@@ -1,0 +1,347 @@
+"""``pcc-env status`` and ``pcc-env redeploy``: from the secret set to the running agents.
+
+Also the redeploy step of ``push --redeploy`` and ``watch --redeploy``, and the hint that names
+the stale agents after a push without it.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from pcc_env.cli.common import (
+    ApiHost,
+    DeployFileOption,
+    JsonFlag,
+    NoWaitFlag,
+    SetOption,
+    TargetOption,
+    make_client,
+)
+from pcc_env.cli.output import (
+    EXIT_FAILED,
+    echo,
+    err,
+    handle_errors,
+    info,
+    is_tty,
+    print_json,
+    spinner,
+    stdout,
+    table,
+)
+from pcc_env.errors import ApiError, InputError
+
+if TYPE_CHECKING:
+    from pcc_env.client import SecretsClient
+    from pcc_env.redeploy import AgentStatus, Progress, RedeployResult
+
+AgentOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--agent",
+        "-a",
+        help="Redeploy only this agent (repeatable); it must bind the set.",
+        show_default=False,
+    ),
+]
+RedeployTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout", min=0, help="Seconds to wait for the set, then for every agent to be ready."
+    ),
+]
+RedeployFlag = Annotated[
+    bool,
+    typer.Option(
+        "--redeploy",
+        help="Then force-redeploy the agents that bind the set and wait until they are ready.",
+    ),
+]
+RedeployAfterTimeoutOption = Annotated[
+    float,
+    typer.Option("--redeploy-timeout", min=0, help="Seconds to wait for the redeployed agents."),
+]
+REDEPLOY_HINT = "Update them: pcc-env redeploy --set {name}"
+
+
+def local_time(value: datetime | float | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        value = value.timestamp()
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
+
+
+def agent_rows(statuses: list[AgentStatus]) -> list[list[str]]:
+    from pcc_env.rules import escape_text
+
+    rows = []
+    for s in statuses:
+        v = s.view
+        ready = "-" if v.ready is None else ("yes" if v.ready else "no")
+        state = s.state + (f" ({escape_text(v.message)})" if v.message else "")
+        rows.append(
+            [
+                escape_text(v.name),
+                escape_text(v.region),
+                escape_text(v.deployment_id or "-"),
+                local_time(v.deployment_created_at),
+                ready,
+                state,
+            ]
+        )
+    return rows
+
+
+# Used by push and watch ------------------------------------------------------------------------
+
+
+def stale_hint(client: SecretsClient, set_name: str) -> str:
+    """After a write: the agents that bind the set are now stale; say which, and the command
+    that updates them. Falls back to the generic reminder when the agents cannot be listed."""
+    from pcc_env.redeploy import list_agent_views
+    from pcc_env.rules import escape_text
+
+    try:
+        bound = [a.name for a in list_agent_views(client) if a.binds(set_name)]
+    except ApiError:
+        return f"Agents using '{set_name}' must be redeployed to see the new values."
+    if not bound:
+        return f"No deployed agent binds '{set_name}': none needs to be redeployed."
+    names = ", ".join(escape_text(n) for n in bound)
+    return f"Now stale (deployed before this write): {names}. " + REDEPLOY_HINT.format(
+        name=set_name
+    )
+
+
+def progress_line(p: Progress) -> str | None:
+    """One line per agent when it is done (and when the redeploy is accepted, without --wait)."""
+    from pcc_env.rules import escape_text
+
+    name = escape_text(p.agent)
+    deployment = (
+        f"deployment {escape_text(p.deployment_id)}" if p.deployment_id else "no deployment"
+    )
+    if p.phase == "current":
+        return f"{name}: current ({deployment}, ready in {p.seconds:.1f}s)"
+    if p.phase == "deploying":
+        return None
+    if p.phase in ("failed", "timeout"):
+        detail = f": {escape_text(p.message)}" if p.message else ""
+        return f"{name}: {p.phase} ({deployment}){detail}"
+    if p.phase == "interrupted":
+        return f"{name}: interrupted ({deployment} not ready yet)"
+    return None
+
+
+def print_progress(p: Progress) -> None:
+    line = progress_line(p)
+    if line is None:
+        return
+    line = "  " + line
+    if is_tty():
+        style = {"current": "green", "interrupted": "yellow"}.get(p.phase, "red")
+        stdout().print(line, style=style, markup=False)
+    else:
+        echo(line, flush=True)
+
+
+def run_redeploy(
+    client: SecretsClient,
+    set_name: str,
+    agents: list[str] | None,
+    *,
+    wait: bool,
+    timeout: float,
+    json: bool,
+) -> RedeployResult:
+    """Plan (exit 2 before any request when a named agent does not bind the set), redeploy,
+    print one line per agent. The caller reports the result."""
+    from pcc_env.redeploy import apply_redeploy, list_agent_views, plan_redeploy
+    from pcc_env.rules import escape_text
+
+    plan = plan_redeploy(set_name, list_agent_views(client), agents or ())
+    if not plan.agents:
+        if not json:
+            info(f"No agent binds '{set_name}': nothing to redeploy.")
+        return apply_redeploy(client, plan, wait=wait, timeout=timeout)
+    names = ", ".join(escape_text(a) for a in plan.agents)
+    if not json:
+        echo(f"Redeploying {len(plan.agents)} agent(s) that bind '{set_name}': {names}", flush=True)
+    what = "until they are ready" if wait else "to accept the new deployments"
+    with spinner(f"Waiting for '{set_name}', then {what}..."):
+        result = apply_redeploy(
+            client,
+            plan,
+            wait=wait,
+            timeout=timeout,
+            on_progress=(lambda p: None) if json else print_progress,
+        )
+    if not json and not wait:
+        for o in result.outcomes:
+            if o.outcome == "deploying":
+                echo(f"  {escape_text(o.agent)}: accepted (deployment {o.deployment_id})")
+    return result
+
+
+def report_redeploy(result: RedeployResult, *, exit_on_failure: bool = True) -> None:
+    """The closing line, and one error naming each agent that did not end current (then
+    Exit(1), unless the caller decides)."""
+    from pcc_env.rules import escape_text
+
+    if not result.outcomes:
+        return
+    if result.ok:
+        done = "current" if result.wait else "redeploying (not waiting for ready)"
+        echo(f"{len(result.outcomes)} agent(s) {done}.")
+        return
+    for o in result.failures:
+        detail = f": {escape_text(o.message)}" if o.message else ""
+        err(f"redeploy of agent '{escape_text(o.agent)}' {o.outcome}{detail}")
+    if exit_on_failure:
+        raise typer.Exit(EXIT_FAILED)
+
+
+# Commands ---------------------------------------------------------------------------------------
+
+
+@handle_errors
+def redeploy(
+    set_name: SetOption = None,
+    agent: AgentOption = None,
+    no_wait: NoWaitFlag = False,
+    timeout: RedeployTimeoutOption = 300.0,
+    target: TargetOption = None,
+    deploy_file: DeployFileOption = None,
+    json: JsonFlag = False,
+    api_host: ApiHost = None,
+) -> None:
+    """Force-redeploy the agents that bind a set so they run its current values."""
+    from pcc_env.cli.workflow import resolve_targets
+
+    (chosen,) = resolve_targets(target, set_name=set_name, deploy_file=deploy_file)
+    names = [st.set_name for st in chosen.sets]
+    if agent and len(names) > 1:
+        raise InputError(
+            f"target '{chosen.name}' has {len(names)} sets: name one with --set to use --agent"
+        )
+    with make_client(api_host) as client:
+        results = [
+            run_redeploy(client, name, agent, wait=not no_wait, timeout=timeout, json=json)
+            for name in names
+        ]
+    ok = all(r.ok for r in results)
+    if json:
+        print_json(results[0].to_json() if len(results) == 1 else [r.to_json() for r in results])
+    else:
+        for r in results:
+            report_redeploy(r, exit_on_failure=False)
+    if not ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _set_block(
+    client: SecretsClient, name: str, statuses: list[AgentStatus], last_write: float | None
+) -> dict[str, Any]:
+    from pcc_env.errors import NotFoundError
+
+    try:
+        detail = client.get_set(name)
+    except NotFoundError:
+        return {
+            "name": name,
+            "region": None,
+            "status": "absent",
+            "keyCount": None,
+            "lastWrite": None,
+            "agents": [s.to_json() for s in statuses],
+        }
+    return {
+        "name": name,
+        "region": detail.region,
+        "status": detail.status,
+        "keyCount": len(detail.keys),
+        "lastWrite": (
+            datetime.fromtimestamp(last_write).astimezone().isoformat()
+            if last_write is not None
+            else None
+        ),
+        "agents": [s.to_json() for s in statuses],
+    }
+
+
+@handle_errors
+def status(
+    set_name: Annotated[
+        str | None,
+        typer.Option("--set", "-s", help="Only this secret set. Default: every set."),
+    ] = None,
+    target: TargetOption = None,
+    json: JsonFlag = False,
+    api_host: ApiHost = None,
+) -> None:
+    """Show secret sets and the agents that bind them: current, stale, deploying or failed."""
+    from pcc_env.cli.workflow import resolve_targets
+    from pcc_env.redeploy import agent_statuses, list_agent_views
+    from pcc_env.rules import check_set_name
+    from pcc_env.sync import PushState
+
+    chosen: list[str] | None = None
+    if target is not None:
+        (t,) = resolve_targets(target, set_name=set_name)
+        chosen = [st.set_name for st in t.sets]
+    elif set_name is not None:
+        check_set_name(set_name)
+        chosen = [set_name]
+    state = PushState()
+    blocks: list[tuple[dict[str, Any], list[AgentStatus], float | None]] = []
+    with make_client(api_host) as client, spinner("Reading secret sets and agents..."):
+        if chosen is not None:
+            names = chosen
+        else:
+            names = [s.name for s in client.list_sets() if s.type == "secret"]
+        agents = list_agent_views(client)
+        for name in names:
+            last = state.last_write(client.api_host, name)
+            statuses = agent_statuses(client, name, last, agents)
+            blocks.append((_set_block(client, name, statuses, last), statuses, last))
+    missing = [b["name"] for b, _, _ in blocks if b["status"] == "absent"]
+    if json:
+        print_json({"sets": [b for b, _, _ in blocks]})
+    else:
+        _print_status(blocks)
+    if missing:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print_status(blocks: list[tuple[dict[str, Any], list[AgentStatus], float | None]]) -> None:
+    if not blocks:
+        info("No secret sets.")
+        return
+    for i, (block, statuses, last_write) in enumerate(blocks):
+        if i:
+            echo()
+        name = block["name"]
+        if block["status"] == "absent":
+            echo(f"Secret set '{name}' does not exist")
+        else:
+            written = (
+                f"; last written from this machine {local_time(last_write)}"
+                if last_write is not None
+                else "; never written from this machine"
+            )
+            echo(
+                f"Secret set '{name}' ({block['region']}, {block['status']}, "
+                f"{block['keyCount']} key(s)){written}"
+            )
+        if not statuses:
+            echo("  no agent binds it")
+            continue
+        table(["agent", "region", "deployment", "created", "ready", "state"], agent_rows(statuses))
+        stale = [s for s in statuses if s.state == "stale"]
+        if stale:
+            echo(f"  {len(stale)} stale. " + REDEPLOY_HINT.format(name=name))
