@@ -247,16 +247,21 @@ def check_agents(
     strict: bool = False,
     state: PushState | None = None,
 ) -> list[Finding]:
-    """``check``'s agent findings: read the set's region and the agents that bind it."""
-    from pcc_env.errors import NotFoundError
-    from pcc_env.sync import PushState
+    """``check``'s agent findings: read the set's region and the agents that bind it. Agents
+    that cannot be read are one failed finding (the other checks still report)."""
+    from pcc_env.errors import ApiError, NotFoundError
+    from pcc_env.sync import Finding, PushState
 
     try:
         region: str | None = client.set_status(set_name).region
     except NotFoundError:
         region = None
     last = (state or PushState()).last_write(client.api_host, set_name)
-    return agent_findings(set_name, region, agent_statuses(client, set_name, last), strict=strict)
+    try:
+        statuses = agent_statuses(client, set_name, last)
+    except ApiError as exc:
+        return [Finding(False, "agents", f"cannot read the agents that bind '{set_name}': {exc}")]
+    return agent_findings(set_name, region, statuses, strict=strict)
 
 
 # I/O: redeploying -------------------------------------------------------------------------------
