@@ -70,6 +70,19 @@ class AgentsApi:
         except NotFoundError:
             return None
 
+    def create_agent(
+        self, name: str, image: str, *, secret_set: str | None = None, region: str | None = None
+    ) -> AgentDetail:
+        """Deploy a new agent (``POST /agents``), as ``pipecat cloud deploy`` does for a new
+        name. The service refuses (409) a secret set that is not ready yet."""
+        from pcc_env.models import AgentCreateRequest, AgentDetail
+
+        body = AgentCreateRequest(
+            service_name=name, image=image, secret_set=secret_set, region=region
+        ).dump()
+        body.pop("forceRedeploy", None)
+        return self._parse(AgentDetail, self._request("POST", "/agents", body), "POST", "/agents")
+
     def redeploy_agent(self, name: str) -> AgentDetail:
         """Make a new deployment of the agent with its current configuration
         (``forceRedeploy``), so it mounts the current values of its secret sets. Returns the

@@ -17,6 +17,7 @@ from pathlib import Path
 from pcc_env.cli.output import echo, fail
 
 DEMO_SET = "demo-bot-secrets"
+DEMO_AGENT = "demo-bot"
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 
@@ -53,6 +54,21 @@ def _run(step: int, title: str, *args: str) -> int:
     return code
 
 
+def _deploy_agent(api_host: str, token: str) -> None:
+    import time
+
+    from pcc_env.client import SecretsClient
+
+    with SecretsClient(token, api_host) as client:
+        client.create_agent(DEMO_AGENT, "example/demo-bot:1", secret_set=DEMO_SET, region="us-west")
+        deadline = time.monotonic() + 30
+        while not (agent := client.get_agent(DEMO_AGENT)).ready:
+            if time.monotonic() > deadline:
+                raise fail("the demo agent did not become ready")
+            time.sleep(0.1)
+    echo(f"    agent '{DEMO_AGENT}' runs deployment {agent.desired_deployment_id}")
+
+
 def demo() -> None:
     """Run the whole workflow against an in-process emulator (no account, no network)."""
     from pcc_env.runtime import load_settings
@@ -69,8 +85,10 @@ def demo() -> None:
     )
     echo("    bot.py, .env (from examples/.env.sample) and pcc-deploy.toml are in place")
 
-    with run_emulator(db=str(workdir / "emulator.sqlite3"), provision_delay=0.3) as emu:
-        echo(f"\n[1] Start a local emulator of the Pipecat Cloud secrets API: {emu.api_host}")
+    with run_emulator(
+        db=str(workdir / "emulator.sqlite3"), provision_delay=0.3, deploy_delay=0.5
+    ) as emu:
+        echo(f"\n[1] Start a local emulator of Pipecat Cloud (secrets, agents): {emu.api_host}")
         env = {
             "PIPECAT_API_HOST": emu.api_host,
             "PIPECAT_API_KEY": emu.token,
@@ -106,14 +124,26 @@ def demo() -> None:
                 ".env",
             )
 
-            echo("\n[7] Load the settings as the bot does at start-up")
+            echo("\n[7] An agent is deployed with the set (as 'pipecat cloud deploy' does)")
+            _deploy_agent(emu.api_host, emu.token)
+            env_file = workdir / ".env"
+            env_file.write_text(
+                env_file.read_text().replace("OPENAI_API_KEY=", "OPENAI_API_KEY=rotated-", 1)
+            )
+            echo("    then a value changes in .env (a rotated key)")
+            _run(8, "Push it: the running agent now has an old value", "push")
+            _run(9, "Which agents are stale?", "status")
+            _run(10, "Redeploy the agents that bind the set, and wait until ready", "redeploy")
+            _run(11, "Every agent is current", "status")
+
+            echo("\n[12] Load the settings as the bot does at start-up")
             from pcc_env.deploy_config import load_settings_class
 
             model = load_settings_class("bot.py:BotSettings")
             settings = load_settings(model)
             echo(f"    {model.__name__} loaded; repr shows no secret: {settings!r}")
         counts = emu.stats()["requests"]
-    echo("\n[8] Requests the emulator served")
+    echo("\n[13] Requests the emulator served")
     for route, n in counts.items():
         echo(f"    {n:3d}  {route}")
     echo(f"\nDone. The emulator is stopped; only {workdir} is left behind.")
