@@ -199,11 +199,24 @@ def push(
     state = PushState()
     state.check_writable()  # before any request: a push must be able to record what it sent
     with make_client(api_host) as client:
+        how = PushOptions(prune, dry_run, yes, no_wait, timeout, json)
         after = AfterPush(redeploy, redeploy_timeout, json)
         if len(wanted) == 1 and not all_targets:
-            _push_one(client, state, wanted[0], prune, dry_run, yes, no_wait, timeout, after)
+            _push_one(client, state, wanted[0], how, after)
         else:
-            _push_many(client, state, wanted, prune, dry_run, yes, no_wait, timeout, after)
+            _push_many(client, state, wanted, how, after)
+
+
+@dataclass(frozen=True)
+class PushOptions:
+    """The flags of ``push`` that shape the plan and the write, for one set or many."""
+
+    prune: bool
+    dry_run: bool
+    yes: bool
+    no_wait: bool
+    timeout: float
+    json: bool
 
 
 Wanted = tuple[str | None, "targets.SetTarget", dict[str, str]]
@@ -247,16 +260,14 @@ def _push_one(
     client: SecretsClient,
     state: PushState,
     wanted: Wanted,
-    prune: bool,
-    dry_run: bool,
-    yes: bool,
-    no_wait: bool,
-    timeout: float,
+    how: PushOptions,
     after: AfterPush,
 ) -> None:
     from pcc_env.sync import apply_push, fetch_remote, plan_push
 
-    json = after.json
+    prune, dry_run, yes, no_wait, timeout, json = (
+        how.prune, how.dry_run, how.yes, how.no_wait, how.timeout, how.json
+    )  # fmt: skip
 
     _, st, values = wanted
     remote = fetch_remote(client, st.set_name)
@@ -343,17 +354,15 @@ def _push_many(
     client: SecretsClient,
     state: PushState,
     wanted: list[Wanted],
-    prune: bool,
-    dry_run: bool,
-    yes: bool,
-    no_wait: bool,
-    timeout: float,
+    how: PushOptions,
     after: AfterPush,
 ) -> None:
     """Several sets: every plan first (a refusal anywhere sends nothing anywhere), one
     confirmation for every deletion, then concurrent writes and one summary table."""
+    prune, dry_run, yes, no_wait, timeout, json = (
+        how.prune, how.dry_run, how.yes, how.no_wait, how.timeout, how.json
+    )  # fmt: skip
     pushes = targets.plan_many(client, wanted, state, prune=prune)
-    json = after.json
     if not json:
         for push in pushes:
             if push.target:
