@@ -100,7 +100,8 @@ def check_after(
 ) -> None:
     for name in agents:
         g = generations(emu, name)
-        if not g["upToDate"]:
+        sets = g["sets"].values()
+        if not (g["ready"] and sets and all(s["deployed"] == s["current"] for s in sets)):
             raise SystemExit(f"{label}: agent {name} does not run the latest write: {g}")
     for name in others:
         if emu.call("GET", f"/v1/agents/{name}")["desiredDeploymentId"] != other_ids[name]:

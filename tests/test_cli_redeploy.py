@@ -88,8 +88,19 @@ def generation(emu: EmulatorServer, name: str) -> dict[str, Any]:
     return api(emu, "GET", f"/_emulator/agents/{name}")  # type: ignore[no-any-return]
 
 
+def runs_latest(g: dict[str, Any]) -> bool:
+    """Ready, reconciled, and every set it binds at the generation of its latest write."""
+    sets = g["sets"].values()
+    return bool(
+        g["ready"]
+        and g["reconciledDeploymentId"] == g["deploymentId"]
+        and sets
+        and all(s["deployed"] == s["current"] for s in sets)
+    )
+
+
 def up_to_date(emu: EmulatorServer, name: str) -> bool:
-    return bool(generation(emu, name)["upToDate"])
+    return runs_latest(generation(emu, name))
 
 
 def redeploy_posts(emu: EmulatorServer) -> int:
@@ -161,7 +172,7 @@ def test_push_redeploy_updates_exactly_the_bound_agents(emu: EmulatorServer, pro
     assert redeploy_posts(emu) == 2
     for name in ("bot-a", "bot-b"):
         g = generation(emu, name)
-        assert g["upToDate"], g
+        assert runs_latest(g), g
         assert api(emu, "GET", f"/v1/agents/{name}")["desiredDeploymentId"] != before[name]
     assert api(emu, "GET", "/v1/agents/bystander")["desiredDeploymentId"] == before["bystander"]
     assert emu.check_value(SET, "OPENAI_API_KEY", "sk-3")
