@@ -3,6 +3,7 @@ deploy delay, failing agents, and the write generations only ``/_emulator`` show
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.models import AgentDetail, AgentGenerations, AgentList
@@ -151,6 +160,9 @@ def test_create_answers_the_detail_and_lists_the_agent(api: httpx.Client) -> Non
     with_dep = api.get("/v1/agents", params={"includeActiveDeployment": "true"}).json()
     assert with_dep["services"][0]["deployment"] == detail["deployment"]
     AgentList.model_validate(with_dep)
+    for value in ("false", "0", "null"):
+        plain = api.get("/v1/agents", params={"includeActiveDeployment": value}).json()
+        assert "deployment" not in plain["services"][0]
 
 
 def test_list_region_filter_and_default_region(api: httpx.Client) -> None:
@@ -724,3 +736,46 @@ def test_no_secret_value_in_any_agent_answer(api: httpx.Client) -> None:
     for r in answers:
         assert r.status_code == 200, r.text
         canaries.assert_absent(r.text, f"{r.request.method} {r.request.url.path}")
+
+
+# Conformance to the OpenAPI of the service ------------------------------------------------------
+
+OPENAPI = Path(__file__).resolve().parents[2] / "shared" / "docs" / "pipecat-cloud-openapi.json"
+
+
+def _agents_openapi() -> dict[str, Any]:
+    """The agent paths of the service's OpenAPI. Security is dropped: the test sends the token
+    itself (schemathesis would otherwise generate one)."""
+    doc: dict[str, Any] = json.loads(OPENAPI.read_text())
+    doc["paths"] = {
+        p: v for p, v in doc["paths"].items() if p in ("/agents", "/agents/{agentName}")
+    }
+    doc.pop("security", None)
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            if isinstance(operation, dict):
+                operation.pop("security", None)
+    return doc
+
+
+if OPENAPI.is_file():
+    agents_schema = schemathesis.openapi.from_dict(_agents_openapi())
+
+    @pytest.fixture(scope="module")
+    def live() -> Iterator[EmulatorServer]:
+        with run_emulator(provision_delay=0.0, deploy_delay=0.0) as server:
+            yield server
+
+    @agents_schema.parametrize()
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    def test_agents_conform_to_the_openapi(case: schemathesis.Case, live: EmulatorServer) -> None:
+        case.call_and_validate(
+            base_url=live.api_host + "/v1",
+            headers={"Authorization": f"Bearer {live.token}"},
+            checks=[
+                not_a_server_error,
+                status_code_conformance,
+                content_type_conformance,
+                response_schema_conformance,
+            ],
+        )

@@ -486,8 +486,10 @@ def create_app(config: EmulatorConfig) -> FastAPI:
         @router.get(collection)
         async def list_agents(
             region: Annotated[str | None, Query()] = None,
-            include_deployment: Annotated[bool, Query(alias="includeActiveDeployment")] = False,
+            include: Annotated[str | None, Query(alias="includeActiveDeployment")] = None,
         ) -> dict[str, Any]:
+            # Lenient, like the service: only "true" (or "1") asks for it, anything else not.
+            include_deployment = (include or "").lower() in ("true", "1")
             await emu.latency()
             states = emu.store.list_agents(region)
             return AgentList(
