@@ -244,6 +244,27 @@ def _make_transport(api_host: str) -> httpx.HTTPTransport:
     return transport
 
 
+@dataclass(frozen=True)
+class RetryNotice:
+    """A request failed and will be sent again: what ``on_retry`` receives (no body, no value)."""
+
+    method: str
+    path: str
+    reason: str  # "409 conflict", "503 server error", "connection failed", "timed out"
+    attempt: int  # the attempt about to start, 2..attempts
+    attempts: int
+
+
+def _retry_reason(exc: Exception) -> str:
+    if isinstance(exc, ApiTimeoutError):
+        return "timed out"
+    if isinstance(exc, TransportError):
+        return "connection failed"
+    status = getattr(exc, "status_code", None)
+    kind = {409: "conflict", 429: "rate limited"}.get(status or 0, "server error")
+    return f"{status} {kind}" if status else kind
+
+
 class ApiTransport:
     """One API host with one key: requests with retries and typed errors. Use as a context
     manager, or call ``close()``. The API calls live in ``SecretsClient`` and its mixins.
@@ -259,8 +280,11 @@ class ApiTransport:
         timeout: float = 15.0,
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx.BaseTransport | None = None,
+        on_retry: Callable[[RetryNotice], None] | None = None,
     ) -> None:
         self.api_host = resolve_api_host(api_host)
+        self.on_retry = on_retry
+        self._attempt = threading.local()  # the attempt in flight, per thread
         self.api_key: ApiKey = resolve_api_key(self.api_host, api_key)
         self.retry = retry
         self.timeout = timeout
@@ -333,8 +357,19 @@ class ApiTransport:
             wait = min(exc.retry_after, self.retry.max_retry_after)
             if left is not None and wait >= left:
                 return False  # the server asks us to come back after the deadline
+            self._notify_retry(exc)
             return wait
+        self._notify_retry(exc)
         return True
+
+    def _notify_retry(self, exc: Exception) -> None:
+        current = getattr(self._attempt, "value", None)
+        if self.on_retry is None or current is None:
+            return
+        method, path, num = current
+        if num >= self.retry.attempts:
+            return  # stamina gives up after this one: no retry is coming
+        self.on_retry(RetryNotice(method, path, _retry_reason(exc), num + 1, self.retry.attempts))
 
     def _send(
         self,
@@ -410,6 +445,7 @@ class ApiTransport:
             wait_max=wait_max,
             wait_jitter=self.retry.wait_jitter,
         ):
+            self._attempt.value = (method, path, attempt.num)
             with attempt:
                 try:
                     response = self._send(method, path, body, params)

@@ -235,13 +235,25 @@ class RevisionInfo(ApiModel):
     health: RevisionHealth | None = None
 
 
+class AgentAutoScaling(ApiModel):
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+
+
+class AgentError(ApiModel):
+    code: ServerStr
+    message: ServerStr
+
+
 class AgentSummary(ApiModel):
     """One item of ``GET /agents`` (ServiceListItem); ``deployment`` only with
     ``includeActiveDeployment=true``."""
 
+    id: ServerStr | None = None
     name: ServerStr
     region: ServerStr
     desired_deployment_id: ServerStr | None = None
+    active_deployment_id: ServerStr | None = None  # deprecated alias of desiredDeploymentId
     reconciled_deployment_id: ServerStr | None = None
     created_at: str | None = None
     updated_at: str | None = None
@@ -258,5 +270,33 @@ class AgentDetail(AgentSummary):
 
     ready: bool = False
     available: bool | None = None
+    active_deployment_ready: bool | None = None  # deprecated alias of ready
+    agent_profile: ServerStr | None = None
+    auto_scaling: AgentAutoScaling | None = None
     current_revision: RevisionInfo | None = None
+    # Organization surface only: what the ``pipecat`` CLI reads to stop waiting on a failure.
+    errors: list[AgentError] | None = None
     warning: ServerStr | None = None
+
+
+# Emulator only: which write of each set an agent runs ------------------------------------------
+
+
+class SetGenerations(ApiModel):
+    """``deployed``: the set's write generation when the agent's desired deployment was made;
+    ``current``: its generation now (absent when the set no longer exists)."""
+
+    deployed: int | None = None
+    current: int | None = None
+
+
+class AgentGenerations(ApiModel):
+    """``GET /_emulator/agents/{name}``: the agent runs the latest write of a set when ``ready``
+    and ``deployed == current``."""
+
+    name: ServerStr
+    deployment_id: ServerStr
+    reconciled_deployment_id: ServerStr | None = None
+    phase: ServerStr
+    ready: bool
+    sets: dict[str, SetGenerations] = Field(default_factory=dict)

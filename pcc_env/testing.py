@@ -46,16 +46,18 @@ def run_emulator(
     """Serve an emulator in a background thread for the duration of the ``with`` block.
 
     ``options`` are ``EmulatorConfig`` fields (``provision_delay``, ``fail_sets``,
+    ``deploy_delay`` (default 1 s: pass 0 or a fraction in tests), ``fail_agents``,
     ``latency_ms``, ``fault_rate``, ``db``...). A random token is used unless one is given.
     The object yielded has ``.api_host``, ``.token``, ``.org``, ``.env()``, ``.stats()``,
-    ``.reset_stats()`` and ``.check_value(set, key, value)``.
+    ``.reset_stats()``, ``.check_value(set, key, value)`` and ``.agent_generations(name)``.
     """
     from pcc_env.emulator.app import EmulatorConfig
     from pcc_env.emulator.server import EmulatorServer
 
     options.setdefault("token", "pcc-emu-" + secrets.token_urlsafe(18))
-    if "fail_sets" in options:
-        options["fail_sets"] = tuple(options["fail_sets"])
+    for name in ("fail_sets", "fail_agents"):
+        if name in options:
+            options[name] = tuple(options[name])
     server = EmulatorServer(EmulatorConfig(**options), host=host, port=port)
     with server:
         yield server
@@ -65,10 +67,10 @@ if pytest is not None:
 
     @pytest.fixture
     def pcc_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
-        """A fresh in-memory emulator (50 ms provisioning), with the process environment
+        """A fresh in-memory emulator (50 ms provisioning and deploys), with the environment
         (``PIPECAT_API_HOST``, ``PIPECAT_API_KEY``, ``PIPECAT_TOKEN``, ``PIPECAT_ORG``)
         pointing at it for the duration of the test."""
-        with run_emulator(provision_delay=0.05) as server:
+        with run_emulator(provision_delay=0.05, deploy_delay=0.05) as server:
             for name, value in server.env().items():
                 monkeypatch.setenv(name, value)
             yield server

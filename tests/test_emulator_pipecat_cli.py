@@ -1,4 +1,4 @@
-"""The real ``pipecat cloud secrets`` CLI (pipecatcloud 1.4.0) against the emulator.
+"""The real ``pipecat cloud`` CLI (pipecatcloud 1.4.0) against the emulator: secrets, deploy, agent.
 
 It is installed by ``make test`` into its own venv (.venv-pipecat) so its pins stay out of ours;
 ``PCC_ENV_PIPECAT_CLI`` names its ``pipecat`` executable.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,3 +177,147 @@ def test_wrong_token_is_refused(pipecat: Pipecat) -> None:
     assert r.returncode != 0
     assert pipecat.rest.get("/v1/secrets/auth-set").status_code == 404
     assert pipecat.emulator.stats()["statuses"].get("401", 0) >= 1
+
+
+# Deploy and agent commands ---------------------------------------------------------------------
+
+
+def _deploy_project(tmp_path: Path, region: str = "us-west", agent: str = "my-agent") -> Path:
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    (project / "pcc-deploy.toml").write_text(
+        f'agent_name = "{agent}"\nimage = "me/agent:1"\nsecret_set = "deploy-set"\n'
+        f'region = "{region}"\n'
+    )
+    return project
+
+
+def _cloud(
+    pipecat: Pipecat, cwd: Path, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``pipecat cloud ARGS`` in ``cwd``, without a terminal (so no prompt can wait)."""
+    return subprocess.run(
+        [pipecat.exe, "cloud", *args],
+        env=pipecat.env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+    )
+
+
+def _output(r: subprocess.CompletedProcess[str]) -> str:
+    return " ".join((r.stdout + r.stderr).split())  # rich wraps long lines
+
+
+@pytest.fixture
+def deployer(tmp_path: Path) -> Iterator[Pipecat]:
+    """Deploys are reconciled at once: the CLI polls every 5 s, so its first poll must see the
+    deployment ready (or failed)."""
+    exe = _pipecat_cli()
+    with run_emulator(provision_delay=0.0, deploy_delay=0.0, fail_agents=["broken-*"]) as emu:
+        cli = Pipecat(exe, emu, tmp_path)
+        yield cli
+        cli.rest.close()
+
+
+def test_deploy_with_a_ready_set(deployer: Pipecat, tmp_path: Path) -> None:
+    project = _deploy_project(tmp_path)
+    assert deployer("set", "deploy-set", "API_KEY=v1", "--skip").returncode == 0
+    r = _cloud(deployer, project, "deploy", "--yes")
+    assert r.returncode == 0, _output(r)
+    assert "is ready" in _output(r)
+    agent = deployer.rest.get("/v1/agents/my-agent").json()
+    assert agent["deployment"]["manifest"]["spec"] == {
+        "image": "me/agent:1",
+        "envFromSecretNames": ["deploy-set"],
+    }
+    assert agent["ready"] and agent["reconciledDeploymentId"] == agent["desiredDeploymentId"]
+    first = agent["desiredDeploymentId"]
+    emu = deployer.emulator
+    assert emu.stats()["requests"]["POST /v1/organizations/{org}/services"] == 1
+
+    # a new value, then a plain deploy: the CLI prints the service's warning, nothing changes
+    assert deployer("set", "deploy-set", "API_KEY=v2", "--skip").returncode == 0
+    plain = _cloud(deployer, project, "deploy", "--yes")
+    assert plain.returncode == 0, _output(plain)
+    assert "Warning: No changes detected" in _output(plain)
+    assert deployer.rest.get("/v1/agents/my-agent").json()["desiredDeploymentId"] == first
+    stale = emu.agent_generations("my-agent")
+    assert stale is not None and stale["sets"]["deploy-set"] == {"deployed": 1, "current": 2}
+
+    # --force makes a new deployment, which runs the latest write
+    forced = _cloud(deployer, project, "deploy", "--force")
+    assert forced.returncode == 0, _output(forced)
+    assert "Warning" not in _output(forced)
+    current = emu.agent_generations("my-agent")
+    assert current is not None and current["deploymentId"] != first
+    assert current["ready"] and current["sets"]["deploy-set"] == {"deployed": 2, "current": 2}
+    assert emu.stats()["requests"]["PUT /v1/organizations/{org}/services"] == 2
+
+
+def test_deploy_with_a_pending_set_is_refused() -> None:
+    exe = _pipecat_cli()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        run_emulator(provision_delay=600.0, deploy_delay=0.0) as emu,
+    ):
+        pipecat = Pipecat(exe, emu, Path(tmp))
+        project = _deploy_project(Path(tmp))
+        assert pipecat("set", "deploy-set", "API_KEY=v1", "--skip").returncode == 0
+        r = _cloud(pipecat, project, "deploy", "--yes")
+        assert r.returncode != 0
+        assert (
+            "Secret set 'deploy-set' is not yet ready. Retry once it has been provisioned."
+            in _output(r)
+        )
+        assert pipecat.rest.get("/v1/agents/my-agent").status_code == 404
+        pipecat.rest.close()
+
+
+def test_deploy_with_a_set_in_another_region_is_refused(deployer: Pipecat, tmp_path: Path) -> None:
+    project = _deploy_project(tmp_path, region="us-west")
+    r = deployer("set", "deploy-set", "API_KEY=v1", "--region", "us-east", "--skip")
+    assert r.returncode == 0
+    r = _cloud(deployer, project, "deploy", "--yes")
+    assert r.returncode != 0
+    assert (
+        "Secret set 'deploy-set' is in region 'us-east' but service will be created in region "
+        "'us-west'. Secrets must be in the same region as the service." in _output(r)
+    )
+    assert deployer.rest.get("/v1/agents/my-agent").status_code == 404
+
+
+def test_deploy_of_a_failing_agent_exits_non_zero(deployer: Pipecat, tmp_path: Path) -> None:
+    project = _deploy_project(tmp_path, agent="broken-agent")
+    assert deployer("set", "deploy-set", "API_KEY=v1", "--skip").returncode == 0
+    r = _cloud(deployer, project, "deploy", "--yes")
+    assert r.returncode != 0
+    assert "PCC_UNKNOWN_ERROR" in _output(r)
+    revision = deployer.rest.get("/v1/agents/broken-agent").json()["currentRevision"]
+    assert revision["phase"] == "Failed"
+
+
+def test_agent_list_and_status(deployer: Pipecat, tmp_path: Path) -> None:
+    empty = _cloud(deployer, tmp_path, "agent", "list")
+    assert empty.returncode == 1  # the real CLI exits 1 when there is no agent
+    project = _deploy_project(tmp_path)
+    assert deployer("set", "deploy-set", "API_KEY=v1", "--skip").returncode == 0
+    assert _cloud(deployer, project, "deploy", "--yes").returncode == 0
+    agent = deployer.rest.get("/v1/agents/my-agent").json()
+
+    listed = _cloud(deployer, tmp_path, "agent", "list")
+    assert listed.returncode == 0, _output(listed)
+    out = _output(listed)
+    assert "my-agent" in out and "us-west" in out and agent["desiredDeploymentId"] in out
+    assert agent["id"] in out
+
+    status = _cloud(deployer, tmp_path, "agent", "status", "my-agent")
+    assert status.returncode == 0, _output(status)
+    out = _output(status)
+    assert "Ready: True" in out and "Deployment Phase: Active" in out
+    assert "Image: me/agent:1" in out and agent["desiredDeploymentId"] in out
+
+    missing = _cloud(deployer, tmp_path, "agent", "status", "no-such-agent")
+    assert missing.returncode == 1

@@ -1,4 +1,4 @@
-"""``pcc-env emulator``: serve the local secrets API emulator in the foreground."""
+"""``pcc-env emulator``: serve the local Pipecat Cloud API emulator in the foreground."""
 
 from __future__ import annotations
 
@@ -41,6 +41,14 @@ def emulator(
         list[str] | None,
         typer.Option(help="Glob of set names whose provisioning fails (repeatable)."),
     ] = None,
+    deploy_delay: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds a new agent deployment takes to become ready."),
+    ] = 1.0,
+    fail_agent: Annotated[
+        list[str] | None,
+        typer.Option(help="Glob of agent names whose deployments fail (repeatable)."),
+    ] = None,
     latency_ms: Annotated[
         float, typer.Option(min=0, help="Delay added to every API response, in ms.")
     ] = 0.0,
@@ -54,7 +62,7 @@ def emulator(
     ] = 0.0,
     fault_seed: Annotated[int | None, typer.Option(help="Seed of the fault dice.")] = None,
 ) -> None:
-    """Serve a local emulator of the Pipecat Cloud secrets API (both API surfaces)."""
+    """Serve a local emulator of the Pipecat Cloud API: secrets and agents (both API surfaces)."""
     from pcc_env.emulator import EmulatorConfig, EmulatorServer
 
     generated = token is None
@@ -66,6 +74,8 @@ def emulator(
         db=db_path,
         provision_delay=provision_delay,
         fail_sets=tuple(fail_set or ()),
+        deploy_delay=deploy_delay,
+        fail_agents=tuple(fail_agent or ()),
         latency_ms=latency_ms,
         fault_rate=fault_rate,
         fault_seed=fault_seed,

@@ -1,4 +1,4 @@
-"""A local emulator of the Pipecat Cloud secrets API (FastAPI + SQLite).
+"""A local emulator of the Pipecat Cloud API: secrets and agents (FastAPI + SQLite).
 
 Imports only ``pcc_env.rules`` and ``pcc_env.models`` from the package, so it can be reasoned
 about (and tested against) independently of the client it tests.

@@ -1,8 +1,9 @@
-"""FastAPI app that behaves like the Pipecat Cloud secrets API, on both of its surfaces.
+"""FastAPI app that behaves like the Pipecat Cloud API (secrets and agents), on both surfaces.
 
-``/v1/secrets...`` is the REST API of the docs; ``/v1/organizations/{org}/...`` is what the
-``pipecat cloud secrets`` CLI calls. Both share one store. Test instruments live under
-``/_emulator``: request counts, a value check against stored digests, and a reset.
+``/v1/secrets...`` and ``/v1/agents...`` are the REST API of the docs;
+``/v1/organizations/{org}/secrets...`` and ``.../services...`` are what the ``pipecat cloud``
+CLI calls. Both share one store. Test instruments live under ``/_emulator``: request counts, a
+value check against stored digests, the set generations an agent runs, and a reset.
 """
 
 from __future__ import annotations
@@ -26,8 +27,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pcc_env.emulator.store import IMAGE_PULL_KEY, Store, StoreError, bad_request
+from pcc_env.emulator import agents
+from pcc_env.emulator.store import (
+    AGENT_NOT_FOUND,
+    IMAGE_PULL_KEY,
+    SERVICE_NOT_FOUND,
+    AgentState,
+    AgentWrite,
+    Store,
+    StoreError,
+    bad_request,
+    not_found_error,
+)
 from pcc_env.models import (
+    AgentList,
     CheckValueRequest,
     CheckValueResponse,
     ImagePullSecretRequest,
@@ -70,6 +83,8 @@ class EmulatorConfig:
     db: str = ":memory:"
     provision_delay: float = 0.5
     fail_sets: tuple[str, ...] = ()
+    deploy_delay: float = 1.0
+    fail_agents: tuple[str, ...] = ()
     latency_ms: float = 0.0
     fault_rate: float = 0.0
     fault_seed: int | None = None
@@ -94,6 +109,7 @@ class Emulator:
     _statuses: Counter[str] = field(default_factory=Counter)
     _faults: Counter[str] = field(default_factory=Counter)
     _writes: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10_000))
+    _deployments: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10_000))
 
     # Instruments ------------------------------------------------------------------------------
 
@@ -106,6 +122,12 @@ class Emulator:
         with self._stats_lock:
             self._writes.append({"method": method, "set": set_name, "keys": keys})
 
+    def record_deployment(self, agent: str, reason: str, deployment_id: str) -> None:
+        with self._stats_lock:
+            self._deployments.append(
+                {"agent": agent, "reason": reason, "deploymentId": deployment_id}
+            )
+
     def stats(self) -> dict[str, Any]:
         with self._stats_lock:
             return {
@@ -114,6 +136,7 @@ class Emulator:
                 "statuses": dict(sorted(self._statuses.items())),
                 "faults": dict(sorted(self._faults.items())),
                 "writes": list(self._writes),
+                "deployments": list(self._deployments),
             }
 
     def reset_stats(self) -> None:
@@ -122,6 +145,7 @@ class Emulator:
             self._statuses.clear()
             self._faults.clear()
             self._writes.clear()
+            self._deployments.clear()
 
     # Behaviour --------------------------------------------------------------------------------
 
@@ -141,17 +165,20 @@ class Emulator:
         if region is not None and region not in {code for code, _ in self.config.regions}:
             raise bad_request("Invalid region or organization does not have access")
 
-    async def write(self, set_name: str, apply: Any) -> Any:
-        """Run ``apply()`` as the one write in flight on ``set_name``; others get 409."""
-        if set_name in self._in_flight:
-            raise conflict(set_name)
-        self._in_flight.add(set_name)
+    async def write(self, set_name: str, apply: Any, *, agent: bool = False) -> Any:
+        """Run ``apply()`` as the one write in flight on set (or ``agent``) ``set_name``;
+        others get 409. Latency and the fault dice apply to every write."""
+        key = ("agent:" if agent else "set:") + set_name
+        busy = conflict(set_name, agent=agent)
+        if key in self._in_flight:
+            raise busy
+        self._in_flight.add(key)
         try:
             fault = self.draw_fault()
             if fault == "500":
                 raise StoreError(500, "Internal server error (emulated fault)", "INTERNAL_ERROR")
             if fault == "409":
-                raise conflict(set_name)
+                raise busy
             if fault == "drop-before":
                 raise DropConnection
             await self.latency()
@@ -160,13 +187,12 @@ class Emulator:
                 raise DropConnection
             return result
         finally:
-            self._in_flight.discard(set_name)
+            self._in_flight.discard(key)
 
 
-def conflict(set_name: str) -> StoreError:
-    return StoreError(
-        409, f"Secret set '{set_name}' was modified concurrently. Please retry.", "CONFLICT"
-    )
+def conflict(name: str, *, agent: bool = False) -> StoreError:
+    what = "Agent" if agent else "Secret set"
+    return StoreError(409, f"{what} '{name}' was modified concurrently. Please retry.", "CONFLICT")
 
 
 def _error(status: int, error: str, code: str) -> JSONResponse:
@@ -235,6 +261,7 @@ def _route_template(scope: Scope) -> str:
 
 
 SetName = Annotated[str, Path(alias="setName")]
+AgentName = Annotated[str, Path(alias="agentName")]
 SecretKeyParam = Annotated[str, Path(alias="secretKey")]
 
 
@@ -272,7 +299,13 @@ def _validated(model: Any, body: dict[str, Any], message: str = INVALID_FORMAT) 
 
 def create_app(config: EmulatorConfig) -> FastAPI:
     """Build the emulator app; ``app.state.emulator`` holds its state."""
-    store = Store(config.db, provision_delay=config.provision_delay, fail_patterns=config.fail_sets)
+    store = Store(
+        config.db,
+        provision_delay=config.provision_delay,
+        fail_patterns=config.fail_sets,
+        deploy_delay=config.deploy_delay,
+        fail_agent_patterns=config.fail_agents,
+    )
     emu = Emulator(config=config, store=store, rng=random.Random(config.fault_seed))
     expected = f"Bearer {config.token}".encode()
 
@@ -287,7 +320,7 @@ def create_app(config: EmulatorConfig) -> FastAPI:
 
     # The schema and its viewers are served below, behind the token like every other route.
     app = FastAPI(
-        title="pcc-env emulator of the Pipecat Cloud secrets API",
+        title="pcc-env emulator of the Pipecat Cloud API (secrets and agents)",
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -410,15 +443,107 @@ def create_app(config: EmulatorConfig) -> FastAPI:
 
         return router
 
+    def agent_state(name: str, missing: str) -> AgentState:
+        state = emu.store.get_agent(name)
+        if state is None:
+            raise not_found_error(missing)
+        return state
+
+    async def create_agent(request: Request, org_surface: bool) -> dict[str, Any]:
+        name, region, agent_config = agents.parse_create(await _json_body(request))
+        emu.check_region(region)
+
+        def apply() -> AgentWrite:
+            written = emu.store.create_agent(name, region or config.default_region, agent_config)
+            emu.record_deployment(name, "create", written.deployment_id)
+            return written
+
+        await emu.write(name, apply, agent=True)
+        return agents.detail(agent_state(name, AGENT_NOT_FOUND), org_surface=org_surface).dump()
+
+    async def update_agent(name: str, body: dict[str, Any], org_surface: bool) -> dict[str, Any]:
+        patch = agents.parse_update(body)
+        if not agents.valid_agent_name(name):
+            raise not_found_error(SERVICE_NOT_FOUND)  # a name that cannot exist
+
+        def apply() -> AgentWrite:
+            written = emu.store.update_agent(name, patch)
+            if written.new_deployment:
+                reason = "force" if patch.force else "update"
+                emu.record_deployment(name, reason, written.deployment_id)
+            return written
+
+        written: AgentWrite = await emu.write(name, apply, agent=True)
+        warning = None if written.new_deployment else agents.NOTHING_CHANGED
+        state = agent_state(name, SERVICE_NOT_FOUND)
+        return agents.detail(state, org_surface=org_surface, warning=warning).dump()
+
+    def agents_router(org_surface: bool) -> APIRouter:
+        """``/agents`` of the REST API, or ``/services`` of the organization surface."""
+        router = APIRouter()
+        collection = "/services" if org_surface else "/agents"
+
+        @router.get(collection)
+        async def list_agents(
+            region: Annotated[str | None, Query()] = None,
+            include: Annotated[str | None, Query(alias="includeActiveDeployment")] = None,
+        ) -> dict[str, Any]:
+            # Lenient, like the service: only "true" (or "1") asks for it, anything else not.
+            include_deployment = (include or "").lower() in ("true", "1")
+            await emu.latency()
+            states = emu.store.list_agents(region)
+            return AgentList(
+                services=[agents.summary(s, include_deployment) for s in states]
+            ).dump()
+
+        @router.get(collection + "/{agentName}")
+        async def get_agent(agent_name: AgentName) -> dict[str, Any]:
+            await emu.latency()
+            body = agents.detail(
+                agent_state(agent_name, AGENT_NOT_FOUND), org_surface=org_surface
+            ).dump()
+            # The CLI reads the organization surface's answer from "body" (pipecatcloud api.py).
+            return {"body": body} if org_surface else body
+
+        @router.post(collection)
+        async def create(request: Request) -> dict[str, Any]:
+            return await create_agent(request, org_surface)
+
+        if org_surface:
+
+            @router.put(collection)
+            async def update_by_body(request: Request) -> dict[str, Any]:
+                # The CLI updates with PUT on the collection, naming the agent in the body.
+                body = await _json_body(request)
+                name = body.get("serviceName")
+                if not isinstance(name, str):
+                    raise bad_request(agents.INVALID_PARAMETERS)
+                return await update_agent(name, body, org_surface)
+
+        else:
+
+            @router.post(collection + "/{agentName}")
+            async def update(agent_name: AgentName, request: Request) -> dict[str, Any]:
+                return await update_agent(agent_name, await _json_body(request), org_surface)
+
+        @router.delete(collection + "/{agentName}")
+        async def delete(agent_name: AgentName) -> dict[str, Any]:
+            if not agents.valid_agent_name(agent_name):
+                raise not_found_error(AGENT_NOT_FOUND)
+            await emu.write(agent_name, lambda: emu.store.delete_agent(agent_name), agent=True)
+            return OkResponse().dump()
+
+        return router
+
     # Authentication first, so an unauthenticated caller learns nothing about organizations.
-    app.include_router(
-        secrets_router(org_surface=False), prefix="/v1", dependencies=[Depends(authenticate)]
-    )
-    app.include_router(
-        secrets_router(org_surface=True),
-        prefix="/v1/organizations/{org}",
-        dependencies=[Depends(authenticate), Depends(check_org)],
-    )
+    for router in (secrets_router(org_surface=False), agents_router(org_surface=False)):
+        app.include_router(router, prefix="/v1", dependencies=[Depends(authenticate)])
+    for router in (secrets_router(org_surface=True), agents_router(org_surface=True)):
+        app.include_router(
+            router,
+            prefix="/v1/organizations/{org}",
+            dependencies=[Depends(authenticate), Depends(check_org)],
+        )
 
     @app.get("/v1/organizations", dependencies=[Depends(authenticate)])
     async def organizations() -> dict[str, Any]:
@@ -441,6 +566,12 @@ def create_app(config: EmulatorConfig) -> FastAPI:
     @app.get("/_emulator/stats", dependencies=[Depends(authenticate)])
     async def stats() -> dict[str, Any]:
         return emu.stats()
+
+    @app.get("/_emulator/agents/{agentName}", dependencies=[Depends(authenticate)])
+    async def agent_generations(agent_name: AgentName) -> dict[str, Any]:
+        state = agent_state(agent_name, AGENT_NOT_FOUND)
+        current = emu.store.generations(list(state.desired.bound))
+        return agents.generations(state, current).dump()
 
     @app.post("/_emulator/reset", dependencies=[Depends(authenticate)])
     async def reset() -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import uvicorn
 
+from pcc_env.emulator import agents
 from pcc_env.emulator.app import Emulator, EmulatorConfig, create_app
 from pcc_env.emulator.store import IMAGE_PULL_KEY
 
@@ -91,6 +92,14 @@ class EmulatorServer:
         return self.emulator.store.check_value(
             set_name, key if key is not None else IMAGE_PULL_KEY, value
         )
+
+    def agent_generations(self, name: str) -> dict[str, Any] | None:
+        """What ``GET /_emulator/agents/{name}`` answers, or ``None`` for an unknown agent."""
+        state = self.emulator.store.get_agent(name)
+        if state is None:
+            return None
+        current = self.emulator.store.generations(list(state.desired.bound))
+        return agents.generations(state, current).dump()
 
     # Lifecycle ----------------------------------------------------------------------------------
 

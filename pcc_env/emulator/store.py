@@ -1,8 +1,14 @@
-"""SQLite state of the emulator: secret sets, key names and salted digests, never values.
+"""SQLite state of the emulator: secret sets (key names and salted digests, never values),
+agents and their deployments.
 
 Provisioning is modelled by a timestamp: a write sets ``ready_at = now + provision_delay``; a set
 reads as ``pending`` before it and ``ready`` (or ``failed`` for sets matching a fail pattern)
-after it. State therefore survives a restart on the same file with no background task.
+after it. Deployments work the same way with ``deploy_delay``. State therefore survives a restart
+on the same file with no background task.
+
+Every applied write to a set bumps the set's *generation*; a deployment records the generation of
+each set it bound, which is how tests prove an agent runs the latest write (the real service
+does not expose this, so only the ``/_emulator`` surface shows it).
 """
 
 from __future__ import annotations
@@ -11,13 +17,16 @@ import contextlib
 import fnmatch
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pcc_env.models import SecretSetDetail, SecretSetSummary, SetStatus, SetType
 
@@ -42,6 +51,36 @@ CREATE TABLE IF NOT EXISTS secrets (
     digest   BLOB NOT NULL,
     PRIMARY KEY (set_name, key)
 );
+-- Write generation of each set name; kept when a set is deleted, so a re-created set never
+-- reuses a generation an older deployment recorded.
+CREATE TABLE IF NOT EXISTS generations (
+    name       TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agents (
+    name                  TEXT PRIMARY KEY,
+    id                    TEXT NOT NULL,
+    region                TEXT NOT NULL,
+    image                 TEXT,
+    secret_set            TEXT,
+    image_pull_secret_set TEXT,
+    extra                 TEXT NOT NULL,  -- JSON: the other request fields, as given
+    desired_deployment_id TEXT NOT NULL,
+    created_at            REAL NOT NULL,
+    updated_at            REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deployments (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         TEXT NOT NULL UNIQUE,
+    agent_name TEXT NOT NULL REFERENCES agents(name) ON DELETE CASCADE,
+    spec       TEXT NOT NULL,  -- JSON: manifest.spec (image, envFromSecretNames, ...)
+    settings   TEXT NOT NULL,  -- JSON: the other settings that define a version
+    bound      TEXT NOT NULL,  -- JSON: {set name: generation at creation}
+    created_at REAL NOT NULL,
+    ready_at   REAL NOT NULL,
+    fail       INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deployments_by_agent ON deployments (agent_name, seq);
 """
 
 
@@ -59,8 +98,48 @@ def not_found(what: str) -> StoreError:
     return StoreError(404, f"{what} not found", "NOT_FOUND")
 
 
+def not_found_error(error: str) -> StoreError:
+    return StoreError(404, error, "NOT_FOUND")
+
+
 def bad_request(error: str) -> StoreError:
     return StoreError(400, error, "GENERIC_BAD_REQUEST")
+
+
+def conflict(what: str) -> StoreError:
+    return StoreError(409, what, "CONFLICT")
+
+
+def set_not_ready(name: str) -> StoreError:
+    """The deploy gate of the error-codes page (pending or failed set, or image pull secret)."""
+    return conflict(f"Secret set '{name}' is not yet ready. Retry once it has been provisioned.")
+
+
+AGENT_NOT_FOUND = "Not found"  # GET and DELETE /agents/{agentName} (OpenAPI examples)
+SERVICE_NOT_FOUND = "Service not found"  # POST /agents/{agentName}
+SERVICE_EXISTS = "Service already exists"
+DEPLOYMENT_FAILED_REASON = "Error"
+DEPLOYMENT_FAILED_MESSAGE = (
+    "The agent exited with an error during startup (emulated: its name matches --fail-agent)."
+)
+# Changing only these keeps the current version (fundamentals_deploy.mdx: "a scaling-only change").
+SCALING_FIELDS = frozenset({"autoScaling"})
+
+BindingKind = Literal["secret", "imagePullSecret"]
+Phase = Literal["Creating", "Active", "Failed"]
+
+
+def _region_mismatch(kind: BindingKind, name: str, region: str, agent: str, creating: bool) -> str:
+    what, plural = (
+        ("Secret set", "Secrets")
+        if kind == "secret"
+        else ("Image pull secret set", "Image pull secrets")
+    )
+    where = "will be created" if creating else "is"
+    return (
+        f"{what} '{name}' is in region '{region}' but service {where} in region '{agent}'. "
+        f"{plural} must be in the same region as the service."
+    )
 
 
 def _digest(salt: bytes, value: str) -> bytes:
@@ -91,6 +170,127 @@ class _SetRow:
         return "failed" if self.fail else "ready"
 
 
+@dataclass(frozen=True)
+class AgentConfig:
+    """What an agent runs: image, bound sets, and the other request fields as given."""
+
+    image: str | None = None
+    secret_set: str | None = None
+    image_pull_secret_set: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def spec(self) -> dict[str, Any]:
+        """``deployment.manifest.spec`` of a deployment made from this config."""
+        spec: dict[str, Any] = {"envFromSecretNames": [self.secret_set] if self.secret_set else []}
+        if self.image is not None:
+            spec["image"] = self.image
+        if self.image_pull_secret_set is not None:
+            spec["imagePullSecretName"] = self.image_pull_secret_set
+        return spec
+
+    def settings(self) -> dict[str, Any]:
+        """The other fields that define a version: all but scaling."""
+        return {k: v for k, v in self.extra.items() if k not in SCALING_FIELDS}
+
+    def bindings(self) -> list[tuple[BindingKind, str]]:
+        out: list[tuple[BindingKind, str]] = []
+        if self.secret_set is not None:
+            out.append(("secret", self.secret_set))
+        if self.image_pull_secret_set is not None:
+            out.append(("imagePullSecret", self.image_pull_secret_set))
+        return out
+
+
+@dataclass(frozen=True)
+class AgentPatch:
+    """An update: ``fields`` holds the known fields present in the request (``None`` clears
+    one), ``extra`` the other fields (merged), ``force`` is ``forceRedeploy``."""
+
+    fields: Mapping[str, str | None] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    force: bool = False
+
+    def apply(self, config: AgentConfig) -> AgentConfig:
+        return AgentConfig(
+            image=self.fields.get("image", config.image),
+            secret_set=self.fields.get("secret_set", config.secret_set),
+            image_pull_secret_set=self.fields.get(
+                "image_pull_secret_set", config.image_pull_secret_set
+            ),
+            extra={**config.extra, **self.extra},
+        )
+
+
+@dataclass(frozen=True)
+class DeploymentRow:
+    id: str
+    agent_name: str
+    spec: dict[str, Any]
+    settings: dict[str, Any]
+    bound: dict[str, int]
+    created_at: float
+    ready_at: float
+    fail: bool
+
+    def phase(self, now: float) -> Phase:
+        if now < self.ready_at:
+            return "Creating"
+        return "Failed" if self.fail else "Active"
+
+
+@dataclass(frozen=True)
+class AgentState:
+    """An agent as seen at ``now``: its desired deployment, the latest one reconciled, and
+    whether any reconciled deployment that did not fail can serve (``available``)."""
+
+    name: str
+    id: str
+    region: str
+    config: AgentConfig
+    created_at: float
+    updated_at: float
+    desired: DeploymentRow
+    reconciled_id: str | None
+    available: bool
+    now: float
+
+    @property
+    def phase(self) -> Phase:
+        return self.desired.phase(self.now)
+
+    @property
+    def ready(self) -> bool:
+        return self.phase == "Active"
+
+
+@dataclass(frozen=True)
+class AgentWrite:
+    """Outcome of a create or update: the desired deployment, and whether it is new."""
+
+    deployment_id: str
+    new_deployment: bool
+
+
+_AGENT_COLUMNS = (
+    "name, id, region, image, secret_set, image_pull_secret_set, extra, desired_deployment_id, "
+    "created_at, updated_at"
+)
+_DEPLOYMENT_COLUMNS = "id, agent_name, spec, settings, bound, created_at, ready_at, fail"
+
+
+def _deployment(row: Sequence[Any]) -> DeploymentRow:
+    return DeploymentRow(
+        id=row[0],
+        agent_name=row[1],
+        spec=json.loads(row[2]),
+        settings=json.loads(row[3]),
+        bound=json.loads(row[4]),
+        created_at=row[5],
+        ready_at=row[6],
+        fail=bool(row[7]),
+    )
+
+
 class Store:
     """Thread-safe access to one SQLite database (WAL mode, one connection, one lock)."""
 
@@ -100,11 +300,15 @@ class Store:
         *,
         provision_delay: float = 0.5,
         fail_patterns: Sequence[str] = (),
+        deploy_delay: float = 1.0,
+        fail_agent_patterns: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
         self.provision_delay = provision_delay
         self.fail_patterns = tuple(fail_patterns)
+        self.deploy_delay = deploy_delay
+        self.fail_agent_patterns = tuple(fail_agent_patterns)
         self._clock = clock
         self._lock = threading.Lock()
         if path != ":memory:":
@@ -148,9 +352,15 @@ class Store:
         return any(fnmatch.fnmatchcase(name, p) for p in self.fail_patterns)
 
     def _restart_provisioning(self, db: sqlite3.Connection, name: str) -> None:
+        """Every applied write ends here: provisioning restarts and the generation goes up."""
         db.execute(
             "UPDATE sets SET ready_at = ?, fail = ? WHERE name = ?",
             (self._clock() + self.provision_delay, int(self._fails(name)), name),
+        )
+        db.execute(
+            "INSERT INTO generations (name, generation) VALUES (?, 1) "
+            "ON CONFLICT (name) DO UPDATE SET generation = generation + 1",
+            (name,),
         )
 
     # Reads --------------------------------------------------------------------------------------
@@ -300,3 +510,188 @@ class Store:
         with self._transaction() as db:
             if not db.execute("DELETE FROM sets WHERE name = ?", (name,)).rowcount:
                 raise not_found("Set")
+
+    # Generations --------------------------------------------------------------------------------
+
+    def generations(self, names: Sequence[str]) -> dict[str, int | None]:
+        """The current write generation of each named set; ``None`` for a set that does not
+        exist (any more)."""
+        with self._lock:
+            return {name: self._generation(self._db, name) for name in names}
+
+    @staticmethod
+    def _generation(db: sqlite3.Connection, name: str) -> int | None:
+        row = db.execute(
+            "SELECT g.generation FROM generations g JOIN sets s ON s.name = g.name "
+            "WHERE g.name = ?",
+            (name,),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    # Agents: reads ------------------------------------------------------------------------------
+
+    def get_agent(self, name: str) -> AgentState | None:
+        now = self._clock()
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_AGENT_COLUMNS} FROM agents WHERE name = ?", (name,)
+            ).fetchone()
+            return None if row is None else self._agent_state(self._db, row, now)
+
+    def list_agents(self, region: str | None = None) -> list[AgentState]:
+        now = self._clock()
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_AGENT_COLUMNS} FROM agents ORDER BY name").fetchall()
+            return [
+                self._agent_state(self._db, row, now)
+                for row in rows
+                if region is None or row[2] == region
+            ]
+
+    def deployment(self, deployment_id: str) -> DeploymentRow | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployments WHERE id = ?", (deployment_id,)
+            ).fetchone()
+        return None if row is None else _deployment(row)
+
+    @staticmethod
+    def _agent_state(db: sqlite3.Connection, row: Sequence[Any], now: float) -> AgentState:
+        name = row[0]
+        desired = db.execute(
+            f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployments WHERE id = ?", (row[7],)
+        ).fetchone()
+        reconciled = db.execute(
+            "SELECT id FROM deployments WHERE agent_name = ? AND ready_at <= ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (name, now),
+        ).fetchone()
+        available = db.execute(
+            "SELECT 1 FROM deployments WHERE agent_name = ? AND ready_at <= ? AND fail = 0 LIMIT 1",
+            (name, now),
+        ).fetchone()
+        return AgentState(
+            name=name,
+            id=row[1],
+            region=row[2],
+            config=AgentConfig(
+                image=row[3],
+                secret_set=row[4],
+                image_pull_secret_set=row[5],
+                extra=json.loads(row[6]),
+            ),
+            created_at=row[8],
+            updated_at=row[9],
+            desired=_deployment(desired),
+            reconciled_id=None if reconciled is None else reconciled[0],
+            available=available is not None,
+            now=now,
+        )
+
+    # Agents: writes -----------------------------------------------------------------------------
+
+    def _check_bindings(
+        self, db: sqlite3.Connection, config: AgentConfig, region: str, creating: bool
+    ) -> dict[str, int]:
+        """The deploy gates, in the order a client can act on them: the set exists (404), is in
+        the agent's region (400), is ready (409). Returns the generation of each bound set."""
+        now = self._clock()
+        bound: dict[str, int] = {}
+        for kind, name in config.bindings():
+            row = self._row(db, name)
+            if row is None or row.type != kind:
+                what = "Secret set" if kind == "secret" else "Image pull secret set"
+                raise not_found(what)
+            if row.region != region:
+                raise bad_request(_region_mismatch(kind, name, row.region, region, creating))
+            if row.status(now) != "ready":
+                raise set_not_ready(name)
+            bound[name] = self._generation(db, name) or 0
+        return bound
+
+    def _new_deployment(
+        self, db: sqlite3.Connection, name: str, config: AgentConfig, bound: dict[str, int]
+    ) -> str:
+        now = self._clock()
+        deployment_id = str(uuid.uuid4())
+        fail = any(fnmatch.fnmatchcase(name, p) for p in self.fail_agent_patterns)
+        db.execute(
+            f"INSERT INTO deployments ({_DEPLOYMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                deployment_id,
+                name,
+                json.dumps(config.spec()),
+                json.dumps(config.settings(), sort_keys=True),
+                json.dumps(bound),
+                now,
+                now + self.deploy_delay,
+                int(fail),
+            ),
+        )
+        return deployment_id
+
+    def create_agent(self, name: str, region: str, config: AgentConfig) -> AgentWrite:
+        """Create agent ``name`` and its first deployment (400 when it exists, gates first)."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM agents WHERE name = ?", (name,)).fetchone():
+                raise bad_request(SERVICE_EXISTS)
+            bound = self._check_bindings(db, config, region, creating=True)
+            now = self._clock()
+            db.execute(
+                f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?)",
+                (
+                    name,
+                    str(uuid.uuid4()),
+                    region,
+                    config.image,
+                    config.secret_set,
+                    config.image_pull_secret_set,
+                    json.dumps(dict(config.extra)),
+                    now,
+                    now,
+                ),
+            )
+            deployment_id = self._new_deployment(db, name, config, bound)
+            db.execute(
+                "UPDATE agents SET desired_deployment_id = ? WHERE name = ?", (deployment_id, name)
+            )
+        return AgentWrite(deployment_id, new_deployment=True)
+
+    def update_agent(self, name: str, patch: AgentPatch) -> AgentWrite:
+        """Apply ``patch``. A changed version or ``force`` makes a new deployment (gated); an
+        identical one keeps the current deployment, as the real service does."""
+        with self._transaction() as db:
+            row = db.execute(
+                f"SELECT {_AGENT_COLUMNS} FROM agents WHERE name = ?", (name,)
+            ).fetchone()
+            if row is None:
+                raise not_found_error(SERVICE_NOT_FOUND)
+            state = self._agent_state(db, row, self._clock())
+            config = patch.apply(state.config)
+            changed = (
+                config.spec() != state.desired.spec or config.settings() != state.desired.settings
+            )
+            deployment_id = state.desired.id
+            if changed or patch.force:
+                bound = self._check_bindings(db, config, state.region, creating=False)
+                deployment_id = self._new_deployment(db, name, config, bound)
+            if deployment_id != state.desired.id or config != state.config:
+                db.execute(
+                    "UPDATE agents SET image = ?, secret_set = ?, image_pull_secret_set = ?, "
+                    "extra = ?, desired_deployment_id = ?, updated_at = ? WHERE name = ?",
+                    (
+                        config.image,
+                        config.secret_set,
+                        config.image_pull_secret_set,
+                        json.dumps(dict(config.extra)),
+                        deployment_id,
+                        self._clock(),
+                        name,
+                    ),
+                )
+        return AgentWrite(deployment_id, new_deployment=deployment_id != state.desired.id)
+
+    def delete_agent(self, name: str) -> None:
+        with self._transaction() as db:
+            if not db.execute("DELETE FROM agents WHERE name = ?", (name,)).rowcount:
+                raise not_found_error(AGENT_NOT_FOUND)
