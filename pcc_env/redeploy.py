@@ -252,14 +252,14 @@ def check_agents(
     from pcc_env.errors import ApiError, NotFoundError
     from pcc_env.sync import Finding, PushState
 
-    try:
-        region: str | None = client.set_status(set_name).region
-    except NotFoundError:
-        region = None
     last = (state or PushState()).last_write(client.api_host, set_name)
     try:
+        try:
+            region: str | None = client.set_status(set_name).region
+        except NotFoundError:
+            region = None
         statuses = agent_statuses(client, set_name, last)
-    except ApiError as exc:
+    except ApiError as exc:  # a timeout past check's deadline included
         return [Finding(False, "agents", f"cannot read the agents that bind '{set_name}': {exc}")]
     return agent_findings(set_name, region, statuses, strict=strict)
 
