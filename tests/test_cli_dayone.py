@@ -1,0 +1,141 @@
+"""A new user's first day (issue 11): reading a model with no secrets around, the packaged demo,
+offline export, a push that changes nothing, --version, next steps in errors, wording, and the
+pytest plugin. The real entry point against the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pcc_env.emulator.server import EmulatorServer
+from tests import test_no_leaks as leaks
+from tests.cli_helpers import Result, run_cli
+
+
+def cli(emu: EmulatorServer, cwd: Path, *args: str, stdin: str | None = None, **env: str) -> Result:
+    return run_cli(
+        *args,
+        cwd=cwd,
+        stdin=stdin,
+        env={
+            "PIPECAT_API_HOST": emu.api_host,
+            "PIPECAT_API_KEY": emu.token,
+            "PCC_ENV_DATA_DIR": str(cwd / ".state"),
+            **env,
+        },
+    )
+
+
+def writes(emu: EmulatorServer) -> int:
+    return sum(n for r, n in emu.stats()["requests"].items() if r.startswith(("PUT", "DELETE")))
+
+
+# 1. Reading a model needs no secrets ---------------------------------------------------------
+
+README_BOT = """
+from pydantic import Field, SecretStr
+from pcc_env import SecretSettings, load_settings
+
+
+class Settings(SecretSettings, secret_set="day-one"):
+    openai_api_key: SecretStr = Field(description="OpenAI key for the LLM service")
+    daily_api_key: SecretStr
+    log_level: str = "INFO"
+
+
+settings = load_settings(Settings)
+LEVEL = settings.log_level  # defaults are there while pcc-env reads the model
+"""
+
+
+@pytest.fixture
+def bot_project(tmp_path: Path) -> Path:
+    """The README's bot, with no .env and no pcc-deploy.toml."""
+    (tmp_path / "bot.py").write_text(README_BOT)
+    return tmp_path
+
+
+def test_export_and_check_read_a_model_that_loads_settings_at_import(
+    emulator: EmulatorServer, bot_project: Path
+) -> None:
+    r = run_cli("export", "--settings", "bot.py:Settings", cwd=bot_project)
+    assert r.code == 0, r.stderr
+    assert [line for line in r.stdout.splitlines() if line.endswith("=")] == [
+        "OPENAI_API_KEY=",
+        "DAILY_API_KEY=",
+        "LOG_LEVEL=",
+    ]
+
+    # The module form, from pyproject, for check against a set that holds the keys.
+    (bot_project / "pyproject.toml").write_text('[tool.pcc-env]\nsettings = "bot:Settings"\n')
+    pairs = ("OPENAI_API_KEY=o", "DAILY_API_KEY=d")
+    r = cli(emulator, bot_project, "secrets", "set", "day-one", *pairs)
+    assert r.code == 0, r.stderr
+    r = cli(emulator, bot_project, "check", "--set", "day-one")
+    assert r.code == 0, r.stdout + r.stderr
+    assert "every required env var of Settings is in the set" in r.stdout
+    assert not (bot_project / ".env").exists()
+
+
+def test_reading_model_is_scoped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from pcc_env.errors import MissingSecretsError
+    from pcc_env.runtime import SecretSettings, load_settings, reading_model
+
+    class Needs(SecretSettings):
+        token: SecretStr
+        level: str = "INFO"
+
+    monkeypatch.chdir(tmp_path)
+    with reading_model() as placeholders:
+        settings = load_settings(Needs)
+    assert settings.level == "INFO" and placeholders == ["Needs"]
+    assert not hasattr(settings, "token")
+    with pytest.raises(MissingSecretsError):  # outside the block, as before
+        load_settings(Needs)
+    # Values present: the real thing, even while reading.
+    with reading_model() as placeholders:
+        settings = load_settings(Needs, environ={"TOKEN": "t"})
+    assert settings.token.get_secret_value() == "t" and placeholders == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('import os\nraise ValueError("{canary}")\n', "(ValueError at bot.py:2)"),
+        ("import os\n\n\nimport no_such_module_dayone\n", "(ModuleNotFoundError at bot.py:4)"),
+        ("import sys\nsys.exit(3)\n", "(SystemExit at bot.py:2)"),
+        (
+            README_BOT + "def key():\n    return settings.openai_api_key\n\n\nKEY = key()\n",
+            "(AttributeError at bot.py:15)",  # the line in key(),
+        ),
+    ],
+)
+def test_a_module_that_cannot_be_imported_names_type_and_line(
+    bot_project: Path, body: str, expected: str
+) -> None:
+    canaries = leaks.Canaries()
+    (bot_project / "bot.py").write_text(body.format(canary=canaries.new()))
+    r = run_cli("export", "--settings", "bot.py:Settings", cwd=bot_project)
+    assert r.code == 2
+    assert f"settings reference 'bot.py:Settings': importing it failed {expected}" in r.stderr
+    assert "Traceback" not in r.stderr
+    canaries.assert_absent(r.output, "output")
+    if "ModuleNotFound" in expected:
+        assert "no module named 'no_such_module_dayone'" in r.stderr
+    if "AttributeError" in expected:
+        assert "load_settings(Settings) returns settings without values" in r.stderr
+        assert "main()" in r.stderr
+    if "SystemExit" in expected:
+        assert "if __name__ == '__main__'" in r.stderr
+
+
+def test_a_package_that_fails_names_its_file(tmp_path: Path) -> None:
+    (tmp_path / "botpkg").mkdir()
+    (tmp_path / "botpkg" / "__init__.py").write_text("\nraise KeyError('k')\n")
+    r = run_cli("export", "--settings", "botpkg.settings:Settings", cwd=tmp_path)
+    assert r.code == 2
+    expected = f"(KeyError at {Path('botpkg', '__init__.py')}:2)"
+    assert expected in r.stderr, r.stderr
