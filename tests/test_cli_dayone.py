@@ -4,6 +4,7 @@ pytest plugin. The real entry point against the emulator."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,67 @@ def test_a_package_that_fails_names_its_file(tmp_path: Path) -> None:
     assert r.code == 2
     expected = f"(KeyError at {Path('botpkg', '__init__.py')}:2)"
     assert expected in r.stderr, r.stderr
+
+
+# 2. The demo ships inside the package ----------------------------------------------------------
+
+
+def test_demo_runs_from_a_built_wheel_outside_the_checkout(tmp_path: Path) -> None:
+    """Build the wheel, unpack it, and run the demo from it with the checkout off sys.path: what
+    `pip install 'pcc-env[cli]'` gives a user (its dependencies come from this venv)."""
+    import subprocess
+    import sys
+    import zipfile
+
+    from tests.cli_helpers import ROOT
+
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = dist.glob("pcc_env-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        zf.extractall(site)
+        metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "pcc_env/cli/demo_bot/bot.py" in names and "pcc_env/cli/demo_bot/env.sample" in names
+    # The emulator the demo serves is in the cli extra, not only in [emulator].
+    for dependency in ("fastapi", "uvicorn", "typer", "httpx"):
+        assert re.search(rf"^Requires-Dist: {dependency}\b.*extra == 'cli'$", metadata, re.M)
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    # What [cli] does not install (uvicorn[standard]'s extras, test tools) cannot be imported.
+    blocked = ["uvloop", "httptools", "websockets", "yaml", "schemathesis", "pytest", "tests"]
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.partition('.')[0] in {blocked!r}:\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        f"checkout = {str(ROOT)!r}\n"
+        f"sys.path[:] = [{str(site)!r}] + [p for p in sys.path if p and p.rstrip('/') != checkout]\n"
+        "import pcc_env\n"
+        f"assert pcc_env.__file__.startswith({str(site)!r}), pcc_env.__file__\n"
+        "sys.argv = ['pcc-env', 'demo']\n"
+        "from pcc_env.cli import main\n"
+        "main()\n"
+    )
+    env = {"HOME": str(tmp_path / "home"), "NO_COLOR": "1", "PATH": "/usr/bin:/bin"}
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "All checks passed" in r.stdout and "Done." in r.stdout
+    workdir = Path(r.stdout.split("working in ", 1)[1].split()[0])
+    try:
+        assert "from examples" not in r.stdout and list(cwd.iterdir()) == []
+        assert "sk-demo" not in r.stdout + r.stderr
+    finally:
+        import shutil
+
+        shutil.rmtree(workdir)
