@@ -183,7 +183,7 @@ def test_demo_runs_from_a_built_wheel_outside_the_checkout(tmp_path: Path) -> No
         "            raise ModuleNotFoundError(name)\n"
         "sys.meta_path.insert(0, Block())\n"
         f"checkout = {str(ROOT)!r}\n"
-        f"sys.path[:] = [{str(site)!r}] + [p for p in sys.path if p and p.rstrip('/') != checkout]\n"
+        f"sys.path[:] = [{str(site)!r}] + [p for p in sys.path if p.rstrip('/') != checkout]\n"
         "import pcc_env\n"
         f"assert pcc_env.__file__.startswith({str(site)!r}), pcc_env.__file__\n"
         "sys.argv = ['pcc-env', 'demo']\n"
