@@ -303,12 +303,13 @@ def read_template(path: Path) -> str:
     return text
 
 
-def update_template(text: str, entries: list[TemplateEntry]) -> str:
+def update_template(text: str, entries: list[TemplateEntry], *, mark_gone: bool = True) -> str:
     """Update an existing template in place; running it twice changes nothing.
 
     Hand-written comments and the order of existing lines are kept. Keys that are no longer
-    wanted get a marker comment above them (removed again if they come back); new keys are
-    appended with their comments under their group heading.
+    wanted get a marker comment above them (removed again if they come back), unless
+    ``mark_gone`` is False (``entries`` are not every key: the set's were not read); new keys
+    are appended with their comments under their group heading.
     """
     wanted = {e.key: e for e in entries}
     present: set[str] = set()
@@ -323,7 +324,7 @@ def update_template(text: str, entries: list[TemplateEntry]) -> str:
         marked = bool(out) and out[-1] == NO_LONGER_MARK
         if key in wanted and marked:
             out.pop()
-        elif key not in wanted and not marked:
+        elif key not in wanted and not marked and mark_gone:
             out.append(NO_LONGER_MARK)
         out.extend(chunk)
     missing = [e for e in entries if e.key not in present]

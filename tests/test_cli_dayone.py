@@ -204,3 +204,55 @@ def test_demo_runs_from_a_built_wheel_outside_the_checkout(tmp_path: Path) -> No
         import shutil
 
         shutil.rmtree(workdir)
+
+
+# 3. export without an API key, or --offline ----------------------------------------------------
+
+
+def requests_served(emu: EmulatorServer) -> int:
+    return sum(n for route, n in emu.stats()["requests"].items() if "/_emulator/" not in route)
+
+
+def test_export_without_a_key_or_offline_writes_the_models_template(
+    emulator: EmulatorServer, bot_project: Path
+) -> None:
+    (bot_project / "pcc-deploy.toml").write_text('secret_set = "day-one"\n')
+    r = cli(emulator, bot_project, "secrets", "set", "day-one", "OPENAI_API_KEY=o", "SET_ONLY=s")
+    assert r.code == 0, r.stderr
+    r = cli(emulator, bot_project, "export", "--settings", "bot.py:Settings", "-o", "t.env")
+    assert r.code == 0, r.stderr
+    online = (bot_project / "t.env").read_text()
+    assert "SET_ONLY=" in online and "DAILY_API_KEY=" in online
+    emulator.reset_stats()
+
+    no_key = {"PIPECAT_API_HOST": emulator.api_host, "PCC_ENV_DATA_DIR": str(bot_project / ".s")}
+    r = run_cli("export", "--settings", "bot.py:Settings", cwd=bot_project, env=no_key)
+    assert r.code == 0, r.stderr
+    assert [line for line in r.stdout.splitlines() if line.endswith("=")] == [
+        "OPENAI_API_KEY=",
+        "DAILY_API_KEY=",
+        "LOG_LEVEL=",
+    ]
+    assert "# from settings bot.py:Settings." in r.stdout and "secret set" not in r.stdout
+    assert "no API key: the keys of secret set 'day-one' were not included" in r.stderr
+    assert "pcc-env login" in r.stderr
+
+    # --offline with a key: nothing asked; an existing template is updated without marking the
+    # set's keys as gone (they may well still be in the set).
+    r = cli(emulator, bot_project, "export", "--offline", "--settings", "bot.py:Settings")
+    assert r.code == 0 and "--offline: the keys of secret set 'day-one' were not included" in (
+        r.stderr
+    )
+    r = cli(
+        emulator, bot_project, "export", "--offline", "--settings", "bot.py:Settings", "-o", "t.env"
+    )
+    assert r.code == 0 and "t.env is up to date" in r.stderr, r.stderr
+    assert (bot_project / "t.env").read_text() == online
+    assert requests_served(emulator) == 0
+
+    # Nothing to write from: still errors.
+    r = cli(emulator, bot_project, "export", "--offline")
+    assert r.code == 2 and "--offline writes the template from the settings model" in r.stderr
+    r = run_cli("export", cwd=bot_project, env=no_key)
+    assert r.code == 2 and "no API key" in r.stderr
+    assert requests_served(emulator) == 0

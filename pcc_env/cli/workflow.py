@@ -370,6 +370,14 @@ def export(
     force: Annotated[
         bool, typer.Option("--force", help="Regenerate -o FILE instead of updating it in place.")
     ] = False,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Write the template from the settings model alone; do not ask the API for "
+            "the set's keys (also what happens when there is no API key).",
+        ),
+    ] = False,
     target: TargetOption = None,
     deploy_file: DeployFileOption = None,
     api_host: ApiHost = None,
@@ -397,19 +405,34 @@ def export(
         )
     # An existing -o file is checked before anything is fetched: a file with values, a FIFO or
     # a directory is refused with no request sent.
+    if offline and model is None:
+        raise ConfigError(
+            "--offline writes the template from the settings model alone: name one "
+            "(--settings or [tool.pcc-env] settings)"
+        )
     current = read_template(output) if output is not None and output.exists() else None
+    client = None
+    if set_names and not offline:
+        client = _client_or_none(api_host) if model is not None else make_client(api_host)
     remote_keys: list[str] | None = None
-    if set_names:
+    if client is not None:
         remote_keys = []
-        with make_client(api_host) as client:
+        with client:
             for name in set_names:
                 remote = fetch_remote(client, name)
                 if remote is None:
                     raise fail(f"secret set '{name}' does not exist")
                 remote_keys += [k for k in remote.keys if k not in remote_keys]
+    elif set_names:
+        why = "--offline" if offline else "no API key"
+        info(
+            f"{why}: the keys of secret set '{set_label}' were not included; the template "
+            f"comes from settings {ref} alone."
+            + ("" if offline else " Run 'pcc-env login' (or set PIPECAT_API_KEY) to include them.")
+        )
     entries = template_entries(model, remote_keys, set_label or None)
     sources = []
-    if set_names:
+    if remote_keys is not None:
         sources.append(f"secret set '{set_label}'")
     if model is not None:
         sources.append(f"settings {ref}")
@@ -422,7 +445,14 @@ def export(
         print(render_template(entries, header), end="")
         return
     if current is not None:
-        text = render_template(entries, header) if force else update_template(current, entries)
+        text = (
+            render_template(entries, header)
+            if force
+            # Without the set's keys, a key missing from the entries may still be in the set.
+            else update_template(
+                current, entries, mark_gone=remote_keys is not None or not set_names
+            )
+        )
         if text == current:
             info(f"{output} is up to date.")
             return
@@ -432,6 +462,17 @@ def export(
         mode = 0o644  # a template holds no value and is meant to be committed
     atomic_write_text(output, text, mode=mode)
     success(f"Wrote {output} ({len(entries)} keys).")
+
+
+def _client_or_none(api_host: str | None) -> SecretsClient | None:
+    """A client, or None when there is no API key to make one with (``export`` then writes
+    the model's template alone). A key that is present but unusable is still an error."""
+    from pcc_env.errors import KeyringError, NoApiKeyError
+
+    try:
+        return make_client(api_host)
+    except (NoApiKeyError, KeyringError):
+        return None
 
 
 @handle_errors
