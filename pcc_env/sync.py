@@ -167,9 +167,22 @@ class PushPlan:
     changes: list[KeyChange]
     kept_remote: list[str]
     values: dict[str, str] = field(repr=False)
+    remote_status: str | None = None
 
     def keys(self, action: Action) -> list[str]:
         return [c.key for c in self.changes if c.action == action]
+
+    @property
+    def nothing_to_send(self) -> bool:
+        """Every key is ``=`` (same value as last pushed from here), none is deleted, and the
+        set did not fail: a PUT would change nothing, and would only put the set back to
+        ``pending`` and ask for a redeploy. (A failed set is sent again: that is the retry.)"""
+        return (
+            self.exists
+            and bool(self.changes)
+            and all(c.action == "=" for c in self.changes)
+            and self.remote_status != "failed"
+        )
 
     @property
     def to_delete(self) -> list[str]:
@@ -238,6 +251,7 @@ def plan_push(
         changes=changes,
         kept_remote=[] if prune else stale,
         values=dict(values),
+        remote_status=remote.status if remote is not None else None,
     )
 
 
@@ -308,6 +322,7 @@ class PushResult:
     status: str
     seconds: float
     requests: int
+    sent: bool = True  # False: nothing to push (``PushPlan.nothing_to_send``), nothing was sent
 
 
 def apply_push(
@@ -317,12 +332,17 @@ def apply_push(
     wait: bool = True,
     timeout: float = 60.0,
     state: PushState | None = None,
+    force: bool = False,
 ) -> PushResult:
-    """Carry out a plan: one PUT with every local key, one DELETE per pruned key, then wait."""
+    """Carry out a plan: one PUT with every local key, one DELETE per pruned key, then wait.
+
+    A plan with nothing to send sends nothing (``sent`` False) unless ``force``."""
+    region = plan.remote_region or plan.region or DEFAULT_REGION
+    if plan.nothing_to_send and not force:
+        return PushResult(region, plan.remote_status or "ready", 0.0, 0, sent=False)
     state = state or PushState()
     state.check_writable()
     started = time.monotonic()
-    region = plan.remote_region or plan.region or DEFAULT_REGION
     requests = 0
     if plan.values:
         region = client.put_secrets(plan.set_name, plan.values, region=plan.region).region

@@ -4,12 +4,14 @@ pytest plugin. The real entry point against the emulator."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
 from pcc_env.emulator.server import EmulatorServer
+from pcc_env.testing import run_emulator
 from tests import test_no_leaks as leaks
 from tests.cli_helpers import Result, run_cli
 
@@ -256,3 +258,122 @@ def test_export_without_a_key_or_offline_writes_the_models_template(
     r = run_cli("export", cwd=bot_project, env=no_key)
     assert r.code == 2 and "no API key" in r.stderr
     assert requests_served(emulator) == 0
+
+
+# 4. A push that changes nothing sends nothing --------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pcc-deploy.toml").write_text('secret_set = "same-set"\n')
+    (tmp_path / ".env").write_text("A=1\nB=2\n")
+    return tmp_path
+
+
+def set_status(emu: EmulatorServer, name: str) -> str:
+    from tests.conftest import raw_client
+
+    with raw_client(emu) as client:
+        status: str = client.get(f"/v1/secrets/{name}").json()["status"]
+    return status
+
+
+NOTHING = (
+    "Nothing to push: 'same-set' already has these values (as last pushed from here). "
+    "Use --force to send them anyway."
+)
+
+
+def test_push_of_unchanged_values_sends_nothing(emulator: EmulatorServer, project: Path) -> None:
+    assert cli(emulator, project, "push").code == 0
+    emulator.reset_stats()
+
+    r = cli(emulator, project, "push")
+    assert r.code == 0, r.stderr
+    assert "  = A\n  = B\n" in r.stdout and NOTHING in r.stdout
+    assert "redeployed" not in r.output and "Pushed" not in r.output
+    assert writes(emulator) == 0 and emulator.stats()["writes"] == []
+    assert set_status(emulator, "same-set") == "ready"  # not put back to pending
+
+    r = cli(emulator, project, "push", "--json")
+    assert r.code == 0 and json.loads(r.stdout)["result"] == {"ok": True, "sent": False}
+    assert writes(emulator) == 0
+
+    r = cli(emulator, project, "push", "--force")
+    assert r.code == 0 and "Pushed 2 key(s)" in r.stdout and "redeployed" in r.stderr
+    assert writes(emulator) == 1
+
+    # Anything else to do is done: a changed value, or a key to prune.
+    (project / ".env").write_text("A=1\nB=3\n")
+    r = cli(emulator, project, "push", "--json")
+    assert json.loads(r.stdout)["result"]["sent"] is True and writes(emulator) == 2
+    assert cli(emulator, project, "secrets", "set", "same-set", "C=3").code == 0
+    r = cli(emulator, project, "push", "--prune", "--yes")
+    assert r.code == 0 and "- C" in r.stdout and "Nothing to push" not in r.stdout
+    assert emulator.stats()["writes"][-1] == {"method": "DELETE", "set": "same-set", "keys": ["C"]}
+
+    # `secrets set` mirrors the pipecat CLI: it always writes.
+    before = writes(emulator)
+    assert cli(emulator, project, "secrets", "set", "same-set", "A=1", "B=3").code == 0
+    assert writes(emulator) == before + 1
+
+
+def test_nothing_to_push_canary(emulator: EmulatorServer, project: Path) -> None:
+    canaries = leaks.Canaries()
+    (project / ".env").write_text(f"A={canaries.new()}\nB={canaries.new()}\n")
+    results = [cli(emulator, project, "push") for _ in range(2)]
+    results.append(cli(emulator, project, "push", "--json"))
+    assert NOTHING in results[1].stdout and writes(emulator) == 1
+    for r in results:
+        canaries.assert_absent(r.output, "output")
+    for path in (project / ".state").rglob("*"):
+        canaries.assert_absent(path.read_text(), str(path))
+
+
+def test_a_failed_set_is_pushed_again(project: Path) -> None:
+    with run_emulator(provision_delay=0.05, fail_sets=("same-*",)) as emu:
+        assert cli(emu, project, "push").code == 1
+        r = cli(emu, project, "push")
+        assert r.code == 1 and "Nothing to push" not in r.stdout
+        assert writes(emu) == 2
+
+
+def test_push_all_targets_leaves_unchanged_sets_alone(
+    emulator: EmulatorServer, project: Path
+) -> None:
+    (project / "pyproject.toml").write_text(
+        '[tool.pcc-env.targets.one]\nset = "same-one"\n'
+        '[tool.pcc-env.targets.two]\nset = "same-two"\n'
+    )
+    assert cli(emulator, project, "push", "--all-targets").code == 0
+    (project / ".env").write_text("A=1\nB=2\nC=3\n")
+    cli(emulator, project, "push", "-t", "one")
+    emulator.reset_stats()
+    r = cli(emulator, project, "push", "--all-targets")
+    assert r.code == 0, r.stderr
+    row = next(line for line in r.stdout.splitlines() if line.startswith("one\t"))
+    assert row.endswith("nothing to push")
+    assert writes(emulator) == 1  # only same-two, which lacks C
+    assert "'same-two' must be redeployed" in r.stderr and "same-one" not in r.stderr
+
+
+def test_watch_initial_sync_of_unchanged_values_sends_nothing(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    from tests import test_cli_watch as watching
+
+    (tmp_path / ".env").write_text("A=1\nB=2\n")
+    assert cli(emulator, tmp_path, "push", "--set", watching.SET).code == 0
+    emulator.reset_stats()
+    w = watching.Watch(emulator, tmp_path, "--debounce", "60")
+    line = w.ready("initial sync")
+    assert line.endswith(
+        f"initial sync: nothing to push, '{watching.SET}' already has these values "
+        "(as last pushed from here)"
+    )
+    assert writes(emulator) == 0
+    (tmp_path / ".env").write_text("A=1\nB=5\n")
+    w.expect("synced: ~B")
+    code, out, _ = w.stop()
+    assert code == 0 and "1 sync(s), 1 unchanged save(s)" in out and "1 write request(s)" in out
+    assert writes(emulator) == 1

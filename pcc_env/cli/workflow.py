@@ -59,6 +59,10 @@ SettingsOption = Annotated[
     ),
 ]
 REDEPLOY = "Agents using '{name}' must be redeployed to see the new values."
+NOTHING_TO_PUSH = (
+    "Nothing to push: '{name}' already has these values (as last pushed from here). "
+    "Use --force to send them anyway."
+)
 MARK_STYLE = {"+": "green", "~": "yellow", "=": "dim", "-": "red"}
 
 
@@ -172,6 +176,12 @@ def push(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan; change nothing.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Send the keys even when none changed since the last push from here."
+        ),
+    ] = False,
     yes: YesFlag = False,
     no_wait: NoWaitFlag = False,
     timeout: TimeoutOption = 60.0,
@@ -198,9 +208,9 @@ def push(
     state.check_writable()  # before any request: a push must be able to record what it sent
     with make_client(api_host) as client:
         if len(wanted) == 1 and not all_targets:
-            _push_one(client, state, wanted[0], prune, dry_run, yes, no_wait, timeout, json)
+            _push_one(client, state, wanted[0], prune, dry_run, yes, no_wait, timeout, json, force)
         else:
-            _push_many(client, state, wanted, prune, dry_run, yes, no_wait, timeout, json)
+            _push_many(client, state, wanted, prune, dry_run, yes, no_wait, timeout, json, force)
 
 
 Wanted = tuple[str | None, "targets.SetTarget", dict[str, str]]
@@ -250,6 +260,7 @@ def _push_one(
     no_wait: bool,
     timeout: float,
     json: bool,
+    force: bool = False,
 ) -> None:
     from pcc_env.sync import apply_push, fetch_remote, plan_push
 
@@ -271,17 +282,26 @@ def _push_one(
         else:
             info("Dry run: nothing was sent.")
         return
+    if plan.nothing_to_send and not force:
+        if json:
+            print_json({"plan": plan.to_json(), "result": {"ok": True, "sent": False}})
+        else:
+            echo(NOTHING_TO_PUSH.format(name=plan.set_name))
+        return
     if plan.to_delete:
         confirm_or_exit(f"Delete {', '.join(plan.to_delete)} from '{plan.set_name}'?", yes)
     try:
         with spinner(f"Pushing to '{plan.set_name}' and waiting until it is ready..."):
-            result = apply_push(client, plan, wait=not no_wait, timeout=timeout, state=state)
+            result = apply_push(
+                client, plan, wait=not no_wait, timeout=timeout, state=state, force=force
+            )
     except Exception:
         if json:
             print_json({"plan": plan.to_json(), "result": {"ok": False}})
         raise
     outcome: dict[str, Any] = {
         "ok": True,
+        "sent": True,
         "region": result.region,
         "status": result.status,
         "seconds": round(result.seconds, 3),
@@ -309,6 +329,7 @@ def _push_many(
     no_wait: bool,
     timeout: float,
     json: bool,
+    force: bool = False,
 ) -> None:
     """Several sets: every plan first (a refusal anywhere sends nothing anywhere), one
     confirmation for every deletion, then concurrent writes and one summary table."""
@@ -329,7 +350,9 @@ def _push_many(
     if deleting:
         confirm_or_exit(f"Delete {'; '.join(deleting)}?", yes)
     with spinner(f"Pushing to {len(pushes)} secret sets and waiting until they are ready..."):
-        outcomes = targets.apply_many(client, pushes, state, wait=not no_wait, timeout=timeout)
+        outcomes = targets.apply_many(
+            client, pushes, state, wait=not no_wait, timeout=timeout, force=force
+        )
     ok = all(o.ok for o in outcomes)
     if json:
         print_json({"ok": ok, "sets": [o.to_json() for o in outcomes]})
@@ -341,7 +364,7 @@ def _push_many(
         failed = [o for o in outcomes if not o.ok]
         for o in failed:
             err(f"'{o.plan.set_name}': {o.error}")
-        done = [o.plan.set_name for o in outcomes if o.ok]
+        done = [o.plan.set_name for o in outcomes if o.ok and o.result and o.result.sent]
         if done:
             names = ", ".join(map(repr, done))
             info(f"Agents using {names} must be redeployed to see the new values.")
@@ -351,7 +374,9 @@ def _push_many(
 
 def _outcome_row(o: targets.SetOutcome, no_wait: bool) -> list[str]:
     counts = [str(len(o.plan.keys(a))) for a in ("+", "~", "=", "-")]
-    if o.ok and o.result is not None:
+    if o.ok and o.result is not None and not o.result.sent:
+        outcome = "nothing to push"
+    elif o.ok and o.result is not None:
         outcome = o.result.status if not no_wait else "accepted"
         outcome += f" in {o.result.seconds:.1f}s"
     else:
