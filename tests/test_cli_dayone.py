@@ -377,3 +377,62 @@ def test_watch_initial_sync_of_unchanged_values_sends_nothing(
     code, out, _ = w.stop()
     assert code == 0 and "1 sync(s), 1 unchanged save(s)" in out and "1 write request(s)" in out
     assert writes(emulator) == 1
+
+
+# 5. --version, and help with no arguments ------------------------------------------------------
+
+
+def test_version(emulator: EmulatorServer, tmp_path: Path) -> None:
+    import sys
+
+    from tests.cli_helpers import ROOT
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    version = re.search(r'^version = "(.+)"$', pyproject, re.M).group(1)  # type: ignore[union-attr]
+    python = ".".join(map(str, sys.version_info[:3]))
+    canaries = leaks.Canaries()
+    for flag in ("--version", "-V"):
+        r = run_cli(flag, cwd=tmp_path)
+        assert r.code == 0 and r.stderr == ""
+        assert r.stdout.splitlines() == [
+            f"pcc-env {version}",
+            f"Python {python}",
+            "API host: https://api.pipecat.daily.co (default)",
+        ]
+        env = {"PIPECAT_API_HOST": emulator.api_host, "PIPECAT_API_KEY": canaries.new()}
+        r = run_cli(flag, cwd=tmp_path, env=env)
+        assert r.code == 0
+        assert r.stdout.splitlines()[2] == f"API host: {emulator.api_host} (from PIPECAT_API_HOST)"
+        canaries.assert_absent(r.output, "output")
+    assert requests_served(emulator) == 0  # no network
+    r = run_cli("--version", cwd=tmp_path, env={"PIPECAT_API_HOST": "http://example.com"})
+    assert r.code == 0 and "API host: PIPECAT_API_HOST is not usable: refusing" in r.stdout
+
+
+def test_version_imports_nothing_heavy(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.argv = ['pcc-env', '--version']\n"
+        "from pcc_env.cli import main\n"
+        "main()\n"
+        "heavy = ['fastapi', 'uvicorn', 'starlette', 'watchfiles', 'keyring', 'httpx', 'typer',"
+        " 'rich', 'click', 'pydantic', 'stamina']\n"
+        "print('heavy:', ' '.join(m for m in heavy if m in sys.modules))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].startswith("pcc-env ")
+    assert r.stdout.splitlines()[-1].strip() == "heavy:"
+
+
+def test_no_arguments_prints_help_and_exits_0(tmp_path: Path) -> None:
+    r = run_cli(cwd=tmp_path)
+    assert r.code == 0
+    assert "Usage: pcc-env" in r.stdout and "--version" in r.stdout and "push" in r.stdout
+    r = run_cli("--version", "push", cwd=tmp_path)  # through Typer: the same answer
+    assert r.code == 0 and r.stdout.startswith("pcc-env ")
