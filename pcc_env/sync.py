@@ -436,7 +436,14 @@ def run_check(
             client.wait_ready(set_name, timeout=timeout) if wait else client.set_status(set_name)
         )
     except NotFoundError:
-        findings.append(Finding(False, "set", f"secret set '{set_name}' does not exist"))
+        findings.append(
+            Finding(
+                False,
+                "set",
+                f"secret set '{set_name}' does not exist: 'pcc-env push' creates it from .env "
+                "('pcc-env secrets list' shows the sets)",
+            )
+        )
     except ProvisioningError as exc:
         findings.append(Finding(False, "set", str(exc)))
     if status is not None:
@@ -470,7 +477,8 @@ def run_check(
                     "required-keys",
                     f"every required env var of {model.__name__} is in the set"
                     if not missing
-                    else f"required by {model.__name__} but not in the set: {', '.join(missing)}",
+                    else f"required by {model.__name__} but not in the set: {', '.join(missing)}; "
+                    "add them to .env and run 'pcc-env push'",
                 )
             )
     if deploy is not None and deploy.image_credentials:

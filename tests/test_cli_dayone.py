@@ -436,3 +436,105 @@ def test_no_arguments_prints_help_and_exits_0(tmp_path: Path) -> None:
     assert "Usage: pcc-env" in r.stdout and "--version" in r.stdout and "push" in r.stdout
     r = run_cli("--version", "push", cwd=tmp_path)  # through Typer: the same answer
     assert r.code == 0 and r.stdout.startswith("pcc-env ")
+
+
+# 12. Errors name the next step ----------------------------------------------------------------
+
+
+def test_missing_sets_and_keys_point_at_secrets_list(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    for args in (("secrets", "list", "nope-set"), ("secrets", "wait", "nope-set")):
+        r = cli(emulator, tmp_path, *args)
+        assert r.code == 1 and "Set not found" in r.stderr
+        assert "'pcc-env secrets list' shows the secret sets of this organization." in r.stderr
+    assert cli(emulator, tmp_path, "secrets", "set", "a-set", "A=1").code == 0
+    r = cli(emulator, tmp_path, "secrets", "unset", "a-set", "B", "--yes")
+    assert r.code == 1 and "'pcc-env secrets list a-set' the keys of one." in r.stderr
+    r = cli(emulator, tmp_path, "export", "--set", "nope-set")
+    assert r.code == 1 and "'pcc-env secrets list' shows the sets" in r.stderr
+    r = cli(emulator, tmp_path, "check", "--set", "nope-set")
+    assert r.code == 1 and "does not exist: 'pcc-env push' creates it from .env" in r.stdout
+
+
+def test_listing_an_image_pull_secret_says_it_has_no_keys_by_design(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    r = cli(
+        emulator,
+        tmp_path,
+        *("secrets", "image-pull-secret", "pull-x", "https://ghcr.io", "--stdin"),
+        stdin="user:token\n",
+    )
+    assert r.code == 0, r.stderr
+    r = cli(emulator, tmp_path, "secrets", "list", "pull-x")
+    assert r.code == 0, r.stderr
+    assert r.stdout.splitlines()[1] == "pull-x\timage pull secret\tus-west\tready"
+    assert "'pull-x' is an image pull secret: it has no keys to list, by design" in r.stderr
+    r = cli(emulator, tmp_path, "secrets", "list", "pull-x", "--json")
+    assert json.loads(r.stdout)["type"] == "imagePullSecret"
+
+
+def test_check_missing_keys_says_add_to_env_and_push(
+    emulator: EmulatorServer, bot_project: Path
+) -> None:
+    assert cli(emulator, bot_project, "secrets", "set", "day-one", "OPENAI_API_KEY=o").code == 0
+    r = cli(emulator, bot_project, "check", "--set", "day-one", "--settings", "bot.py:Settings")
+    assert r.code == 1
+    assert (
+        "required by Settings but not in the set: DAILY_API_KEY; add them to .env and run "
+        "'pcc-env push'" in r.stdout
+    )
+
+
+def test_wait_timeout_names_the_real_set(tmp_path: Path) -> None:
+    with run_emulator(provision_delay=30) as emu:
+        assert cli(emu, tmp_path, "secrets", "set", "slow-set", "A=1", "--no-wait").code == 0
+        r = cli(emu, tmp_path, "secrets", "wait", "slow-set", "--timeout", "0.2")
+    assert r.code == 1 and "Check again later with 'pcc-env secrets wait slow-set'." in r.stderr
+
+
+def test_emulator_port_in_use_suggests_port_0(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = run_cli("emulator", "--port", str(port), "--db", ":memory:", cwd=tmp_path)
+    assert r.code == 1 and f"Cannot listen on 127.0.0.1:{port}" in r.stderr
+    assert "--port 0 for a free one" in r.stderr
+
+
+def test_login_without_a_terminal_points_at_stdin(emulator: EmulatorServer, tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from tests.cli_helpers import PCC_ENV
+
+    env = {
+        "PYTHON_KEYRING_BACKEND": "tests.keyring_backends.FileKeyring",
+        "PCC_TEST_KEYRING_FILE": str(tmp_path / "keyring.json"),
+        "PIPECAT_API_HOST": emulator.api_host,
+    }
+    r = run_cli("login", cwd=tmp_path, env=env)  # stdin is an empty pipe
+    assert r.code == 2
+    assert "standard input is not a terminal" in r.stderr
+    assert 'echo "$KEY" | pcc-env login --stdin' in r.stderr
+    r = run_cli("login", "--stdin", cwd=tmp_path, env=env)
+    assert r.code == 2 and "not a terminal" not in r.stderr and "login --stdin" in r.stderr
+    # stdin closed altogether
+    from tests.cli_helpers import ROOT
+
+    full = {**os.environ, **env, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    proc = subprocess.run(
+        ["bash", "-c", f"exec {PCC_ENV} login <&-"],
+        env=full,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "login --stdin" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "keyring.json").exists()

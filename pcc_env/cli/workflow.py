@@ -446,7 +446,10 @@ def export(
             for name in set_names:
                 remote = fetch_remote(client, name)
                 if remote is None:
-                    raise fail(f"secret set '{name}' does not exist")
+                    raise fail(
+                        f"secret set '{name}' does not exist. 'pcc-env secrets list' shows the "
+                        "sets; --offline writes the settings model's template alone."
+                    )
                 remote_keys += [k for k in remote.keys if k not in remote_keys]
     elif set_names:
         why = "--offline" if offline else "no API key"
