@@ -429,7 +429,7 @@ def run_check(
 ) -> list[Finding]:
     """Preflight before ``pipecat cloud deploy``: every finding, names only."""
     findings: list[Finding] = []
-    expected_region = region or (deploy.region if deploy else None)
+    want, where = expected_region_label(region, deploy)
     status: SecretSetSummary | None = None
     try:
         status = (
@@ -456,14 +456,13 @@ def run_check(
             findings.append(
                 Finding(False, "set", f"secret set '{set_name}' is {status.status}{detail}")
             )
-        want = expected_region or DEFAULT_REGION
         findings.append(
             Finding(
                 status.region == want,
                 "region",
                 f"set region '{status.region}' "
                 + ("matches" if status.region == want else "differs from")
-                + f" the deploy region '{want}'",
+                + f" {where}",
             )
         )
         if model is not None and status.type == "secret":
@@ -482,14 +481,25 @@ def run_check(
                 )
             )
     if deploy is not None and deploy.image_credentials:
-        findings.append(_check_image_credentials(client, deploy.image_credentials, expected_region))
+        findings.append(_check_image_credentials(client, deploy.image_credentials, want, where))
     if env_file is not None and model is not None:
         findings.append(_check_env_file(model, env_file))
     return findings
 
 
-def _check_image_credentials(client: SecretsClient, name: str, region: str | None) -> Finding:
-    want = region or DEFAULT_REGION
+def expected_region_label(region: str | None, deploy: DeployConfig | None) -> tuple[str, str]:
+    """The region a deploy will use, and how to name it in a finding: "the deploy region" only
+    when it was read from a deploy file."""
+    if deploy is not None and deploy.region and (region is None or region == deploy.region):
+        return deploy.region, f"the deploy region '{deploy.region}' ({deploy.path})"
+    if region:
+        return region, f"the expected region '{region}' (--region or the target)"
+    return DEFAULT_REGION, (
+        f"the default region '{DEFAULT_REGION}' (no --region, and no region in a deploy file)"
+    )
+
+
+def _check_image_credentials(client: SecretsClient, name: str, want: str, where: str) -> Finding:
     entry = next((s for s in client.list_sets() if s.name == name), None)
     if entry is None:
         return Finding(False, "image-credentials", f"image pull secret '{name}' does not exist")
@@ -499,7 +509,7 @@ def _check_image_credentials(client: SecretsClient, name: str, region: str | Non
         )
     problems = []
     if entry.region != want:
-        problems.append(f"is in '{entry.region}', not the deploy region '{want}'")
+        problems.append(f"is in '{entry.region}', not {where}")
     if entry.status != "ready":
         problems.append(f"is {entry.status}")
     if problems:

@@ -538,3 +538,121 @@ def test_login_without_a_terminal_points_at_stdin(emulator: EmulatorServer, tmp_
     assert proc.returncode == 2, proc.stderr
     assert "login --stdin" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "keyring.json").exists()
+
+
+# 16. Wording -----------------------------------------------------------------------------------
+
+
+def test_a_set_name_is_never_called_a_key(emulator: EmulatorServer, tmp_path: Path) -> None:
+    long_name = "x" * 70 + "+/="  # not showable: described, not shown
+    for args in (
+        ("secrets", "delete", long_name, "--yes"),
+        ("secrets", "list", long_name),
+        ("push", "--set", long_name),
+    ):
+        r = cli(emulator, tmp_path, *args)
+        assert r.code == 2, r.stderr
+        assert "secret set name <a name of 73 characters, not shown>" in r.stderr
+        assert "key" not in r.stderr.lower() and long_name not in r.stderr
+
+
+def test_check_region_help_says_what_check_does(tmp_path: Path) -> None:
+    r = run_cli("check", "--help", cwd=tmp_path, env={"COLUMNS": "300"})
+    assert "Region the agent deploys to: the check fails when the set" in r.stdout
+    assert "Region of a new set" not in r.stdout
+
+
+def test_region_finding_names_where_the_region_came_from(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    assert cli(emulator, tmp_path, "secrets", "set", "reg-set", "A=1").code == 0
+    r = cli(emulator, tmp_path, "check", "--set", "reg-set")
+    assert (
+        "ok   set region 'us-west' matches the default region 'us-west' (no --region, and no "
+        "region in a deploy file)" in r.stdout
+    )
+    r = cli(emulator, tmp_path, "check", "--set", "reg-set", "--region", "us-east")
+    assert r.code == 1
+    assert "set region 'us-west' differs from the expected region 'us-east'" in r.stdout
+    assert "deploy region" not in r.stdout
+    (tmp_path / "pcc-deploy.toml").write_text('secret_set = "reg-set"\nregion = "us-west"\n')
+    r = cli(emulator, tmp_path, "check")
+    assert "set region 'us-west' matches the deploy region 'us-west' (pcc-deploy.toml)" in (
+        r.stdout
+    )
+
+
+def test_hand_added_template_keys_are_not_marked_as_gone(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    from pcc_env.dotenv_file import NO_LONGER_MARK
+
+    assert cli(emulator, tmp_path, "secrets", "set", "tpl-set", "A=1", "B=2").code == 0
+    assert cli(emulator, tmp_path, "export", "--set", "tpl-set", "-o", "t.env").code == 0
+    path = tmp_path / "t.env"
+    path.write_text(path.read_text() + "# my local switch\nMY_LOCAL=\n")
+    assert cli(emulator, tmp_path, "secrets", "unset", "tpl-set", "B", "--yes").code == 0
+    r = cli(emulator, tmp_path, "export", "--set", "tpl-set", "-o", "t.env")
+    assert r.code == 0, r.stderr
+    lines = path.read_text().splitlines()
+    assert lines[lines.index("B=") - 1] == NO_LONGER_MARK  # exported before, gone now
+    assert lines[lines.index("MY_LOCAL=") - 1] == "# my local switch"  # added by hand
+    assert lines.count(NO_LONGER_MARK) == 1
+    r = cli(emulator, tmp_path, "export", "--set", "tpl-set", "-o", "t.env")
+    assert "up to date" in r.stderr
+
+
+def run_on_a_terminal(emu: EmulatorServer, cwd: Path, answer: str, *args: str) -> tuple[int, str]:
+    """Run with stdin on a pseudo-terminal, answer the prompt, return (exit code, stderr)."""
+    import os
+    import pty
+    import subprocess
+
+    from tests.cli_helpers import PCC_ENV, ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPECAT_", "PCC_ENV_"))}
+    env.update(emu.env())
+    env.update(
+        {
+            "PCC_ENV_DATA_DIR": str(cwd / ".state"),
+            "PYTHONPATH": str(ROOT),
+            "NO_COLOR": "1",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        }
+    )
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [PCC_ENV, *args],
+            cwd=cwd,
+            env=env,
+            stdin=secondary,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(primary, answer.encode() + b"\n")
+        _, err = proc.communicate(timeout=60)
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    return proc.returncode, err
+
+
+def test_declining_a_prompt_exits_1_and_changes_nothing(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    assert cli(emulator, tmp_path, "secrets", "set", "keep-set", "A=1", "B=2").code == 0
+    (tmp_path / ".env").write_text("A=1\n")
+    before = writes(emulator)
+    for args in (
+        ("secrets", "delete", "keep-set"),
+        ("secrets", "unset", "keep-set", "B"),
+        ("push", "--set", "keep-set", "--prune"),
+    ):
+        code, err = run_on_a_terminal(emulator, tmp_path, "n", *args)
+        assert code == 1, err
+        assert err.strip().endswith("Cancelled; nothing was changed.") and "Error" not in err
+    assert writes(emulator) == before
+    code, _ = run_on_a_terminal(emulator, tmp_path, "y", "secrets", "unset", "keep-set", "B")
+    assert code == 0 and writes(emulator) == before + 1

@@ -511,7 +511,15 @@ def check(
         Path | None, typer.Option("--env-file", help="Also validate this .env against the model.")
     ] = None,
     deploy_file: DeployFileOption = None,
-    region: RegionOption = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            "-r",
+            help="Region the agent deploys to: the check fails when the set (or the image pull "
+            "secret) is in another. Default: region in the deploy file, else us-west.",
+        ),
+    ] = None,
     target: TargetOption = None,
     all_targets: Annotated[
         bool,
