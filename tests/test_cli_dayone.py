@@ -656,3 +656,52 @@ def test_declining_a_prompt_exits_1_and_changes_nothing(
     assert writes(emulator) == before
     code, _ = run_on_a_terminal(emulator, tmp_path, "y", "secrets", "unset", "keep-set", "B")
     assert code == 0 and writes(emulator) == before + 1
+
+
+# 18. The pcc_emulator fixture is a registered pytest plugin -----------------------------------
+
+PLUGIN_TEST = """
+import os
+
+import httpx
+from pcc_env.testing import settings_from_env  # the plugin's module, imported by the test too
+{plugins}
+
+def test_the_fixture_serves_an_emulator(pcc_emulator):
+    assert os.environ["PIPECAT_API_HOST"] == pcc_emulator.api_host
+    answer = httpx.get(
+        pcc_emulator.api_host + "/v1/secrets",
+        headers={{"Authorization": "Bearer " + os.environ["PIPECAT_API_KEY"]}},
+    )
+    assert answer.status_code == 200
+"""
+
+
+@pytest.mark.parametrize(
+    ("plugins", "args"),
+    [
+        ("", ()),  # no pytest_plugins line: the entry point brings the fixture
+        ('pytest_plugins = ["pcc_env.testing"]', ()),  # the old way still works
+        ("", ("-p", "pcc_env.testing")),  # and so does -p: registered once
+    ],
+)
+def test_pcc_emulator_fixture_is_a_registered_plugin(
+    tmp_path: Path, plugins: str, args: tuple[str, ...]
+) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_bot.py").write_text(PLUGIN_TEST.format(plugins=plugins))
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-W", "default", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = r.stdout + r.stderr
+    assert r.returncode == 0, output
+    assert "1 passed" in output
+    assert "PytestAssertRewriteWarning" not in output and "already registered" not in output
+    assert "warning" not in output.lower()
