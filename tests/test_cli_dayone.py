@@ -705,3 +705,25 @@ def test_pcc_emulator_fixture_is_a_registered_plugin(
     assert "1 passed" in output
     assert "PytestAssertRewriteWarning" not in output and "already registered" not in output
     assert "warning" not in output.lower()
+
+
+def test_the_readme_fixture_example_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.cli_helpers import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    (example,) = [
+        b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "pcc_emulator" in b
+    ]
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_example.py").write_text(example)
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
