@@ -677,53 +677,39 @@ def test_the_fixture_serves_an_emulator(pcc_emulator):
 """
 
 
-@pytest.mark.parametrize(
-    ("plugins", "args"),
-    [
-        ("", ()),  # no pytest_plugins line: the entry point brings the fixture
-        ('pytest_plugins = ["pcc_env.testing"]', ()),  # the old way still works
-        ("", ("-p", "pcc_env.testing")),  # and so does -p: registered once
-    ],
-)
-def test_pcc_emulator_fixture_is_a_registered_plugin(
-    tmp_path: Path, plugins: str, args: tuple[str, ...]
-) -> None:
+def run_pytest(directory: Path, *args: str) -> str:
     import subprocess
     import sys
 
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    (tmp_path / "test_bot.py").write_text(PLUGIN_TEST.format(plugins=plugins))
     r = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-W", "default", *args],
-        cwd=tmp_path,
+        cwd=directory,
         capture_output=True,
         text=True,
         timeout=120,
     )
     output = r.stdout + r.stderr
     assert r.returncode == 0, output
-    assert "1 passed" in output
-    assert "PytestAssertRewriteWarning" not in output and "already registered" not in output
-    assert "warning" not in output.lower()
+    return output
 
 
-def test_the_readme_fixture_example_runs(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
+def test_pcc_emulator_fixture_is_a_registered_plugin(tmp_path: Path) -> None:
     from tests.cli_helpers import ROOT
 
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    # No pytest_plugins line: the entry point brings the fixture.
+    (tmp_path / "test_plain.py").write_text(PLUGIN_TEST.format(plugins=""))
+    # The old way still works, in a module that imported the plugin's module first.
+    old_way = PLUGIN_TEST.format(plugins='pytest_plugins = ["pcc_env.testing"]')
+    (tmp_path / "test_old_way.py").write_text(old_way)
+    # The README's example.
     readme = (ROOT / "README.md").read_text()
     (example,) = [
         b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "pcc_emulator" in b
     ]
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    (tmp_path / "test_example.py").write_text(example)
-    r = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
+    (tmp_path / "test_readme_example.py").write_text(example)
+    for args in ((), ("-p", "pcc_env.testing")):  # and with -p: registered once
+        output = run_pytest(tmp_path, *args)
+        assert "3 passed" in output
+        assert "PytestAssertRewriteWarning" not in output and "already registered" not in output
+        assert "warning" not in output.lower()
