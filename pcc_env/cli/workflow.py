@@ -28,6 +28,7 @@ from pcc_env.cli.common import (
     make_client,
 )
 from pcc_env.cli.output import (
+    after_write,
     echo,
     err,
     fail,
@@ -293,7 +294,13 @@ def _push_one(
     try:
         with spinner(f"Pushing to '{plan.set_name}' and waiting until it is ready..."):
             result = apply_push(
-                client, plan, wait=not no_wait, timeout=timeout, state=state, force=force
+                client,
+                plan,
+                wait=not no_wait,
+                timeout=timeout,
+                state=state,
+                waiting=lambda: after_write(plan.set_name),
+                force=force,
             )
     except Exception:
         if json:
