@@ -325,7 +325,7 @@ def apply_many(
     with nothing to send is left alone unless ``force``."""
     from pcc_env.sync import apply_push
 
-    run = apply or apply_push
+    run: Callable[..., PushResult] = apply or apply_push
     extra = {"force": True} if force else {}
 
     def one(push: SetPush) -> SetOutcome:
