@@ -257,11 +257,27 @@ class TemplateEntry:
 
 
 NO_LONGER_MARK = "# pcc-env: no longer in the secret set or the settings model"
+# The keys export wrote, so that a later update marks only those as gone: a key added by hand
+# was never in the set or the model, and is left alone.
+RECORD_PREFIX = "# pcc-env export keys:"
+
+
+def _record_line(keys: list[str]) -> str:
+    return " ".join([RECORD_PREFIX, *keys])
+
+
+def _read_record(lines: list[str]) -> tuple[int, list[str]] | None:
+    """(index, keys) of the record line, or None (a template from before it, or hand-written)."""
+    for n, line in enumerate(lines):
+        if line.startswith(RECORD_PREFIX):
+            return n, line[len(RECORD_PREFIX) :].split()
+    return None
 
 
 def render_template(entries: list[TemplateEntry], header: list[str]) -> str:
     """A fresh template: header, then each group (main group first), one ``KEY=`` per entry."""
     lines = [f"# {h}" if h else "#" for h in header]
+    lines.append(_record_line([e.key for e in entries]))
     groups: dict[str, list[TemplateEntry]] = {}
     for entry in entries:
         groups.setdefault(entry.group, []).append(entry)
@@ -303,14 +319,18 @@ def read_template(path: Path) -> str:
     return text
 
 
-def update_template(text: str, entries: list[TemplateEntry]) -> str:
+def update_template(text: str, entries: list[TemplateEntry], *, mark_gone: bool = True) -> str:
     """Update an existing template in place; running it twice changes nothing.
 
-    Hand-written comments and the order of existing lines are kept. Keys that are no longer
-    wanted get a marker comment above them (removed again if they come back); new keys are
-    appended with their comments under their group heading.
+    Hand-written comments and the order of existing lines are kept. Keys that export wrote
+    before (its record line) and are no longer wanted get a marker comment above them (removed
+    again if they come back), unless ``mark_gone`` is False (``entries`` are not every key: the
+    set's were not read); keys added by hand are never marked. New keys are appended with their
+    comments under their group heading.
     """
     wanted = {e.key: e for e in entries}
+    record = _read_record(text.splitlines())
+    exported = set(record[1]) if record is not None else set()
     present: set[str] = set()
     out: list[str] = []
     for binding in parse_stream(io.StringIO(text)):
@@ -323,7 +343,7 @@ def update_template(text: str, entries: list[TemplateEntry]) -> str:
         marked = bool(out) and out[-1] == NO_LONGER_MARK
         if key in wanted and marked:
             out.pop()
-        elif key not in wanted and not marked:
+        elif key not in wanted and not marked and mark_gone and key in exported:
             out.append(NO_LONGER_MARK)
         out.extend(chunk)
     missing = [e for e in entries if e.key not in present]
@@ -341,4 +361,12 @@ def update_template(text: str, entries: list[TemplateEntry]) -> str:
             for entry in members:
                 out.extend(f"# {c}" for c in entry.comments)
                 out.append(f"{entry.key}=")
+    # The record: what is wanted now, and what export wrote before that is still in the file.
+    kept = [k for k in (record[1] if record else []) if k not in wanted and k in present]
+    line = _record_line([*wanted, *kept])
+    found = _read_record(out)
+    if found is not None:
+        out[found[0]] = line
+    else:  # after the leading comments (the header of a template from before the record)
+        out.insert(next((n for n, x in enumerate(out) if not x.startswith("#")), len(out)), line)
     return "\n".join(out) + "\n"

@@ -55,11 +55,16 @@ def escape_text(text: str) -> str:
     return "".join(out)
 
 
-def show_key(key: str) -> str:
-    """Quote a key for a message, or describe it when it might be a value pasted by mistake."""
+def show_key(key: str, what: str = "key") -> str:
+    """Quote a key for a message, or describe it when it might be a value pasted by mistake.
+    ``what`` says what it is in that description ("name" for a set name: never "a key")."""
     if _SHOWABLE_RE.fullmatch(key):
         return repr(key)
-    return f"<a key of {len(key)} characters, not shown>"
+    return f"<a {what} of {len(key)} characters, not shown>"
+
+
+def show_set_name(name: str) -> str:
+    return show_key(name, "name")
 
 
 def set_name_problems(name: str) -> list[str]:
@@ -67,13 +72,13 @@ def set_name_problems(name: str) -> list[str]:
     problems = []
     if not SET_NAME_MIN_LENGTH <= len(name) <= SET_NAME_MAX_LENGTH:
         problems.append(
-            f"secret set name {show_key(name)} must be {SET_NAME_MIN_LENGTH} to "
+            f"secret set name {show_set_name(name)} must be {SET_NAME_MIN_LENGTH} to "
             f"{SET_NAME_MAX_LENGTH} characters long (it has {len(name)})"
         )
     if not _SET_NAME_RE.fullmatch(name):
         problems.append(
-            f"secret set name {show_key(name)} may use only lowercase letters, digits, '-' and "
-            "'.', and each dot-separated part must start and end with a letter or digit"
+            f"secret set name {show_set_name(name)} may use only lowercase letters, digits, "
+            "'-' and '.', and each dot-separated part must start and end with a letter or digit"
         )
     return problems
 

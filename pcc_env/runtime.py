@@ -15,12 +15,14 @@ pays for nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import UnionType
-from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
+from typing import Any, ClassVar, TypeVar, Union, cast, get_args, get_origin
 
 from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
@@ -423,6 +425,30 @@ def _with_environ(settings_cls: type[S], environ: Mapping[str, str]) -> type[S]:
     return type(settings_cls.__name__, (settings_cls,), namespace)
 
 
+# Reading a model without its values -------------------------------------------------------------
+
+# Set while pcc-env imports a bot's module only to read its settings model: the names of the
+# models ``load_settings`` returned without values meanwhile.
+_READING_MODEL: ContextVar[list[str] | None] = ContextVar("pcc_env_reading_model", default=None)
+
+
+@contextlib.contextmanager
+def reading_model() -> Iterator[list[str]]:
+    """Inside, ``load_settings`` returns an unvalidated instance instead of raising.
+
+    ``export`` and ``check`` import the bot's module to read its model, and the module may call
+    ``settings = load_settings(Settings)`` at import time: that must not need the very secrets
+    the model describes (a new teammate or CI has no ``.env``). Yields the names of the models
+    returned without values, so an import that fails later can say why.
+    """
+    placeholders: list[str] = []
+    token = _READING_MODEL.set(placeholders)
+    try:
+        yield placeholders
+    finally:
+        _READING_MODEL.reset(token)
+
+
 def load_settings(
     settings_cls: type[S],
     *,
@@ -438,6 +464,8 @@ def load_settings(
     ``os.environ`` (tests).
 
     Raises ``MissingSecretsError`` or ``InvalidSecretsError``; never a ``ValidationError``.
+    Inside ``reading_model()`` (pcc-env reading the model) it returns
+    ``settings_cls.model_construct()`` instead: defaults set, required fields unset.
     """
     cls = _with_environ(settings_cls, environ) if environ is not None else settings_cls
     # No local of this frame may hold a value once it raises: error reporters record them.
@@ -450,5 +478,9 @@ def load_settings(
     result = _build(cls, kwargs, settings_cls, secret_set)
     del cls  # a _with_environ class holds the values in a closure
     if isinstance(result, (MissingSecretsError, InvalidSecretsError)):
+        placeholders = _READING_MODEL.get()
+        if placeholders is not None:
+            placeholders.append(settings_cls.__name__)
+            return cast(S, settings_cls.model_construct())  # typed as the base class
         raise result from None
     return result

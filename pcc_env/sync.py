@@ -193,9 +193,22 @@ class PushPlan:
     changes: list[KeyChange]
     kept_remote: list[str]
     values: dict[str, str] = field(repr=False)
+    remote_status: str | None = None
 
     def keys(self, action: Action) -> list[str]:
         return [c.key for c in self.changes if c.action == action]
+
+    @property
+    def nothing_to_send(self) -> bool:
+        """Every key is ``=`` (same value as last pushed from here), none is deleted, and the
+        set did not fail: a PUT would change nothing, and would only put the set back to
+        ``pending`` and ask for a redeploy. (A failed set is sent again: that is the retry.)"""
+        return (
+            self.exists
+            and bool(self.changes)
+            and all(c.action == "=" for c in self.changes)
+            and self.remote_status != "failed"
+        )
 
     @property
     def to_delete(self) -> list[str]:
@@ -264,6 +277,7 @@ def plan_push(
         changes=changes,
         kept_remote=[] if prune else stale,
         values=dict(values),
+        remote_status=remote.status if remote is not None else None,
     )
 
 
@@ -334,6 +348,7 @@ class PushResult:
     status: str
     seconds: float
     requests: int
+    sent: bool = True  # False: nothing to push (``PushPlan.nothing_to_send``), nothing was sent
 
 
 def apply_push(
@@ -344,13 +359,18 @@ def apply_push(
     timeout: float = 60.0,
     state: PushState | None = None,
     waiting: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
+    force: bool = False,
 ) -> PushResult:
     """Carry out a plan: one PUT with every local key, one DELETE per pruned key, then wait
-    (inside ``waiting()``: the CLI says how to follow a write accepted when Ctrl-C comes)."""
+    (inside ``waiting()``: the CLI says how to follow a write accepted when Ctrl-C comes).
+
+    A plan with nothing to send sends nothing (``sent`` False) unless ``force``."""
+    region = plan.remote_region or plan.region or DEFAULT_REGION
+    if plan.nothing_to_send and not force:
+        return PushResult(region, plan.remote_status or "ready", 0.0, 0, sent=False)
     state = state or PushState()
     state.check_writable()
     started = time.monotonic()
-    region = plan.remote_region or plan.region or DEFAULT_REGION
     requests = 0
     if plan.values:
         region = client.put_secrets(plan.set_name, plan.values, region=plan.region).region
@@ -438,14 +458,21 @@ def run_check(
 ) -> list[Finding]:
     """Preflight before ``pipecat cloud deploy``: every finding, names only."""
     findings: list[Finding] = []
-    expected_region = region or (deploy.region if deploy else None)
+    want, where = expected_region_label(region, deploy)
     status: SecretSetSummary | None = None
     try:
         status = (
             client.wait_ready(set_name, timeout=timeout) if wait else client.set_status(set_name)
         )
     except NotFoundError:
-        findings.append(Finding(False, "set", f"secret set '{set_name}' does not exist"))
+        findings.append(
+            Finding(
+                False,
+                "set",
+                f"secret set '{set_name}' does not exist: 'pcc-env push' creates it from .env "
+                "('pcc-env secrets list' shows the sets)",
+            )
+        )
     except ProvisioningError as exc:
         findings.append(Finding(False, "set", str(exc)))
     if status is not None:
@@ -458,14 +485,13 @@ def run_check(
             findings.append(
                 Finding(False, "set", f"secret set '{set_name}' is {status.status}{detail}")
             )
-        want = expected_region or DEFAULT_REGION
         findings.append(
             Finding(
                 status.region == want,
                 "region",
                 f"set region '{status.region}' "
                 + ("matches" if status.region == want else "differs from")
-                + f" the deploy region '{want}'",
+                + f" {where}",
             )
         )
         if model is not None and status.type == "secret":
@@ -479,18 +505,30 @@ def run_check(
                     "required-keys",
                     f"every required env var of {model.__name__} is in the set"
                     if not missing
-                    else f"required by {model.__name__} but not in the set: {', '.join(missing)}",
+                    else f"required by {model.__name__} but not in the set: {', '.join(missing)}; "
+                    "add them to .env and run 'pcc-env push'",
                 )
             )
     if deploy is not None and deploy.image_credentials:
-        findings.append(_check_image_credentials(client, deploy.image_credentials, expected_region))
+        findings.append(_check_image_credentials(client, deploy.image_credentials, want, where))
     if env_file is not None and model is not None:
         findings.append(_check_env_file(model, env_file))
     return findings
 
 
-def _check_image_credentials(client: SecretsClient, name: str, region: str | None) -> Finding:
-    want = region or DEFAULT_REGION
+def expected_region_label(region: str | None, deploy: DeployConfig | None) -> tuple[str, str]:
+    """The region a deploy will use, and how to name it in a finding: "the deploy region" only
+    when it was read from a deploy file."""
+    if deploy is not None and deploy.region and (region is None or region == deploy.region):
+        return deploy.region, f"the deploy region '{deploy.region}' ({deploy.path})"
+    if region:
+        return region, f"the expected region '{region}' (--region or the target)"
+    return DEFAULT_REGION, (
+        f"the default region '{DEFAULT_REGION}' (no --region, and no region in a deploy file)"
+    )
+
+
+def _check_image_credentials(client: SecretsClient, name: str, want: str, where: str) -> Finding:
     entry = next((s for s in client.list_sets() if s.name == name), None)
     if entry is None:
         return Finding(False, "image-credentials", f"image pull secret '{name}' does not exist")
@@ -500,7 +538,7 @@ def _check_image_credentials(client: SecretsClient, name: str, region: str | Non
         )
     problems = []
     if entry.region != want:
-        problems.append(f"is in '{entry.region}', not the deploy region '{want}'")
+        problems.append(f"is in '{entry.region}', not {where}")
     if entry.status != "ready":
         problems.append(f"is {entry.status}")
     if problems:

@@ -271,6 +271,7 @@ class SetOutcome:
                 "status": self.result.status,
                 "seconds": round(self.result.seconds, 3),
                 "writeRequests": self.result.requests,
+                "sent": self.result.sent,
             }
         if self.error is not None:
             out["error"] = {"type": self.error_type, "message": self.error}
@@ -318,15 +319,18 @@ def apply_many(
     wait: bool = True,
     timeout: float = 60.0,
     apply: Callable[..., PushResult] | None = None,
+    force: bool = False,
 ) -> list[SetOutcome]:
-    """Write every planned set concurrently; one outcome per set, in the order given."""
+    """Write every planned set concurrently; one outcome per set, in the order given. A set
+    with nothing to send is left alone unless ``force``."""
     from pcc_env.sync import apply_push
 
-    run = apply or apply_push
+    run: Callable[..., PushResult] = apply or apply_push
+    extra = {"force": True} if force else {}
 
     def one(push: SetPush) -> SetOutcome:
         try:
-            result = run(client, push.plan, wait=wait, timeout=timeout, state=state)
+            result = run(client, push.plan, wait=wait, timeout=timeout, state=state, **extra)
         except PccEnvError as exc:
             return SetOutcome(push.target, push.plan, error=str(exc), error_type=type(exc).__name__)
         return SetOutcome(push.target, push.plan, result=result)

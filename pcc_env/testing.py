@@ -2,8 +2,9 @@
 
 ``settings_from_env()`` builds a bot's settings from a dict, as Pipecat Cloud would from the
 mounted secrets. ``run_emulator()`` serves a private emulator of the secrets API on a free
-loopback port. As a pytest plugin (``pytest_plugins = ["pcc_env.testing"]``) this module also
-provides the ``pcc_emulator`` fixture. Heavy imports happen only when a helper is used.
+loopback port. This module is also a pytest plugin, registered through the ``pytest11`` entry
+point (disable with ``-p no:pcc_env.testing``): the ``pcc_emulator`` fixture is there in every
+test with no ``pytest_plugins`` line. Heavy imports happen only when a helper is used.
 """
 
 from __future__ import annotations

@@ -253,6 +253,10 @@ class EnvWatcher:
         self._retry_at = None
         self._last = values
         self.summary.write_requests += result.requests
+        if not result.sent:  # the first sync found the set as last pushed from here
+            already = f"'{self.set_name}' already has these values (as last pushed from here)"
+            self._emit(SyncEvent("unchanged", time.time(), message=already, initial=initial))
+            return
         self._emit(
             SyncEvent(
                 "synced",

@@ -128,7 +128,7 @@ def test_all_targets_pushes_every_set_with_one_summary(
     )
     assert emulator.check_value("bot-eu-central", "OPENAI_API_KEY", "sk-prod")
     assert emulator.check_value("bot-staging", "OPENAI_API_KEY", "sk-staging")
-    r = cli(emulator, project, "push", "--all-targets")
+    r = cli(emulator, project, "push", "--all-targets", "--force")  # unchanged: sent anyway
     assert r.code == 0
     header = next(line for line in r.stdout.splitlines() if line.startswith("target"))
     assert header.split("\t") == ["target", "set", "region", "+", "~", "=", "-", "outcome"]

@@ -25,8 +25,14 @@ def commands(group: Any, prefix: list[str]) -> list[tuple[str, Any]]:
 
 
 def test_every_command_and_option_is_in_the_readme() -> None:
-    missing = []
-    for name, command in commands(typer.main.get_command(app), []):
+    root = typer.main.get_command(app)
+    missing = [
+        f"pcc-env {opt}"
+        for param in root.params
+        for opt in param.opts
+        if opt != "--help" and f"`pcc-env {opt}`" not in README
+    ]
+    for name, command in commands(root, []):
         if f"pcc-env {name}" not in README:
             missing.append(f"pcc-env {name}")
         for param in command.params:

@@ -164,6 +164,7 @@ def test_render_template_groups_and_no_values() -> None:
     text = render_template(ENTRIES, ["header"])
     assert text.splitlines() == [
         "# header",
+        "# pcc-env export keys: A B ONLY_SET",
         "",
         "# first key (required)",
         "A=",
@@ -177,15 +178,20 @@ def test_render_template_groups_and_no_values() -> None:
 
 
 def test_update_template_keeps_hand_edits_adds_marks_and_is_idempotent() -> None:
-    existing = "# my own notes\nB=\n# keep this comment\nGONE=\nA=\n"
+    existing = (
+        "# my own notes\n# pcc-env export keys: B GONE A\nB=\n# keep this comment\nGONE=\n"
+        "HAND_ADDED=\nA=\n"
+    )
     updated = update_template(existing, ENTRIES)
     lines = updated.splitlines()
-    assert lines[:6] == [
+    assert lines[:8] == [
         "# my own notes",
+        "# pcc-env export keys: A B ONLY_SET GONE",
         "B=",
         "# keep this comment",
-        NO_LONGER_MARK,
+        NO_LONGER_MARK,  # exported before, gone now
         "GONE=",
+        "HAND_ADDED=",  # never exported: not marked
         "A=",
     ]
     assert "ONLY_SET=" in lines
@@ -196,6 +202,25 @@ def test_update_template_keeps_hand_edits_adds_marks_and_is_idempotent() -> None
         NO_LONGER_MARK not in back
         and update_template(back, [*ENTRIES, TemplateEntry("GONE")]) == back
     )
+
+
+def test_update_of_a_template_without_record_marks_nothing_and_adds_the_record() -> None:
+    existing = "# Onboarding template\n# copy it\n\nA=\nOLD=\n"
+    updated = update_template(existing, ENTRIES)
+    assert NO_LONGER_MARK not in updated  # OLD may be hand-added: nothing says otherwise
+    assert updated.splitlines()[:5] == [
+        "# Onboarding template",
+        "# copy it",
+        "# pcc-env export keys: A B ONLY_SET",
+        "",
+        "A=",
+    ]
+    assert update_template(updated, ENTRIES) == updated
+    # With mark_gone False (the set's keys were not read), nothing new is marked.
+    record = "# pcc-env export keys: A ONLY_SET\nA=\nONLY_SET=\n"
+    offline = update_template(record, ENTRIES[:1], mark_gone=False)
+    assert NO_LONGER_MARK not in offline
+    assert offline.splitlines()[0] == "# pcc-env export keys: A ONLY_SET"
 
 
 def test_template_with_values_is_detected() -> None:

@@ -1,7 +1,7 @@
 """The ``pcc-env`` command. Nothing in the library imports this package.
 
-``main`` checks for the ``cli`` extra before importing Typer, so a runtime-only install gets one
-clear line instead of a traceback.
+``main`` answers ``--version`` before anything else, then checks for the ``cli`` extra before
+importing Typer, so a runtime-only install gets one clear line instead of a traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +13,11 @@ _CLI_MODULES = ("typer", "rich", "httpx", "keyring", "stamina", "watchfiles", "p
 
 
 def main() -> None:
+    from pcc_env.cli.version import VERSION_FLAGS, version_text
+
+    if len(sys.argv) == 2 and sys.argv[1] in VERSION_FLAGS:
+        print(version_text())  # before Typer and the CLI extra: fast, and works without them
+        return
     from pcc_env.cli import interrupts
 
     interrupts.defer()

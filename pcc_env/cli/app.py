@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Annotated
 
 import typer
 
 from pcc_env.cli import auth, demo, deploy, emulator, secrets, targets, watch, workflow
 from pcc_env.cli.usage import PccEnvGroup
+from pcc_env.cli.version import version_text
 
 app = typer.Typer(
     cls=PccEnvGroup,
@@ -22,6 +24,30 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            is_eager=True,
+            callback=_version,
+            help="Show the version of pcc-env and Python, and the API host in use, and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Typed, leak-safe secrets for Pipecat Cloud agents."""
+
+
 app.command("login")(auth.login)
 app.command("logout")(auth.logout)
 app.command("whoami")(auth.whoami)

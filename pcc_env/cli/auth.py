@@ -54,7 +54,15 @@ def login(
             f"by login. Unset it to use the stored key."
         )
     if stdin or not stdin_is_tty():
-        key = sys.stdin.read().strip()
+        key = sys.stdin.read().strip() if sys.stdin is not None else ""
+        if not key:
+            why = "" if stdin else "standard input is not a terminal, so the key is read from it: "
+            raise fail(
+                f"no API key given ({why}nothing on standard input). Pipe the key in: "
+                "echo \"$KEY\" | pcc-env login --stdin; or run 'pcc-env login' in a terminal "
+                "to type it at a hidden prompt.",
+                2,
+            )
     else:
         key = read_hidden(f"Private API key for {host}").strip()
     if not key:

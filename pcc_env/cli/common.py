@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pcc_env.cli.output import EXIT_USAGE, fail, stdin_is_tty
+from pcc_env.cli.output import EXIT_USAGE, fail, info, stdin_is_tty
 from pcc_env.errors import InputError
 
 if TYPE_CHECKING:
@@ -80,14 +80,19 @@ def make_client(api_host: str | None) -> SecretsClient:
     return SecretsClient(api_host=api_host, on_retry=retry_notice)
 
 
+CANCELLED = "Cancelled; nothing was changed."
+
+
 def confirm_or_exit(question: str, yes: bool) -> None:
-    """Ask on a terminal; without one, ``--yes`` is required (exit 2 otherwise)."""
+    """Ask on a terminal; without one, ``--yes`` is required (exit 2 otherwise). Declining
+    exits 1, saying nothing was changed."""
     if yes:
         return
     if not stdin_is_tty():
         raise fail(f"{question} Refusing without confirmation: pass --yes.", EXIT_USAGE)
     if not typer.confirm(question, default=False):
-        raise fail("cancelled", 1)
+        info(CANCELLED)
+        raise typer.Exit(1)
 
 
 def read_hidden(prompt: str, *, from_stdin: bool = False) -> str:

@@ -2,23 +2,25 @@
 
 It runs the real commands (push, secrets list, export, check) in this process against a
 temporary emulator, then loads the example bot's settings as the bot would, and leaves nothing
-behind but the temporary directory it names.
+behind but the temporary directory it names. The bot and its .env ship inside the package
+(``demo_bot/``; ``examples/`` of the repository links to them), so the demo runs from any
+install, not only from a source checkout.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 from pcc_env.cli.output import echo, fail
 
 DEMO_SET = "demo-bot-secrets"
 DEMO_AGENT = "demo-bot"
-EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
+DEMO_FILES = {"bot.py": "bot.py", "env.sample": ".env"}  # packaged name -> name in the workdir
 
 
 @contextlib.contextmanager
@@ -74,16 +76,16 @@ def demo() -> None:
     from pcc_env.runtime import load_settings
     from pcc_env.testing import run_emulator
 
-    if not (EXAMPLES / "bot.py").is_file():
-        raise fail(f"the demo runs from a source checkout (no examples in {EXAMPLES})")
+    packaged = resources.files("pcc_env.cli") / "demo_bot"
     workdir = Path(tempfile.mkdtemp(prefix="pcc-env-demo-"))
     echo(f"pcc-env demo: working in {workdir}")
-    shutil.copy(EXAMPLES / "bot.py", workdir / "bot.py")
-    shutil.copy(EXAMPLES / ".env.sample", workdir / ".env")
+    for source, name in DEMO_FILES.items():
+        (workdir / name).write_text((packaged / source).read_text(encoding="utf-8"))
+    (workdir / ".env").chmod(0o600)  # it holds (fake) values
     (workdir / "pcc-deploy.toml").write_text(
         f'agent_name = "demo-bot"\nsecret_set = "{DEMO_SET}"\nregion = "us-west"\n'
     )
-    echo("    bot.py, .env (from examples/.env.sample) and pcc-deploy.toml are in place")
+    echo("    bot.py, .env (fake values) and pcc-deploy.toml are in place")
 
     with run_emulator(
         db=str(workdir / "emulator.sqlite3"), provision_delay=0.3, deploy_delay=0.5

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import secrets as _secrets
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from pcc_env.cli.output import echo, err
+from pcc_env.cli.output import echo, err, info
 
 
 def default_db_path() -> Path:
@@ -84,6 +85,11 @@ def emulator(
         server = EmulatorServer(config, host=host, port=port)
     except OSError as exc:
         err(f"Cannot listen on {host}:{port}: {exc.strerror or exc}")
+        if exc.errno == errno.EADDRINUSE:
+            info(
+                "Another program uses that port: choose another with --port, or --port 0 for a "
+                "free one."
+            )
         raise typer.Exit(1) from None
     echo(f"pcc-env emulator listening on {server.api_host} (database: {db_path})")
     if generated:

@@ -23,6 +23,7 @@ from pcc_env.errors import (
     InputError,
     InvalidApiKeyError,
     NoApiKeyError,
+    NotFoundError,
     PccEnvError,
     ReadyTimeoutError,
     UnauthorizedError,
@@ -60,7 +61,7 @@ def is_tty() -> bool:
 
 
 def stdin_is_tty() -> bool:
-    return sys.stdin.isatty()
+    return sys.stdin is not None and sys.stdin.isatty()  # None: started with stdin closed
 
 
 def printable(message: str) -> str:
@@ -178,7 +179,15 @@ def hint_for(exc: PccEnvError) -> str | None:
     if isinstance(exc, UnauthorizedError):
         return "The API key was refused: check PIPECAT_API_KEY or run 'pcc-env login'."
     if isinstance(exc, ReadyTimeoutError):
-        return "Check again later with 'pcc-env secrets wait NAME'."
+        return f"Check again later with 'pcc-env secrets wait {escape_text(exc.set_name)}'."
+    if isinstance(exc, NotFoundError) and exc.path and exc.path.startswith("/secrets/"):
+        parts = exc.path.split("/")[2:]
+        if len(parts) == 1:
+            return "'pcc-env secrets list' shows the secret sets of this organization."
+        return (
+            "'pcc-env secrets list' shows the secret sets, and "
+            f"'pcc-env secrets list {escape_text(parts[0])}' the keys of one."
+        )
     return None
 
 

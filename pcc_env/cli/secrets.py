@@ -31,6 +31,7 @@ from pcc_env.cli.output import (
     success,
     table,
 )
+from pcc_env.errors import BadRequestError
 from pcc_env.rules import check_set_name, parse_assignments
 
 if TYPE_CHECKING:
@@ -149,7 +150,15 @@ def list_(
             else:
                 table(["name", "type", "region", "status"], [_summary_row(s) for s in sets])
             return
-        detail = client.get_set(name)
+        try:
+            detail = client.get_set(name)
+        except BadRequestError:
+            # The API refuses to read an image pull secret by name: say what it is instead.
+            entry = next((s for s in client.list_sets() if s.name == name), None)
+            if entry is None or entry.type != "imagePullSecret":
+                raise
+            _show_image_pull_secret(entry, json)
+            return
     if json:
         print_json({"name": name, **detail.dump()})
         return
@@ -157,6 +166,17 @@ def list_(
     if detail.status == "failed" and detail.error_message:
         status += f" ({detail.error_message})"
     table(["key"], [[k] for k in detail.keys], title=f"{name} ({detail.region}, {status})")
+
+
+def _show_image_pull_secret(entry: SecretSetSummary, json: bool) -> None:
+    if json:
+        print_json(entry.dump())
+        return
+    table(["name", "type", "region", "status"], [_summary_row(entry)])
+    info(
+        f"'{entry.name}' is an image pull secret: it has no keys to list, by design (it holds "
+        "registry credentials, which the API never returns)."
+    )
 
 
 @app.command("unset")

@@ -48,6 +48,8 @@ def format_event(event: SyncEvent) -> str:
             line += f" (kept on the remote: {', '.join(event.kept)})"
         return line
     if event.kind == "unchanged":
+        if event.initial:
+            return f"{stamp} initial sync: nothing to push, {event.message}"
         return f"{stamp} saved without changes: nothing sent"
     if event.kind == "skipped":
         return f"{stamp} not synced: {event.message}"

@@ -60,6 +60,10 @@ SettingsOption = Annotated[
         "Default: [tool.pcc-env] settings in pyproject.toml.",
     ),
 ]
+NOTHING_TO_PUSH = (
+    "Nothing to push: '{name}' already has these values (as last pushed from here). "
+    "Use --force to send them anyway."
+)
 MARK_STYLE = {"+": "green", "~": "yellow", "=": "dim", "-": "red"}
 
 
@@ -173,6 +177,12 @@ def push(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan; change nothing.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Send the keys even when none changed since the last push from here."
+        ),
+    ] = False,
     yes: YesFlag = False,
     no_wait: NoWaitFlag = False,
     timeout: TimeoutOption = 60.0,
@@ -200,7 +210,7 @@ def push(
     state = PushState()
     state.check_writable()  # before any request: a push must be able to record what it sent
     with make_client(api_host) as client:
-        how = PushOptions(prune, dry_run, yes, no_wait, timeout, json)
+        how = PushOptions(prune, dry_run, yes, no_wait, timeout, json, force)
         after = AfterPush(redeploy, redeploy_timeout, json)
         if len(wanted) == 1 and not all_targets:
             _push_one(client, state, wanted[0], how, after)
@@ -218,6 +228,7 @@ class PushOptions:
     no_wait: bool
     timeout: float
     json: bool
+    force: bool = False
 
 
 Wanted = tuple[str | None, "targets.SetTarget", dict[str, str]]
@@ -266,8 +277,8 @@ def _push_one(
 ) -> None:
     from pcc_env.sync import apply_push, fetch_remote, plan_push
 
-    prune, dry_run, yes, no_wait, timeout, json = (
-        how.prune, how.dry_run, how.yes, how.no_wait, how.timeout, how.json
+    prune, dry_run, yes, no_wait, timeout, json, force = (
+        how.prune, how.dry_run, how.yes, how.no_wait, how.timeout, how.json, how.force
     )  # fmt: skip
 
     _, st, values = wanted
@@ -288,6 +299,16 @@ def _push_one(
         else:
             info("Dry run: nothing was sent.")
         return
+    if plan.nothing_to_send and not force:
+        document: dict[str, Any] = {"plan": plan.to_json(), "result": {"ok": True, "sent": False}}
+        if not json:
+            echo(NOTHING_TO_PUSH.format(name=plan.set_name))
+        ok = after.run(client, [plan.set_name], document, sent=False)
+        if json:
+            print_json(document)
+        if not ok:
+            raise typer.Exit(1)
+        return
     if plan.to_delete:
         confirm_or_exit(f"Delete {', '.join(plan.to_delete)} from '{plan.set_name}'?", yes)
     try:
@@ -299,6 +320,7 @@ def _push_one(
                 timeout=timeout,
                 state=state,
                 waiting=lambda: after_write(plan.set_name),
+                force=force,
             )
     except Exception:
         if json:
@@ -306,6 +328,7 @@ def _push_one(
         raise
     outcome: dict[str, Any] = {
         "ok": True,
+        "sent": True,
         "region": result.region,
         "status": result.status,
         "seconds": round(result.seconds, 3),
@@ -318,7 +341,7 @@ def _push_one(
             f"Pushed {len(plan.values)} key(s) to '{plan.set_name}' in {result.region}{deleted}"
             f"{ready} in {result.seconds:.1f}s."
         )
-    document: dict[str, Any] = {"plan": plan.to_json(), "result": outcome}
+    document = {"plan": plan.to_json(), "result": outcome}
     ok = after.run(client, [plan.set_name], document)
     if json:
         print_json(document)
@@ -335,19 +358,42 @@ class AfterPush:
     timeout: float
     json: bool
 
-    def run(self, client: SecretsClient, set_names: list[str], document: dict[str, Any]) -> bool:
-        """Adds ``redeploy`` to the JSON ``document``; False when an agent did not end current."""
+    def run(
+        self,
+        client: SecretsClient,
+        set_names: list[str],
+        document: dict[str, Any],
+        *,
+        sent: bool = True,
+    ) -> bool:
+        """Adds ``redeploy`` to the JSON ``document``; False when an agent did not end current.
+        After a push that sent nothing, only the agents already stale are redeployed."""
         from pcc_env.cli.deploy import report_redeploy, run_redeploy, stale_hint
+        from pcc_env.redeploy import agent_statuses
+        from pcc_env.sync import PushState
 
         if not self.redeploy:
-            if not self.json:
+            if sent and not self.json:
                 for name in set_names:
                     info(stale_hint(client, name))
             return True
-        results = [
-            run_redeploy(client, name, None, wait=True, timeout=self.timeout, json=self.json)
-            for name in set_names
-        ]
+        results = []
+        for name in set_names:
+            agents = None
+            if not sent:
+                last = PushState().last_write(client.api_host, name)
+                agents = [
+                    s.view.name
+                    for s in agent_statuses(client, name, last)
+                    if s.state in ("stale", "failed")
+                ]
+                if not agents:
+                    continue
+            results.append(
+                run_redeploy(client, name, agents, wait=True, timeout=self.timeout, json=self.json)
+            )
+        if not results:
+            return True
         if len(results) == 1:
             document["redeploy"] = results[0].to_json()
         else:
@@ -367,8 +413,8 @@ def _push_many(
 ) -> None:
     """Several sets: every plan first (a refusal anywhere sends nothing anywhere), one
     confirmation for every deletion, then concurrent writes and one summary table."""
-    prune, dry_run, yes, no_wait, timeout, json = (
-        how.prune, how.dry_run, how.yes, how.no_wait, how.timeout, how.json
+    prune, dry_run, yes, no_wait, timeout, json, force = (
+        how.prune, how.dry_run, how.yes, how.no_wait, how.timeout, how.json, how.force
     )  # fmt: skip
     pushes = targets.plan_many(client, wanted, state, prune=prune)
     if not json:
@@ -387,7 +433,9 @@ def _push_many(
     if deleting:
         confirm_or_exit(f"Delete {'; '.join(deleting)}?", yes)
     with spinner(f"Pushing to {len(pushes)} secret sets and waiting until they are ready..."):
-        outcomes = targets.apply_many(client, pushes, state, wait=not no_wait, timeout=timeout)
+        outcomes = targets.apply_many(
+            client, pushes, state, wait=not no_wait, timeout=timeout, force=force
+        )
     ok = all(o.ok for o in outcomes)
     if not json:
         table(
@@ -398,8 +446,11 @@ def _push_many(
             if not o.ok:
                 err(f"'{o.plan.set_name}': {o.error}")
     document: dict[str, Any] = {"ok": ok, "sets": [o.to_json() for o in outcomes]}
-    done = [o.plan.set_name for o in outcomes if o.ok]
+    done = [o.plan.set_name for o in outcomes if o.ok and o.result and o.result.sent]
+    unsent = [o.plan.set_name for o in outcomes if o.ok and not (o.result and o.result.sent)]
     if done and not after.run(client, done, document):
+        ok = document["ok"] = False
+    if unsent and after.redeploy and not after.run(client, unsent, document, sent=False):
         ok = document["ok"] = False
     if json:
         print_json(document)
@@ -409,7 +460,9 @@ def _push_many(
 
 def _outcome_row(o: targets.SetOutcome, no_wait: bool) -> list[str]:
     counts = [str(len(o.plan.keys(a))) for a in ("+", "~", "=", "-")]
-    if o.ok and o.result is not None:
+    if o.ok and o.result is not None and not o.result.sent:
+        outcome = "nothing to push"
+    elif o.ok and o.result is not None:
         outcome = o.result.status if not no_wait else "accepted"
         outcome += f" in {o.result.seconds:.1f}s"
     else:
@@ -427,6 +480,14 @@ def export(
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Regenerate -o FILE instead of updating it in place.")
+    ] = False,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Write the template from the settings model alone; do not ask the API for "
+            "the set's keys (also what happens when there is no API key).",
+        ),
     ] = False,
     target: TargetOption = None,
     deploy_file: DeployFileOption = None,
@@ -455,19 +516,37 @@ def export(
         )
     # An existing -o file is checked before anything is fetched: a file with values, a FIFO or
     # a directory is refused with no request sent.
+    if offline and model is None:
+        raise ConfigError(
+            "--offline writes the template from the settings model alone: name one "
+            "(--settings or [tool.pcc-env] settings)"
+        )
     current = read_template(output) if output is not None and output.exists() else None
+    client = None
+    if set_names and not offline:
+        client = _client_or_none(api_host) if model is not None else make_client(api_host)
     remote_keys: list[str] | None = None
-    if set_names:
+    if client is not None:
         remote_keys = []
-        with make_client(api_host) as client:
+        with client:
             for name in set_names:
                 remote = fetch_remote(client, name)
                 if remote is None:
-                    raise fail(f"secret set '{name}' does not exist")
+                    raise fail(
+                        f"secret set '{name}' does not exist. 'pcc-env secrets list' shows the "
+                        "sets; --offline writes the settings model's template alone."
+                    )
                 remote_keys += [k for k in remote.keys if k not in remote_keys]
+    elif set_names:
+        why = "--offline" if offline else "no API key"
+        info(
+            f"{why}: the keys of secret set '{set_label}' were not included; the template "
+            f"comes from settings {ref} alone."
+            + ("" if offline else " Run 'pcc-env login' (or set PIPECAT_API_KEY) to include them.")
+        )
     entries = template_entries(model, remote_keys, set_label or None)
     sources = []
-    if set_names:
+    if remote_keys is not None:
         sources.append(f"secret set '{set_label}'")
     if model is not None:
         sources.append(f"settings {ref}")
@@ -480,7 +559,14 @@ def export(
         print(render_template(entries, header), end="")
         return
     if current is not None:
-        text = render_template(entries, header) if force else update_template(current, entries)
+        text = (
+            render_template(entries, header)
+            if force
+            # Without the set's keys, a key missing from the entries may still be in the set.
+            else update_template(
+                current, entries, mark_gone=remote_keys is not None or not set_names
+            )
+        )
         if text == current:
             info(f"{output} is up to date.")
             return
@@ -492,6 +578,17 @@ def export(
     success(f"Wrote {output} ({len(entries)} keys).")
 
 
+def _client_or_none(api_host: str | None) -> SecretsClient | None:
+    """A client, or None when there is no API key to make one with (``export`` then writes
+    the model's template alone). A key that is present but unusable is still an error."""
+    from pcc_env.errors import KeyringError, NoApiKeyError
+
+    try:
+        return make_client(api_host)
+    except (NoApiKeyError, KeyringError):
+        return None
+
+
 @handle_errors
 def check(
     set_name: SetOption = None,
@@ -500,7 +597,15 @@ def check(
         Path | None, typer.Option("--env-file", help="Also validate this .env against the model.")
     ] = None,
     deploy_file: DeployFileOption = None,
-    region: RegionOption = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            "-r",
+            help="Region the agent deploys to: the check fails when the set (or the image pull "
+            "secret) is in another. Default: region in the deploy file, else us-west.",
+        ),
+    ] = None,
     target: TargetOption = None,
     all_targets: Annotated[
         bool,
