@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Sequence
 
 _CLI_MODULES = ("typer", "rich", "httpx", "keyring", "stamina", "watchfiles", "platformdirs")
 
 
-def main() -> None:
+def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> None:
+    """``pcc-env``; ``pipecat env`` (cli/plugin.py) calls it with its arguments and name."""
     from pcc_env.cli import interrupts
 
     interrupts.defer()
@@ -31,7 +33,7 @@ def main() -> None:
 
         if interrupts.pending():
             _interrupted()
-        run()
+        run(args, prog_name)
     except KeyboardInterrupt:
         _interrupted()
     finally:
