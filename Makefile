@@ -19,23 +19,30 @@ unexport PYTHONDONTWRITEBYTECODE
 
 install: $(STAMP)
 
+# First runs say what they do and how long it takes, and pip shows each package as it comes.
+PIP_PROGRESS := --disable-pip-version-check
+
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || { echo "==> Creating $(VENV) (first run only)"; $(PYTHON) -m venv $(VENV); }
+	@echo "==> Installing pcc-env and its dev tools into $(VENV) (about 30 s the first time)"
 	@if command -v uv >/dev/null 2>&1; then \
-		uv pip install --quiet --python $(PY) -e '.[all,dev]'; \
+		uv pip install --python $(PY) -e '.[all,dev]'; \
 	else \
-		$(PY) -m pip install --quiet --disable-pip-version-check -e '.[all,dev]'; \
+		$(PY) -m pip install $(PIP_PROGRESS) -e '.[all,dev]'; \
 	fi
 	@touch $@
+	@echo "==> $(VENV) is ready"
 
 $(PIPECAT_STAMP):
-	@test -x $(PIPECAT_VENV)/bin/python || $(PYTHON) -m venv $(PIPECAT_VENV)
+	@test -x $(PIPECAT_VENV)/bin/python || { echo "==> Creating $(PIPECAT_VENV) for the real pipecat CLI (first run only)"; $(PYTHON) -m venv $(PIPECAT_VENV); }
+	@echo "==> Installing $(PIPECAT_PKGS) into $(PIPECAT_VENV) (about 20 s the first time)"
 	@if command -v uv >/dev/null 2>&1; then \
-		uv pip install --quiet --python $(PIPECAT_VENV)/bin/python $(PIPECAT_PKGS); \
+		uv pip install --python $(PIPECAT_VENV)/bin/python $(PIPECAT_PKGS); \
 	else \
-		$(PIPECAT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(PIPECAT_PKGS); \
+		$(PIPECAT_VENV)/bin/python -m pip install $(PIP_PROGRESS) $(PIPECAT_PKGS); \
 	fi
 	@touch $@
+	@echo "==> $(PIPECAT_VENV) is ready"
 
 $(PLUGIN_STAMP): pyproject.toml
 	@test -x $(PLUGIN_VENV)/bin/python || $(PYTHON) -m venv $(PLUGIN_VENV)

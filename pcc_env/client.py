@@ -21,6 +21,7 @@ import base64
 import contextvars
 import logging
 import ssl
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -237,6 +238,27 @@ def _make_transport(api_host: str) -> httpx.HTTPTransport:
     return transport
 
 
+@dataclass(frozen=True)
+class RetryNotice:
+    """A request failed and will be sent again: what ``on_retry`` receives (no body, no value)."""
+
+    method: str
+    path: str
+    reason: str  # "409 conflict", "503 server error", "connection failed", "timed out"
+    attempt: int  # the attempt about to start, 2..attempts
+    attempts: int
+
+
+def _retry_reason(exc: Exception) -> str:
+    if isinstance(exc, ApiTimeoutError):
+        return "timed out"
+    if isinstance(exc, TransportError):
+        return "connection failed"
+    status = getattr(exc, "status_code", None)
+    kind = {409: "conflict", 429: "rate limited"}.get(status or 0, "server error")
+    return f"{status} {kind}" if status else kind
+
+
 class SecretsClient:
     """A client of one API host with one key. Use as a context manager, or call ``close()``.
 
@@ -251,8 +273,11 @@ class SecretsClient:
         timeout: float = 15.0,
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx.BaseTransport | None = None,
+        on_retry: Callable[[RetryNotice], None] | None = None,
     ) -> None:
         self.api_host = resolve_api_host(api_host)
+        self.on_retry = on_retry
+        self._attempt = threading.local()  # the attempt in flight, per thread
         self.api_key: ApiKey = resolve_api_key(self.api_host, api_key)
         self.retry = retry
         self.timeout = timeout
@@ -314,8 +339,19 @@ class SecretsClient:
             wait = min(exc.retry_after, self.retry.max_retry_after)
             if left is not None and wait >= left:
                 return False  # the server asks us to come back after the deadline
+            self._notify_retry(exc)
             return wait
+        self._notify_retry(exc)
         return True
+
+    def _notify_retry(self, exc: Exception) -> None:
+        current = getattr(self._attempt, "value", None)
+        if self.on_retry is None or current is None:
+            return
+        method, path, num = current
+        if num >= self.retry.attempts:
+            return  # stamina gives up after this one: no retry is coming
+        self.on_retry(RetryNotice(method, path, _retry_reason(exc), num + 1, self.retry.attempts))
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         ends = time.monotonic() + self.timeout
@@ -378,6 +414,7 @@ class SecretsClient:
             wait_max=wait_max,
             wait_jitter=self.retry.wait_jitter,
         ):
+            self._attempt.value = (method, path, attempt.num)
             with attempt:
                 try:
                     response = self._send(method, path, body)

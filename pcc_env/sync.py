@@ -16,7 +16,8 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -317,8 +318,10 @@ def apply_push(
     wait: bool = True,
     timeout: float = 60.0,
     state: PushState | None = None,
+    waiting: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
 ) -> PushResult:
-    """Carry out a plan: one PUT with every local key, one DELETE per pruned key, then wait."""
+    """Carry out a plan: one PUT with every local key, one DELETE per pruned key, then wait
+    (inside ``waiting()``: the CLI says how to follow a write accepted when Ctrl-C comes)."""
     state = state or PushState()
     state.check_writable()
     started = time.monotonic()
@@ -334,7 +337,8 @@ def apply_push(
     state.record(client.api_host, plan.set_name, plan.values, plan.to_delete)
     status = "accepted"
     if wait and requests:
-        status = client.wait_ready(plan.set_name, timeout=timeout).status
+        with waiting():
+            status = client.wait_ready(plan.set_name, timeout=timeout).status
     return PushResult(region, status, time.monotonic() - started, requests)
 
 

@@ -97,3 +97,27 @@ def test_hanging_keyring_does_not_hang_commands(emulator: EmulatorServer) -> Non
         timeout=30,
     )
     assert r.code == 1 and "did not answer" in r.stderr
+
+
+def test_login_checks_the_keyring_before_asking_for_the_key(emulator: EmulatorServer) -> None:
+    """No key is read (stdin is empty here) when it could not be stored anyway."""
+    r = run_cli(
+        "login",
+        env={
+            "PIPECAT_API_HOST": emulator.api_host,
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        },
+        stdin="",
+    )
+    assert r.code == 1 and "no usable OS keyring" in r.stderr
+    assert "no API key given" not in r.stderr
+
+
+def test_login_warns_that_the_env_key_takes_precedence(
+    keyring_env: dict[str, str], emulator: EmulatorServer
+) -> None:
+    env = {**keyring_env, "PIPECAT_API_KEY": emulator.token}
+    r = run_cli("login", "--stdin", env=env, stdin=emulator.token + "\n")
+    assert r.code == 0, r.stderr
+    assert "PIPECAT_API_KEY is set" in r.stderr and "before the key stored" in r.stderr
+    assert emulator.token not in r.output

@@ -258,3 +258,54 @@ def test_cli_without_extra_prints_install_line(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 1
     assert "pip install 'pcc-env[cli]'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_retries_are_visible_when_piped() -> None:
+    """One stderr line per retry, naming the reason and the attempt; never a value."""
+    with run_emulator(fault_rate=1.0, fault_seed=3) as emu:
+        r = cli(emu, "secrets", "set", "retry-set", "K=retry-canary-4d1f")
+    assert r.code == 1
+    lines = [line for line in r.stderr.splitlines() if "retrying" in line]
+    assert [line.rsplit(" ", 1)[-1] for line in lines] == [f"{n}/6" for n in range(2, 7)]
+    assert all(line.startswith("PUT /secrets/retry-set: ") for line in lines), lines
+    assert "retry-canary-4d1f" not in r.output
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["secrets", "set", "slow-set", "K=v"], ["push", ".env", "--set", "slow-set"]],
+    ids=["secrets-set", "push"],
+)
+def test_ctrl_c_while_waiting_says_the_write_was_accepted(tmp_path: Path, argv: list[str]) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.cli_helpers import PCC_ENV, ROOT
+
+    (tmp_path / ".env").write_text("K=v\n")
+    with run_emulator(provision_delay=60) as emu:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPECAT_", "PCC_ENV_"))}
+        env.update(emu.env())
+        env.update({"PYTHONPATH": str(ROOT), "PCC_ENV_DATA_DIR": str(tmp_path / "state")})
+        proc = subprocess.Popen(
+            [PCC_ENV, *argv],
+            env=env,
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not emu.stats()["writes"]:  # the PUT was applied: now it waits for ready
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "the write was accepted" in err
+    assert "Follow it with: pcc-env secrets wait slow-set" in err
+    assert "Traceback" not in err

@@ -209,7 +209,7 @@ def test_watch_refuses_reserved_keys(emulator: EmulatorServer, tmp_path: Path) -
     from tests.test_cli_watch import Watch
 
     (tmp_path / ".env").write_text("A=1\n")
-    w = Watch(emulator, tmp_path, "--debounce", "50")
+    w = Watch(emulator, tmp_path, "--debounce", "50")  # the old name of --debounce-ms works
     w.ready()
     (tmp_path / ".env").write_text("A=1\nPORT=9\n")
     line = w.expect("not synced: .*PORT")

@@ -16,7 +16,7 @@ import pytest
 
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.testing import run_emulator
-from tests.cli_helpers import PCC_ENV, ROOT
+from tests.cli_helpers import PCC_ENV, ROOT, run_cli
 
 SET = "watch-set"
 
@@ -115,7 +115,7 @@ def env_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def watch(emulator: EmulatorServer, env_file: Path) -> Iterator[Watch]:
-    w = Watch(emulator, env_file.parent, "--debounce", "60")
+    w = Watch(emulator, env_file.parent, "--debounce-ms", "60")
     w.ready("initial sync: \\+A \\+B")
     yield w
     if w.proc.poll() is None:
@@ -147,7 +147,7 @@ def test_atomic_rename_saves(watch: Watch, env_file: Path) -> None:
 def test_truncate_then_write_with_pauses_never_pushes_partial(
     emulator: EmulatorServer, env_file: Path
 ) -> None:
-    w = Watch(emulator, env_file.parent, "--debounce", "150", "--prune", "--yes")
+    w = Watch(emulator, env_file.parent, "--debounce-ms", "150", "--prune", "--yes")
     w.ready()
     full = "A=1\n" + "".join(f"K{i}=new{i}\n" for i in range(10))
     with open(env_file, "w") as fh:  # truncate
@@ -211,7 +211,7 @@ def test_prune_off_keeps_removed_keys(watch: Watch, env_file: Path) -> None:
 
 
 def test_prune_on_deletes_removed_keys(emulator: EmulatorServer, env_file: Path) -> None:
-    w = Watch(emulator, env_file.parent, "--debounce", "60", "--prune", "--yes")
+    w = Watch(emulator, env_file.parent, "--debounce-ms", "60", "--prune", "--yes")
     w.ready()
     env_file.write_text("A=1\n")
     w.expect("synced: -B")
@@ -226,7 +226,7 @@ def test_prune_without_yes_and_no_tty_exits_2(emulator: EmulatorServer, env_file
 
 
 def test_burst_of_200_saves_converges(emulator: EmulatorServer, env_file: Path) -> None:
-    w = Watch(emulator, env_file.parent, "--debounce", "50", "--prune", "--yes")
+    w = Watch(emulator, env_file.parent, "--debounce-ms", "50", "--prune", "--yes")
     w.ready()
     for i in range(200):
         text = "A=1\n" + "".join(f"K{j}=round{i}-{j}\n" for j in range(5))
@@ -254,7 +254,7 @@ def test_burst_of_200_saves_converges(emulator: EmulatorServer, env_file: Path) 
 
 def test_fault_rate_converges(env_file: Path) -> None:
     with run_emulator(provision_delay=0, fault_rate=0.3, fault_seed=5) as emu:
-        w = Watch(emu, env_file.parent, "--debounce", "50")
+        w = Watch(emu, env_file.parent, "--debounce-ms", "50")
         w.ready(timeout=30)
         for i in range(15):
             atomic_save(env_file, f"A=1\nB=f{i}\n")
@@ -271,7 +271,7 @@ def test_fault_rate_converges(env_file: Path) -> None:
 def test_persistent_failure_keeps_running_and_recovers(tmp_path: Path, env_file: Path) -> None:
     first = run_emulator(provision_delay=0)
     emu = first.__enter__()
-    w = Watch(emu, env_file.parent, "--debounce", "50")
+    w = Watch(emu, env_file.parent, "--debounce-ms", "50")
     w.ready()
     port, token = emu.port, emu.token
     first.__exit__(None, None, None)  # the service goes away
@@ -298,7 +298,7 @@ def test_no_value_in_watch_output(emulator: EmulatorServer, env_file: Path) -> N
     canary = "canary-watch-e3f1"
     env_file.write_text(f"A={canary}\n")
     w = Watch(
-        emulator, env_file.parent, "--debounce", "50", extra_env={"PCC_ENV_LOG_LEVEL": "DEBUG"}
+        emulator, env_file.parent, "--debounce-ms", "50", extra_env={"PCC_ENV_LOG_LEVEL": "DEBUG"}
     )
     w.ready()
     atomic_save(env_file, f"A={canary}x\nBAD.KEY={canary}\n")
@@ -318,7 +318,7 @@ def test_force_polling(
     emulator: EmulatorServer, env_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WATCHFILES_FORCE_POLLING", "1")
-    w = Watch(emulator, env_file.parent, "--debounce", "50")
+    w = Watch(emulator, env_file.parent, "--debounce-ms", "50")
     w.ready()
     atomic_save(env_file, "A=1\nB=polled\n")
     w.expect("synced: ~B")
@@ -331,7 +331,7 @@ def test_force_polling(
 
 
 def test_prune_never_follows_a_replaced_file(emulator: EmulatorServer, env_file: Path) -> None:
-    w = Watch(emulator, env_file.parent, "--debounce", "50", "--prune", "--yes")
+    w = Watch(emulator, env_file.parent, "--debounce-ms", "50", "--prune", "--yes")
     w.ready()
     atomic_save(env_file, "UNRELATED=1\n")
     line = w.expect("not synced: .*would delete 2 of the 2 keys")
@@ -348,7 +348,7 @@ def test_a_blanked_file_is_never_synced(
     emulator: EmulatorServer, env_file: Path, skip_empty: bool
 ) -> None:
     extra = ["--skip-empty"] if skip_empty else []
-    w = Watch(emulator, env_file.parent, "--debounce", "50", "--prune", "--yes", *extra)
+    w = Watch(emulator, env_file.parent, "--debounce-ms", "50", "--prune", "--yes", *extra)
     w.ready()
     atomic_save(env_file, "A=\nB=\n")  # cp .env.example .env
     w.expect("every value is empty" if skip_empty else "not synced: .*empty values")
@@ -360,7 +360,7 @@ def test_a_blanked_file_is_never_synced(
 def test_slow_writer_never_puts_a_truncated_value_or_a_spurious_delete(
     emulator: EmulatorServer, env_file: Path
 ) -> None:
-    w = Watch(emulator, env_file.parent, "--debounce", "60", "--prune", "--yes")
+    w = Watch(emulator, env_file.parent, "--debounce-ms", "60", "--prune", "--yes")
     w.ready()
     writer = (
         "{ printf 'A=sk-full-'; sleep .6; printf 'value-2\\n'; sleep .6; printf 'B=3\\n'; } > .env"
@@ -387,3 +387,9 @@ def test_an_unwritable_data_dir_stops_watch_before_any_write(
     assert code == 2, err
     assert "PCC_ENV_DATA_DIR" in err and "Traceback" not in err
     assert emulator.stats()["total"] == 0
+
+
+def test_debounce_carries_its_unit_and_the_old_name_is_hidden() -> None:
+    r = run_cli("watch", "--help", env={"COLUMNS": "120"})
+    assert r.code == 0 and "--debounce-ms" in r.stdout
+    assert "--debounce " not in r.stdout and "--debounce\n" not in r.stdout

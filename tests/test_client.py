@@ -10,7 +10,7 @@ import traceback
 import httpx
 import pytest
 
-from pcc_env.client import NO_RETRIES, RetryPolicy, SecretsClient
+from pcc_env.client import NO_RETRIES, RetryNotice, RetryPolicy, SecretsClient
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.errors import (
     ApiConnectionError,
@@ -20,6 +20,7 @@ from pcc_env.errors import (
     ConflictError,
     InputError,
     NotFoundError,
+    PccEnvError,
     ProvisioningFailedError,
     ReadyTimeoutError,
     ServerError,
@@ -341,3 +342,19 @@ def test_retry_logging_never_shows_values(caplog: pytest.LogCaptureFixture) -> N
     assert canary not in caplog.text
     for record in caplog.records:
         assert canary not in repr(record.__dict__)
+
+
+def test_on_retry_names_the_reason_and_the_attempt() -> None:
+    notices: list[RetryNotice] = []
+    with (
+        run_emulator(fault_rate=1.0, fault_seed=3) as emu,
+        SecretsClient(
+            api_key=emu.token, api_host=emu.api_host, retry=FAST, on_retry=notices.append
+        ) as c,
+    ):
+        with pytest.raises(PccEnvError):
+            c.put_secrets("fault-set", {"K": "v"})
+    assert [n.attempt for n in notices] == list(range(2, FAST.attempts + 1))
+    assert {n.attempts for n in notices} == {FAST.attempts}
+    assert {(n.method, n.path) for n in notices} == {("PUT", "/secrets/fault-set")}
+    assert {n.reason for n in notices} <= {"500 server error", "409 conflict", "connection failed"}

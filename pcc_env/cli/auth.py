@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from pcc_env.cli.common import ApiHost, JsonFlag, read_hidden
-from pcc_env.cli.output import fail, handle_errors, info, print_json, stdin_is_tty, success, table
+from pcc_env.cli.output import (
+    fail,
+    handle_errors,
+    info,
+    print_json,
+    stdin_is_tty,
+    success,
+    table,
+    warn,
+)
 from pcc_env.credentials import (
     API_KEY_ENV,
     check_keyring_storable,
@@ -33,10 +42,17 @@ def login(
     Keyring backends that keep the key in plain text (keyrings.alt's files) or not at all are
     refused: set PIPECAT_API_KEY instead.
     """
+    import os
+
     from pcc_env.client import SecretsClient
 
     host = resolve_api_host(api_host)
     check_keyring_storable()  # before asking: a plain-text or null backend is refused
+    if os.environ.get(API_KEY_ENV):
+        warn(
+            f"{API_KEY_ENV} is set in this environment: commands use it before the key stored "
+            f"by login. Unset it to use the stored key."
+        )
     if stdin or not stdin_is_tty():
         key = sys.stdin.read().strip()
     else:

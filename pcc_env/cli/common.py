@@ -74,9 +74,10 @@ DeployFileOption = Annotated[
 
 
 def make_client(api_host: str | None) -> SecretsClient:
+    from pcc_env.cli.output import retry_notice
     from pcc_env.client import SecretsClient
 
-    return SecretsClient(api_host=api_host)
+    return SecretsClient(api_host=api_host, on_retry=retry_notice)
 
 
 def confirm_or_exit(question: str, yes: bool) -> None:

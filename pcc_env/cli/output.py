@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,6 +28,9 @@ from pcc_env.errors import (
     UnauthorizedError,
 )
 from pcc_env.rules import escape_text
+
+if TYPE_CHECKING:
+    from pcc_env.client import RetryNotice
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -120,13 +123,43 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | No
         print("\t".join(row))
 
 
+_spinner: tuple[Any, str] | None = None  # the rich Status on screen, and its message
+
+
 @contextmanager
 def spinner(message: str) -> Iterator[None]:
-    if sys.stderr.isatty():
-        with stderr().status(message):
-            yield
-    else:
+    global _spinner
+    if not sys.stderr.isatty():
         yield
+        return
+    with stderr().status(message) as status:
+        _spinner = (status, message)
+        try:
+            yield
+        finally:
+            _spinner = None
+
+
+@contextmanager
+def after_write(set_name: str) -> Iterator[None]:
+    """Around the wait for ``ready`` that follows a write: Ctrl-C says the write was accepted
+    and how to follow it, then exits 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err("interrupted while waiting; the write was accepted and is being provisioned.")
+        info(f"Follow it with: pcc-env secrets wait {set_name}")
+        raise typer.Exit(130) from None
+
+
+def retry_notice(notice: RetryNotice) -> None:
+    """Retries are visible: in the spinner on a terminal, else one stderr line per retry."""
+    what = f"{notice.reason}, retrying {notice.attempt}/{notice.attempts}"
+    if _spinner is not None:
+        status, message = _spinner
+        status.update(f"{message} ({what})")
+    else:
+        info(f"{notice.method} {notice.path}: {what}")
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:

@@ -21,6 +21,7 @@ from pcc_env.cli.common import (
 )
 from pcc_env.cli.output import (
     EXIT_USAGE,
+    after_write,
     fail,
     handle_errors,
     info,
@@ -46,7 +47,8 @@ REDEPLOY = "Agents using '{name}' must be redeployed to see the new values."
 
 
 def wait_with_spinner(client: SecretsClient, name: str, timeout: float) -> SecretSetSummary:
-    with spinner(f"Waiting for '{name}' to be ready..."):
+    """The wait after a write (Ctrl-C says how to follow it)."""
+    with after_write(name), spinner(f"Waiting for '{name}' to be ready..."):
         return client.wait_ready(name, timeout=timeout)
 
 
@@ -199,8 +201,8 @@ def wait(
 ) -> None:
     """Wait until a set is ready (exit 0), or failed / timed out (exit 1). For CI."""
     check_set_name(name)
-    with make_client(api_host) as client:
-        status = wait_with_spinner(client, name, timeout)
+    with make_client(api_host) as client, spinner(f"Waiting for '{name}' to be ready..."):
+        status = client.wait_ready(name, timeout=timeout)
     success(f"Secret set '{name}' is ready ({status.region}).")
 
 

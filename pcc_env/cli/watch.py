@@ -59,15 +59,18 @@ def watch(
     prune: Annotated[
         bool, typer.Option("--prune", help="Delete remote keys removed from the file.")
     ] = False,
-    debounce: Annotated[
+    debounce_ms: Annotated[
         int,
         typer.Option(
-            "--debounce",
+            "--debounce-ms",
             min=10,
             max=10_000,
-            help="ms the content must stay unchanged before a push.",
+            help="Milliseconds the content must stay unchanged before a push.",
         ),
     ] = 100,
+    debounce: Annotated[  # the old name, kept working
+        int | None, typer.Option("--debounce", min=10, max=10_000, hidden=True)
+    ] = None,
     yes: YesFlag = False,
     skip_empty: SkipEmptyFlag = False,
     no_interpolate: NoInterpolateFlag = False,
@@ -115,7 +118,7 @@ def watch(
                 chosen.set_name,
                 region=chosen.region,
                 prune=prune,
-                debounce=debounce / 1000,
+                debounce=(debounce if debounce is not None else debounce_ms) / 1000,
                 interpolate=not no_interpolate,
                 skip_empty=skip_empty,
                 wait_timeout=timeout,

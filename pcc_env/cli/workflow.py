@@ -28,6 +28,7 @@ from pcc_env.cli.common import (
     make_client,
 )
 from pcc_env.cli.output import (
+    after_write,
     echo,
     err,
     fail,
@@ -275,7 +276,14 @@ def _push_one(
         confirm_or_exit(f"Delete {', '.join(plan.to_delete)} from '{plan.set_name}'?", yes)
     try:
         with spinner(f"Pushing to '{plan.set_name}' and waiting until it is ready..."):
-            result = apply_push(client, plan, wait=not no_wait, timeout=timeout, state=state)
+            result = apply_push(
+                client,
+                plan,
+                wait=not no_wait,
+                timeout=timeout,
+                state=state,
+                waiting=lambda: after_write(plan.set_name),
+            )
     except Exception:
         if json:
             print_json({"plan": plan.to_json(), "result": {"ok": False}})
