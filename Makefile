@@ -7,6 +7,10 @@ STAMP := $(VENV)/.installed
 PIPECAT_VENV := .venv-pipecat
 PIPECAT_STAMP := $(PIPECAT_VENV)/.installed
 PIPECAT_PKGS := pipecatcloud==1.4.0 pipecat-ai-cli==1.3.0
+# pcc-env installed next to the pipecat CLI (`pipecat env ...`): one resolve of both, so the test
+# also proves that our version ranges and theirs fit in one environment.
+PLUGIN_VENV := .venv-pipecat-plugin
+PLUGIN_STAMP := $(PLUGIN_VENV)/.installed
 # Some machines set PYTHONDONTWRITEBYTECODE: every child process would then recompile pcc_env
 # from source, which slows the tests and skews start-up benchmarks. Let Python cache bytecode.
 unexport PYTHONDONTWRITEBYTECODE
@@ -40,6 +44,16 @@ $(PIPECAT_STAMP):
 	@touch $@
 	@echo "==> $(PIPECAT_VENV) is ready"
 
+$(PLUGIN_STAMP): pyproject.toml
+	@test -x $(PLUGIN_VENV)/bin/python || $(PYTHON) -m venv $(PLUGIN_VENV)
+	@if command -v uv >/dev/null 2>&1; then \
+		uv pip install --quiet --python $(PLUGIN_VENV)/bin/python $(PIPECAT_PKGS) -e '.[all]'; \
+	else \
+		$(PLUGIN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+			$(PIPECAT_PKGS) -e '.[all]'; \
+	fi
+	@touch $@
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -47,8 +61,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy pcc_env
 
-unit: $(STAMP) $(PIPECAT_STAMP)
-	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat $(VENV)/bin/pytest
+unit: $(STAMP) $(PIPECAT_STAMP) $(PLUGIN_STAMP)
+	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat \
+	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(PLUGIN_VENV)/bin/pipecat $(VENV)/bin/pytest
 
 test: lint typecheck unit
 
@@ -59,4 +74,4 @@ bench: $(STAMP) $(PIPECAT_STAMP)
 	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat $(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(PIPECAT_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(PIPECAT_VENV) $(PLUGIN_VENV) .mypy_cache .ruff_cache .pytest_cache

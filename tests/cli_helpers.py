@@ -24,13 +24,8 @@ class Result:
         return self.stdout + self.stderr
 
 
-def run_cli(
-    *args: str,
-    env: dict[str, str] | None = None,
-    stdin: str | None = None,
-    cwd: Path | None = None,
-    timeout: float = 60,
-) -> Result:
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment ``run_cli`` gives the CLI (for tests that need ``subprocess.Popen``)."""
     base = {
         k: v
         for k, v in os.environ.items()
@@ -40,10 +35,20 @@ def run_cli(
     # No keyring unless a test chooses one: the machine's own must never be touched.
     base["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     base.update(env or {})
+    return base
+
+
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+) -> Result:
     argv = [PCC_ENV, *args]
     proc = subprocess.run(
         argv,
-        env=base,
+        env=cli_env(env),
         input=stdin if stdin is not None else "",
         capture_output=True,
         text=True,

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Sequence
 
 _CLI_MODULES = ("typer", "rich", "httpx", "keyring", "stamina", "watchfiles", "platformdirs")
 
 
-def main() -> None:
+def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> None:
+    """``pcc-env``; ``pipecat env`` (cli/plugin.py) calls it with its arguments and name."""
     from pcc_env.cli.version import VERSION_FLAGS, version_text
 
-    if len(sys.argv) == 2 and sys.argv[1] in VERSION_FLAGS:
+    argv = list(sys.argv[1:] if args is None else args)
+    if len(argv) == 1 and argv[0] in VERSION_FLAGS:
         print(version_text())  # before Typer and the CLI extra: fast, and works without them
         return
     from pcc_env.cli import interrupts
@@ -36,7 +39,7 @@ def main() -> None:
 
         if interrupts.pending():
             _interrupted()
-        run()
+        run(args, prog_name)
     except KeyboardInterrupt:
         _interrupted()
     finally:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
 from pcc_env.cli import auth, demo, deploy, emulator, secrets, targets, watch, workflow
+from pcc_env.cli import run as run_cmd
 from pcc_env.cli.usage import PccEnvGroup
 from pcc_env.cli.version import version_text
 
@@ -58,16 +60,17 @@ app.command("watch")(watch.watch)
 app.command("targets")(targets.targets)
 app.command("status")(deploy.status)
 app.command("redeploy")(deploy.redeploy)
+app.command("run", context_settings={"allow_interspersed_args": False})(run_cmd.run)
 app.add_typer(secrets.app)
 app.command("emulator")(emulator.emulator)
 app.command("demo")(demo.demo)
 
 
-def run() -> None:
+def run(args: Sequence[str] | None = None, prog_name: str | None = None) -> None:
     level = os.environ.get("PCC_ENV_LOG_LEVEL")
     if level:
         # Library loggers (pcc_env, httpx, httpcore, stamina) to stderr; none logs a value.
         logging.basicConfig(
             level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
         )
-    app()
+    app(args=None if args is None else list(args), prog_name=prog_name)
