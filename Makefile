@@ -45,14 +45,15 @@ $(PIPECAT_STAMP):
 	@echo "==> $(PIPECAT_VENV) is ready"
 
 $(PLUGIN_STAMP): pyproject.toml
-	@test -x $(PLUGIN_VENV)/bin/python || $(PYTHON) -m venv $(PLUGIN_VENV)
+	@test -x $(PLUGIN_VENV)/bin/python || { echo "==> Creating $(PLUGIN_VENV): pcc-env inside the pipecat CLI (first run only)"; $(PYTHON) -m venv $(PLUGIN_VENV); }
+	@echo "==> Installing $(PIPECAT_PKGS) and pcc-env together into $(PLUGIN_VENV) (about 25 s the first time)"
 	@if command -v uv >/dev/null 2>&1; then \
-		uv pip install --quiet --python $(PLUGIN_VENV)/bin/python $(PIPECAT_PKGS) -e '.[all]'; \
+		uv pip install --python $(PLUGIN_VENV)/bin/python $(PIPECAT_PKGS) -e '.[all]'; \
 	else \
-		$(PLUGIN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
-			$(PIPECAT_PKGS) -e '.[all]'; \
+		$(PLUGIN_VENV)/bin/python -m pip install $(PIP_PROGRESS) $(PIPECAT_PKGS) -e '.[all]'; \
 	fi
 	@touch $@
+	@echo "==> $(PLUGIN_VENV) is ready"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
