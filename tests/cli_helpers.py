@@ -7,6 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PCC_ENV = str(Path(sys.executable).parent / "pcc-env")
@@ -56,3 +57,23 @@ def run_cli(
         timeout=timeout,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr, argv)
+
+
+def command_tree() -> list[tuple[str, Any, list[Any]]]:
+    """Every command and group of ``pcc-env`` (root included, path "" for it): its path, the
+    Click command, and its parameters as parsed (the help option included)."""
+    import typer
+
+    from pcc_env.cli.app import app
+
+    found: list[tuple[str, Any, list[Any]]] = []
+
+    def walk(command: Any, path: list[str], parent: Any) -> None:
+        name = path[-1] if path else "pcc-env"
+        ctx = typer.Context(command, parent=parent, info_name=name, **command.context_settings)
+        found.append((" ".join(path), command, command.get_params(ctx)))
+        for sub_name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, sub_name], ctx)
+
+    walk(typer.main.get_command(app), [], None)
+    return found

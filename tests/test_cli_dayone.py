@@ -221,7 +221,7 @@ def test_export_without_a_key_or_offline_writes_the_models_template(
     (bot_project / "pcc-deploy.toml").write_text('secret_set = "day-one"\n')
     r = cli(emulator, bot_project, "secrets", "set", "day-one", "OPENAI_API_KEY=o", "SET_ONLY=s")
     assert r.code == 0, r.stderr
-    r = cli(emulator, bot_project, "export", "--settings", "bot.py:Settings", "-o", "t.env")
+    r = cli(emulator, bot_project, "export", "--settings", "bot.py:Settings", "--output", "t.env")
     assert r.code == 0, r.stderr
     online = (bot_project / "t.env").read_text()
     assert "SET_ONLY=" in online and "DAILY_API_KEY=" in online
@@ -246,7 +246,14 @@ def test_export_without_a_key_or_offline_writes_the_models_template(
         r.stderr
     )
     r = cli(
-        emulator, bot_project, "export", "--offline", "--settings", "bot.py:Settings", "-o", "t.env"
+        emulator,
+        bot_project,
+        "export",
+        "--offline",
+        "--settings",
+        "bot.py:Settings",
+        "--output",
+        "t.env",
     )
     assert r.code == 0 and "t.env is up to date" in r.stderr, r.stderr
     assert (bot_project / "t.env").read_text() == online
@@ -589,17 +596,17 @@ def test_hand_added_template_keys_are_not_marked_as_gone(
     from pcc_env.dotenv_file import NO_LONGER_MARK
 
     assert cli(emulator, tmp_path, "secrets", "set", "tpl-set", "A=1", "B=2").code == 0
-    assert cli(emulator, tmp_path, "export", "--set", "tpl-set", "-o", "t.env").code == 0
+    assert cli(emulator, tmp_path, "export", "--set", "tpl-set", "--output", "t.env").code == 0
     path = tmp_path / "t.env"
     path.write_text(path.read_text() + "# my local switch\nMY_LOCAL=\n")
     assert cli(emulator, tmp_path, "secrets", "unset", "tpl-set", "B", "--yes").code == 0
-    r = cli(emulator, tmp_path, "export", "--set", "tpl-set", "-o", "t.env")
+    r = cli(emulator, tmp_path, "export", "--set", "tpl-set", "--output", "t.env")
     assert r.code == 0, r.stderr
     lines = path.read_text().splitlines()
     assert lines[lines.index("B=") - 1] == NO_LONGER_MARK  # exported before, gone now
     assert lines[lines.index("MY_LOCAL=") - 1] == "# my local switch"  # added by hand
     assert lines.count(NO_LONGER_MARK) == 1
-    r = cli(emulator, tmp_path, "export", "--set", "tpl-set", "-o", "t.env")
+    r = cli(emulator, tmp_path, "export", "--set", "tpl-set", "--output", "t.env")
     assert "up to date" in r.stderr
 
 

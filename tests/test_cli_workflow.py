@@ -191,29 +191,29 @@ def test_export_stdout_and_idempotent_file(emulator: EmulatorServer, project: Pa
     assert "sk-1" not in out and re.search(r"^[A-Z_]+=\S", out, re.M) is None
 
     target = project / ".env.example"
-    assert cli(emulator, project, "export", "--settings", BOT, "-o", str(target)).code == 0
+    assert cli(emulator, project, "export", "--settings", BOT, "--output", str(target)).code == 0
     first = target.read_text()
     assert first == out
     target.write_text(first.replace("OPENAI_API_KEY=\n", "# team note: ask Ana\nOPENAI_API_KEY=\n"))
     edited = target.read_text()
-    r = cli(emulator, project, "export", "--settings", BOT, "-o", str(target))
+    r = cli(emulator, project, "export", "--settings", BOT, "--output", str(target))
     assert r.code == 0 and "up to date" in r.stderr and target.read_text() == edited
     # the set gains a key: it is added, hand edits kept; twice changes nothing
     cli(emulator, project, "secrets", "set", "proj-secrets", "LATE_KEY=1")
-    cli(emulator, project, "export", "--settings", BOT, "-o", str(target))
+    cli(emulator, project, "export", "--settings", BOT, "--output", str(target))
     updated = target.read_text()
     assert "# team note: ask Ana" in updated and "LATE_KEY=" in updated
-    cli(emulator, project, "export", "--settings", BOT, "-o", str(target))
+    cli(emulator, project, "export", "--settings", BOT, "--output", str(target))
     assert target.read_text() == updated
     # --force regenerates
-    cli(emulator, project, "export", "--settings", BOT, "-o", str(target), "--force")
+    cli(emulator, project, "export", "--settings", BOT, "--output", str(target), "--force")
     assert "team note" not in target.read_text()
 
 
 def test_export_refuses_a_file_with_values(emulator: EmulatorServer, project: Path) -> None:
     cli(emulator, project, "push")
     before = (project / ".env").read_text()
-    r = cli(emulator, project, "export", "-o", ".env")
+    r = cli(emulator, project, "export", "--output", ".env")
     assert r.code == 2 and "holds values" in r.stderr
     assert (project / ".env").read_text() == before
 
@@ -300,7 +300,7 @@ def test_canary_over_push_export_check_outputs_and_files(
         cli(emulator, project, "push", "--dry-run"),
         cli(emulator, project, "push"),
         cli(emulator, project, "push", "--json"),
-        cli(emulator, project, "export", "--settings", BOT, "-o", ".env.example"),
+        cli(emulator, project, "export", "--settings", BOT, "--output", ".env.example"),
         cli(emulator, project, "check", "--settings", BOT, "--env-file", ".env"),
         cli(emulator, project, "check", "--settings", BOT, "--env-file", ".env", "--json"),
         cli(emulator, project, "push", "--region", "eu-central"),

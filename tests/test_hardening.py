@@ -156,7 +156,14 @@ def test_export_never_overwrites_values_in_any_format(
     out.chmod(0o600)
     live.reset_stats()
     r = cli(
-        live, project, "export", "--set", "exp-set", "-o", "secrets.yaml", *(["--force"] * force)
+        live,
+        project,
+        "export",
+        "--set",
+        "exp-set",
+        "--output",
+        "secrets.yaml",
+        *(["--force"] * force),
     )
     assert r.code == 2, r.output
     assert "holds values" in r.stderr and "CANARY" not in r.output
@@ -170,7 +177,7 @@ def test_export_keeps_the_mode_of_an_existing_template(live: EmulatorServer, pro
     out = project / ".env.example"
     out.write_text("# mine\nA=\n")
     out.chmod(0o600)
-    r = cli(live, project, "export", "--set", "mode-set", "-o", ".env.example")
+    r = cli(live, project, "export", "--set", "mode-set", "--output", ".env.example")
     assert r.code == 0, r.output
     assert "B=" in out.read_text()
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
@@ -196,7 +203,7 @@ def test_non_regular_files_are_refused_at_once(
     special = _special(kind, tmp_path)
     argv = {
         "env-file": ["push", special, "--set", "ok-set"],
-        "output": ["export", "--set", "ok-set", "-o", special],
+        "output": ["export", "--set", "ok-set", "--output", special],
         "deploy-file": ["push", "--deploy-file", special],
         "set-file": ["secrets", "set", "ok-set", "--file", special],
     }[where]
@@ -214,7 +221,7 @@ def test_non_regular_files_are_refused_at_once(
 def test_export_onto_a_non_utf8_file(live: EmulatorServer, project: Path) -> None:
     out = project / "latin1.example"
     out.write_bytes(b"# caf\xe9\nA=\n")
-    r = cli(live, project, "export", "--set", "ok-set", "-o", "latin1.example")
+    r = cli(live, project, "export", "--set", "ok-set", "--output", "latin1.example")
     assert r.code == 2 and "line 1: not valid UTF-8" in r.stderr
     assert "Traceback" not in r.output
     assert out.read_bytes() == b"# caf\xe9\nA=\n"

@@ -95,7 +95,7 @@ def test_cli_commands_leak_nothing(canaries: Canaries, project: Path, tmp_path: 
         assert cli("secrets", "set", "leak-set", "--file", ".env").code == 0
         assert cli("secrets", "list").code == 0
         assert cli("secrets", "list", "leak-set", "--json").code == 0
-        assert cli("export", "-o", ".env.example").code == 0
+        assert cli("export", "--output", ".env.example").code == 0
         assert cli("check", "--env-file", ".env").code in (0, 1)
         assert (
             cli(
@@ -341,7 +341,7 @@ def test_hostile_input_paths_leak_nothing(canaries: Canaries, project: Path) -> 
             == 2
         )
         (project / "vals.yaml").write_text(f"A: {canaries.new()}\n")
-        assert cli("export", "--set", "leak-set", "-o", "vals.yaml", "--force").code == 2
+        assert cli("export", "--set", "leak-set", "--output", "vals.yaml", "--force").code == 2
         assert canaries.issued[-1] in (project / "vals.yaml").read_text()  # untouched
         assert not [w for w in emu.stats()["writes"]]  # nothing above was sent
     for r in results:

@@ -25,6 +25,36 @@ ApiHost = Annotated[
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 YesFlag = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+# The pipecat CLI's `secrets` commands spell --yes as --skip/-s: the same flag, both spellings.
+SkipFlag = Annotated[
+    bool,
+    typer.Option(
+        "--yes",
+        "-y",
+        "--skip",
+        "-s",
+        help="Do not ask for confirmation (--skip: the pipecat CLI's).",
+    ),
+]
+NeverAsksFlag = Annotated[
+    bool,
+    typer.Option(
+        "--yes",
+        "-y",
+        "--skip",
+        "-s",
+        help="Accepted for the pipecat CLI's --skip; this command never asks.",
+    ),
+]
+OrganizationOption = Annotated[
+    str | None,
+    typer.Option(
+        "--organization",
+        "-o",
+        help="Accepted for the pipecat CLI; ignored: the private API key selects the organization.",
+        show_default=False,
+    ),
+]
 RegionOption = Annotated[
     str | None,
     typer.Option("--region", "-r", help="Region of a new set (default: the service's, us-west)."),
@@ -44,7 +74,8 @@ NoInterpolateFlag = Annotated[
 ]
 SetOption = Annotated[
     str | None,
-    typer.Option("--set", "-s", help="Secret set name. Default: secret_set in pcc-deploy.toml."),
+    # No short form: -s is --skip (--yes) in `pcc-env secrets`, as in the pipecat CLI.
+    typer.Option("--set", help="Secret set name. Default: secret_set in pcc-deploy.toml."),
 ]
 TargetOption = Annotated[
     str | None,
@@ -71,6 +102,15 @@ DeployFileOption = Annotated[
         "./pcc-deploy.toml if present.",
     ),
 ]
+
+
+def note_organization(organization: str | None) -> None:
+    """The pipecat CLI's --organization is accepted so its commands work here unchanged; the
+    key already belongs to one organization, so say that the option changes nothing."""
+    if organization is not None:
+        info(
+            "Note: --organization is ignored: the private API key already selects the organization."
+        )
 
 
 def make_client(api_host: str | None) -> SecretsClient:

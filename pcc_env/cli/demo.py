@@ -112,7 +112,7 @@ def demo() -> None:
                 "export",
                 "--settings",
                 "bot.py:BotSettings",
-                "-o",
+                "--output",
                 ".env.example",
             )
             echo((workdir / ".env.example").read_text().rstrip())

@@ -278,7 +278,7 @@ def _set_block(
 def status(
     set_name: Annotated[
         str | None,
-        typer.Option("--set", "-s", help="Only this secret set. Default: every set."),
+        typer.Option("--set", help="Only this secret set. Default: every set."),
     ] = None,
     target: TargetOption = None,
     json: JsonFlag = False,

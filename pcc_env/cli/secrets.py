@@ -11,12 +11,15 @@ import typer
 from pcc_env.cli.common import (
     ApiHost,
     JsonFlag,
+    NeverAsksFlag,
     NoWaitFlag,
+    OrganizationOption,
     RegionOption,
+    SkipFlag,
     TimeoutOption,
-    YesFlag,
     confirm_or_exit,
     make_client,
+    note_organization,
     read_hidden,
 )
 from pcc_env.cli.output import (
@@ -32,7 +35,7 @@ from pcc_env.cli.output import (
     table,
 )
 from pcc_env.errors import BadRequestError
-from pcc_env.rules import check_set_name, parse_assignments
+from pcc_env.rules import check_set_name, escape_text, parse_assignments
 
 if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
@@ -82,6 +85,8 @@ def set_(
     region: RegionOption = None,
     no_wait: NoWaitFlag = False,
     timeout: TimeoutOption = 60.0,
+    yes: NeverAsksFlag = False,
+    organization: OrganizationOption = None,
     api_host: ApiHost = None,
 ) -> None:
     """Create or update a secret set: all pairs in one request, then wait until it is ready.
@@ -91,6 +96,7 @@ def set_(
     from pcc_env.dotenv_file import read_env_file, secrets_to_send
 
     check_set_name(name)
+    note_organization(organization)
     if pairs and file:
         raise fail("pass KEY=VALUE pairs or --file, not both", EXIT_USAGE)
     if file is not None:
@@ -136,17 +142,23 @@ def _summary_row(s: SecretSetSummary) -> list[str]:
 @handle_errors
 def list_(
     name: Annotated[str | None, typer.Argument(help="Show the keys of this set.")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", "-r", help="Only sets in this region.", show_default=False),
+    ] = None,
     json: JsonFlag = False,
+    organization: OrganizationOption = None,
     api_host: ApiHost = None,
 ) -> None:
     """List secret sets, or the keys of one set (never values: the API does not return them)."""
+    note_organization(organization)
     with make_client(api_host) as client:
         if name is None:
-            sets = client.list_sets()
+            sets = [s for s in client.list_sets() if region is None or s.region == region]
             if json:
                 print_json({"sets": [s.dump() for s in sets]})
             elif not sets:
-                info("No secret sets.")
+                info(f"No secret sets in '{escape_text(region)}'." if region else "No secret sets.")
             else:
                 table(["name", "type", "region", "status"], [_summary_row(s) for s in sets])
             return
@@ -159,6 +171,10 @@ def list_(
                 raise
             _show_image_pull_secret(entry, json)
             return
+    if region is not None and detail.region != region:
+        raise fail(
+            f"secret set '{name}' is in region '{detail.region}', not '{escape_text(region)}'"
+        )
     if json:
         print_json({"name": name, **detail.dump()})
         return
@@ -184,7 +200,8 @@ def _show_image_pull_secret(entry: SecretSetSummary, json: bool) -> None:
 def unset(
     name: Annotated[str, typer.Argument(help="Secret set name.")],
     keys: Annotated[list[str], typer.Argument(help="Keys to remove.")],
-    yes: YesFlag = False,
+    yes: SkipFlag = False,
+    organization: OrganizationOption = None,
     api_host: ApiHost = None,
 ) -> None:
     """Remove keys from a secret set."""
@@ -192,6 +209,7 @@ def unset(
 
     check_set_name(name)
     check_keys(keys)
+    note_organization(organization)
     confirm_or_exit(f"Remove {', '.join(keys)} from '{name}'?", yes)
     with make_client(api_host) as client:
         for key in keys:
@@ -207,11 +225,13 @@ def unset(
 @handle_errors
 def delete(
     name: Annotated[str, typer.Argument(help="Secret set name.")],
-    yes: YesFlag = False,
+    yes: SkipFlag = False,
+    organization: OrganizationOption = None,
     api_host: ApiHost = None,
 ) -> None:
     """Delete a whole secret set."""
     check_set_name(name)
+    note_organization(organization)
     confirm_or_exit(f"Delete the secret set '{name}' and all its keys?", yes)
     with make_client(api_host) as client:
         deleted = client.delete_set(name)
@@ -249,10 +269,13 @@ def image_pull_secret(
     ] = False,
     no_wait: NoWaitFlag = False,
     timeout: TimeoutOption = 60.0,
+    yes: NeverAsksFlag = False,
+    organization: OrganizationOption = None,
     api_host: ApiHost = None,
 ) -> None:
     """Create or update an image pull secret; credentials come from a prompt or stdin."""
     check_set_name(name)
+    note_organization(organization)
     if stdin or not stdin_is_tty():
         credentials = sys.stdin.readline().rstrip("\r\n")
     else:

@@ -26,6 +26,12 @@ click: Any = importlib.import_module(typer.BadParameter.__module__)
 # What a mistyped option or command looks like; anything else is described, not shown.
 _SHOWABLE_OPTION = re.compile(r"--?[A-Za-z][A-Za-z-]{0,30}")
 _SHOWABLE_COMMAND = re.compile(r"[a-z][a-z-]{0,30}")
+# Short flags that pcc-env no longer has where they used to be (they now mean what the pipecat
+# CLI means by them): the usage error names the long option to use instead.
+MOVED_SHORT = {
+    ("-s", "--set"): "the secret set is --set (no short form); -s is --skip in 'pcc-env secrets'.",
+    ("-o", "--output"): "write the file with --output; -o is --organization in 'pcc-env secrets'.",
+}
 NEVER_ON_ARGV = {
     "login": "The API key is read from a hidden prompt or --stdin, never from the command line.",
     "image-pull-secret": (
@@ -92,6 +98,17 @@ def safe_message(exc: Any) -> str:
     return "invalid usage (details not shown: they would repeat an argument)"
 
 
+def moved_short_hint(exc: Any) -> str | None:
+    """For ``push -s NAME`` and ``export -o FILE``: the long option that replaced the flag."""
+    if not isinstance(exc, click.NoSuchOption) or exc.ctx is None:
+        return None
+    longs = {o for p in exc.ctx.command.params for o in getattr(p, "opts", [])}
+    for (short, long), hint in MOVED_SHORT.items():
+        if exc.option_name == short and long in longs:
+            return hint
+    return None
+
+
 def report_usage_error(exc: Any) -> NoReturn:
     ctx = exc.ctx
     if type(exc).__name__ == "NoArgsIsHelpError":
@@ -108,6 +125,9 @@ def report_usage_error(exc: Any) -> NoReturn:
         hint = NEVER_ON_ARGV.get(ctx.command.name or "")
         if hint and message.startswith("unexpected extra argument"):
             info(hint)
+        moved = moved_short_hint(exc)
+        if moved:
+            info(moved)
         info(f"Try '{ctx.command_path} --help' for help.")
     sys.exit(EXIT_USAGE)
 

@@ -476,10 +476,15 @@ def export(
     set_name: SetOption = None,
     settings: SettingsOption = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file (updated in place).")
+        Path | None,
+        # No -o: that is --organization in `pcc-env secrets`, as in the pipecat CLI.
+        typer.Option("--output", help="Write to this file (updated in place)."),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Regenerate -o FILE instead of updating it in place.")
+        bool,
+        typer.Option(
+            "--force", help="Regenerate the --output file instead of updating it in place."
+        ),
     ] = False,
     offline: Annotated[
         bool,
