@@ -26,27 +26,37 @@ def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> Non
     interrupts.defer()
     missing = [m for m in _CLI_MODULES if importlib.util.find_spec(m) is None]
     if missing:
-        print(
+        from pcc_env.cli.jsonerror import error_json, json_requested
+
+        message = (
             "pcc-env commands need the CLI extra: pip install 'pcc-env[cli]'"
-            f" (missing: {', '.join(missing)})",
-            file=sys.stderr,
+            f" (missing: {', '.join(missing)})"
         )
+        if json_requested(argv):
+            print(error_json("MissingExtraError", message, 1))
+        else:
+            print(message, file=sys.stderr)
         raise SystemExit(1)
     if interrupts.pending():
-        _interrupted()
+        _interrupted(argv)
     try:
         from pcc_env.cli.app import run
 
         if interrupts.pending():
-            _interrupted()
+            _interrupted(argv)
         run(args, prog_name)
     except KeyboardInterrupt:
-        _interrupted()
+        _interrupted(argv)
     finally:
         # Help, --version and usage errors run no command: a Ctrl-C noted meanwhile is moot.
         interrupts.release_quietly()
 
 
-def _interrupted() -> None:
-    print("Error: interrupted", file=sys.stderr)
+def _interrupted(argv: list[str]) -> None:
+    from pcc_env.cli.jsonerror import error_json, json_requested
+
+    if json_requested(argv):
+        print(error_json("Interrupted", "interrupted", 130))
+    else:
+        print("Error: interrupted", file=sys.stderr)
     raise SystemExit(130)

@@ -35,6 +35,7 @@ def login(
         bool, typer.Option("--stdin", help="Read the key from standard input.")
     ] = False,
     api_host: ApiHost = None,
+    json: JsonFlag = False,
 ) -> None:
     """Store a Pipecat Cloud private API key in the OS keyring, after checking it works.
 
@@ -71,22 +72,34 @@ def login(
         try:
             client.list_sets()
         except UnauthorizedError:
-            raise fail(f"{host} refused this API key; nothing was stored.") from None
+            raise fail(
+                f"{host} refused this API key; nothing was stored.", kind="UnauthorizedError"
+            ) from None
     store_api_key(host, key)
-    success(f"Logged in to {host}: the key is in the OS keyring.")
+    if json:
+        print_json(
+            {"apiHost": host, "stored": True, "envKeySet": bool(os.environ.get(API_KEY_ENV))}
+        )
+    else:
+        success(f"Logged in to {host}: the key is in the OS keyring.")
 
 
 @handle_errors
-def logout(api_host: ApiHost = None) -> None:
+def logout(api_host: ApiHost = None, json: JsonFlag = False) -> None:
     """Remove the stored API key for the API host from the OS keyring."""
     import os
 
     host = resolve_api_host(api_host)
-    if delete_api_key(host):
+    removed = delete_api_key(host)
+    env_set = bool(os.environ.get(API_KEY_ENV))
+    if json:
+        print_json({"apiHost": host, "removed": removed, "envKeySet": env_set})
+        return
+    if removed:
         success(f"Removed the API key for {host} from the OS keyring.")
     else:
         info(f"No API key for {host} was stored in the OS keyring.")
-    if os.environ.get(API_KEY_ENV):
+    if env_set:
         info(f"{API_KEY_ENV} is still set in this environment and will be used.")
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pcc_env.cli.output import EXIT_USAGE, fail, info, stdin_is_tty
+from pcc_env.cli.output import EXIT_USAGE, cancelled, fail, info, stdin_is_tty
 from pcc_env.errors import InputError
 
 if TYPE_CHECKING:
@@ -129,10 +129,14 @@ def confirm_or_exit(question: str, yes: bool) -> None:
     if yes:
         return
     if not stdin_is_tty():
-        raise fail(f"{question} Refusing without confirmation: pass --yes.", EXIT_USAGE)
-    if not typer.confirm(question, default=False):
-        info(CANCELLED)
-        raise typer.Exit(1)
+        raise fail(
+            f"{question} Refusing without confirmation: pass --yes.",
+            EXIT_USAGE,
+            kind="ConfirmationRequired",
+        )
+    # The question goes to stderr: stdout stays clean for pipes and --json.
+    if not typer.confirm(question, default=False, err=True):
+        raise cancelled(CANCELLED)
 
 
 def read_hidden(prompt: str, *, from_stdin: bool = False) -> str:

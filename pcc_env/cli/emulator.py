@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pcc_env.cli.output import echo, err, info
+from pcc_env.cli.output import echo, fail, json_errors, print_json_line
 
 
 def default_db_path() -> Path:
@@ -62,10 +62,19 @@ def emulator(
         ),
     ] = 0.0,
     fault_seed: Annotated[int | None, typer.Option(help="Seed of the fault dice.")] = None,
+    json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Instead of the banner, print one JSON line once listening: address, "
+            "database, and the env vars for pcc-env and the pipecat CLI (token included).",
+        ),
+    ] = False,
 ) -> None:
     """Serve a local emulator of the Pipecat Cloud API: secrets and agents (both API surfaces)."""
     from pcc_env.emulator import EmulatorConfig, EmulatorServer
 
+    json_errors(json)
     generated = token is None
     token = token or "pcc-emu-" + _secrets.token_urlsafe(18)
     db_path = db or str(default_db_path())
@@ -84,13 +93,30 @@ def emulator(
     try:
         server = EmulatorServer(config, host=host, port=port)
     except OSError as exc:
-        err(f"Cannot listen on {host}:{port}: {exc.strerror or exc}")
+        hint = None
         if exc.errno == errno.EADDRINUSE:
-            info(
+            hint = (
                 "Another program uses that port: choose another with --port, or --port 0 for a "
                 "free one."
             )
-        raise typer.Exit(1) from None
+        raise fail(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}", kind="ListenError", hint=hint
+        ) from None
+    if json:
+        # The token is printed on purpose (as in the banner): it is this emulator's, not a key.
+        print_json_line(
+            {
+                "event": "listening",
+                "apiHost": server.api_host,
+                "port": server.port,
+                "db": db_path,
+                "org": org,
+                "tokenGenerated": generated,
+                "env": server.env(),
+            }
+        )
+        server.serve_forever()
+        return
     echo(f"pcc-env emulator listening on {server.api_host} (database: {db_path})")
     if generated:
         echo("Generated a token for this run (set PCC_ENV_EMULATOR_TOKEN to choose one).")

@@ -1,7 +1,8 @@
 """All printing and exiting of the CLI happens through here.
 
 Rich tables and spinners on a terminal; plain tab-separated text when piped; JSON with --json.
-Rich honours NO_COLOR. Errors go to stderr as one or two lines, never with a traceback.
+Rich honours NO_COLOR. Errors go to stderr as one or two lines, never with a traceback; under
+--json they are one JSON line on stdout instead (``jsonerror``), with the same exit code.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pcc_env.cli import interrupts
+from pcc_env.cli.jsonerror import error_json
 from pcc_env.errors import (
     ConfigError,
     InputError,
@@ -36,10 +38,30 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
-EXIT_FAILED, EXIT_USAGE = 1, 2
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 _stdout: Console | None = None
 _stderr: Console | None = None
+# Errors as JSON on stdout: set from the arguments (usage errors), then by ``handle_errors``
+# from the command's own --json.
+_json_errors = False
+# Fields of a document the command had under way, merged into its JSON error (push's plan).
+_error_context: dict[str, Any] = {}
+
+
+def json_errors(on: bool) -> None:
+    global _json_errors
+    _json_errors = on
+    _error_context.clear()
+
+
+def json_errors_on() -> bool:
+    return _json_errors
+
+
+def add_error_context(**fields: Any) -> None:
+    """Under --json, an error from here on carries these fields next to ``error``."""
+    _error_context.update(fields)
 
 
 def stdout() -> Console:
@@ -107,6 +129,24 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=False))
 
 
+def print_json_line(data: Any) -> None:
+    """One line of an NDJSON stream (``watch --json``, ``emulator --json``), flushed."""
+    print(json.dumps(data), flush=True)
+
+
+def report_error(kind: str, message: str, code: int, hint: str | None = None) -> None:
+    """An error: a JSON line on stdout under --json, else ``Error: ...`` (and the hint) on
+    stderr. ``kind`` is the JSON ``type``: the exception class, or a name for the situation."""
+    if _json_errors:
+        extra = dict(_error_context)
+        print(error_json(kind, printable(message), code, printable(hint) if hint else None, extra))
+        sys.stdout.flush()
+        return
+    err(message)
+    if hint:
+        info(hint)
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> None:
     """A rich table on a terminal; a header line and tab-separated rows when piped."""
     rows = [[escape_text(cell) for cell in row] for row in rows]  # one line per cell, no tabs
@@ -148,9 +188,13 @@ def after_write(set_name: str) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        err("interrupted while waiting; the write was accepted and is being provisioned.")
-        info(f"Follow it with: pcc-env secrets wait {set_name}")
-        raise typer.Exit(130) from None
+        report_error(
+            "Interrupted",
+            "interrupted while waiting; the write was accepted and is being provisioned.",
+            EXIT_INTERRUPTED,
+            f"Follow it with: pcc-env secrets wait {set_name}",
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def retry_notice(notice: RetryNotice) -> None:
@@ -163,10 +207,22 @@ def retry_notice(notice: RetryNotice) -> None:
         info(f"{notice.method} {notice.path}: {what}")
 
 
-def fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
-    """Print an error and return the Exit to raise: ``raise fail("...")``."""
-    err(message)
+def fail(
+    message: str, code: int = EXIT_FAILED, kind: str | None = None, hint: str | None = None
+) -> typer.Exit:
+    """Report an error and return the Exit to raise: ``raise fail("...")``. The JSON ``type``
+    is ``kind``, else InputError for exit 2 (bad input, nothing sent) and Error otherwise."""
+    report_error(kind or ("InputError" if code == EXIT_USAGE else "Error"), message, code, hint)
     return typer.Exit(code)
+
+
+def cancelled(message: str) -> typer.Exit:
+    """The user declined: a plain line on stderr (not an error), or a JSON error; exit 1."""
+    if _json_errors:
+        report_error("Cancelled", message, EXIT_FAILED)
+    else:
+        info(message)
+    return typer.Exit(EXIT_FAILED)
 
 
 def exit_code_for(exc: PccEnvError) -> int:
@@ -192,21 +248,20 @@ def hint_for(exc: PccEnvError) -> str | None:
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn the library's typed errors into a one or two line message and an exit code."""
+    """Turn the library's typed errors into a one or two line message (or, when the command's
+    ``json`` option is on, a JSON error) and an exit code."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        json_errors(bool(kwargs.get("json")))  # Typer passes every parameter by name
         try:
             interrupts.release()  # a Ctrl-C during start-up ends here, cleanly
             return func(*args, **kwargs)
         except PccEnvError as exc:
-            err(str(exc))
-            hint = hint_for(exc)
-            if hint:
-                info(hint)
+            report_error(type(exc).__name__, str(exc), exit_code_for(exc), hint_for(exc))
             raise typer.Exit(exit_code_for(exc)) from None
         except KeyboardInterrupt:
-            err("interrupted")
-            raise typer.Exit(130) from None
+            report_error("Interrupted", "interrupted", EXIT_INTERRUPTED)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper

@@ -24,6 +24,7 @@ from pcc_env.cli.common import (
 )
 from pcc_env.cli.output import (
     EXIT_USAGE,
+    add_error_context,
     after_write,
     fail,
     handle_errors,
@@ -87,6 +88,7 @@ def set_(
     timeout: TimeoutOption = 60.0,
     yes: NeverAsksFlag = False,
     organization: OrganizationOption = None,
+    json: JsonFlag = False,
     api_host: ApiHost = None,
 ) -> None:
     """Create or update a secret set: all pairs in one request, then wait until it is ready.
@@ -123,10 +125,17 @@ def set_(
         with spinner(f"Sending {len(values)} secret(s) to '{name}'..."):
             resp = client.put_secrets(name, values, region=region)
         note_write(client, name)
-        success(f"Secret set '{name}' accepted in {resp.region}: {', '.join(values)}")
+        document = {"name": name, "region": resp.region, "keys": list(values), "accepted": True}
+        add_error_context(**document)  # a failed wait still says the write was accepted
+        if not json:
+            success(f"Secret set '{name}' accepted in {resp.region}: {', '.join(values)}")
+        status = "pending"
         if not no_wait:
-            wait_with_spinner(client, name, timeout)
-            success(f"Secret set '{name}' is ready.")
+            status = wait_with_spinner(client, name, timeout).status
+            if not json:
+                success(f"Secret set '{name}' is ready.")
+    if json:
+        print_json({**document, "status": status})
     info(REDEPLOY.format(name=name))
 
 
@@ -202,6 +211,7 @@ def unset(
     keys: Annotated[list[str], typer.Argument(help="Keys to remove.")],
     yes: SkipFlag = False,
     organization: OrganizationOption = None,
+    json: JsonFlag = False,
     api_host: ApiHost = None,
 ) -> None:
     """Remove keys from a secret set."""
@@ -211,13 +221,22 @@ def unset(
     check_keys(keys)
     note_organization(organization)
     confirm_or_exit(f"Remove {', '.join(keys)} from '{name}'?", yes)
+    removed: list[str] = []
+    absent: list[str] = []
     with make_client(api_host) as client:
         for key in keys:
+            add_error_context(name=name, removed=removed, absent=absent)
             if client.delete_key(name, key):
-                success(f"Removed {key} from '{name}'.")
+                removed.append(key)
+                if not json:
+                    success(f"Removed {key} from '{name}'.")
             else:
-                info(f"{key} is not in '{name}' (already gone; the connection dropped once).")
+                absent.append(key)
+                if not json:
+                    info(f"{key} is not in '{name}' (already gone; the connection dropped once).")
             note_write(client, name)
+    if json:
+        print_json({"name": name, "removed": removed, "absent": absent})
     info(REDEPLOY.format(name=name))
 
 
@@ -227,6 +246,7 @@ def delete(
     name: Annotated[str, typer.Argument(help="Secret set name.")],
     yes: SkipFlag = False,
     organization: OrganizationOption = None,
+    json: JsonFlag = False,
     api_host: ApiHost = None,
 ) -> None:
     """Delete a whole secret set."""
@@ -235,7 +255,9 @@ def delete(
     confirm_or_exit(f"Delete the secret set '{name}' and all its keys?", yes)
     with make_client(api_host) as client:
         deleted = client.delete_set(name)
-    if deleted:
+    if json:
+        print_json({"name": name, "deleted": deleted})
+    elif deleted:
         success(f"Deleted the secret set '{name}'.")
     else:
         info(f"The secret set '{name}' does not exist (already gone; the connection dropped once).")
@@ -246,13 +268,17 @@ def delete(
 def wait(
     name: Annotated[str, typer.Argument(help="Secret set name.")],
     timeout: TimeoutOption = 60.0,
+    json: JsonFlag = False,
     api_host: ApiHost = None,
 ) -> None:
     """Wait until a set is ready (exit 0), or failed / timed out (exit 1). For CI."""
     check_set_name(name)
     with make_client(api_host) as client, spinner(f"Waiting for '{name}' to be ready..."):
         status = client.wait_ready(name, timeout=timeout)
-    success(f"Secret set '{name}' is ready ({status.region}).")
+    if json:
+        print_json({"name": name, "region": status.region, "status": status.status})
+    else:
+        success(f"Secret set '{name}' is ready ({status.region}).")
 
 
 @app.command("image-pull-secret")
@@ -271,6 +297,7 @@ def image_pull_secret(
     timeout: TimeoutOption = 60.0,
     yes: NeverAsksFlag = False,
     organization: OrganizationOption = None,
+    json: JsonFlag = False,
     api_host: ApiHost = None,
 ) -> None:
     """Create or update an image pull secret; credentials come from a prompt or stdin."""
@@ -289,7 +316,15 @@ def image_pull_secret(
         resp = client.put_image_pull_secret(
             name, host, credentials, region=region, encode=not no_encode
         )
-        success(f"Image pull secret '{name}' accepted in {resp.region}.")
+        del credentials
+        document = {"name": name, "region": resp.region, "accepted": True}
+        add_error_context(**document)
+        if not json:
+            success(f"Image pull secret '{name}' accepted in {resp.region}.")
+        status = "pending"
         if not no_wait:
-            wait_with_spinner(client, name, timeout)
-            success(f"Image pull secret '{name}' is ready.")
+            status = wait_with_spinner(client, name, timeout).status
+            if not json:
+                success(f"Image pull secret '{name}' is ready.")
+    if json:
+        print_json({**document, "status": status})

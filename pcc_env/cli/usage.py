@@ -17,7 +17,15 @@ from typing import Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from pcc_env.cli.output import EXIT_USAGE, err, info
+from pcc_env.cli.jsonerror import json_requested
+from pcc_env.cli.output import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    info,
+    json_errors,
+    json_errors_on,
+    report_error,
+)
 
 # Typer 0.2x carries its own copy of Click; older releases use the click package. Either way the
 # exception classes live next to typer.BadParameter.
@@ -118,17 +126,23 @@ def report_usage_error(exc: Any) -> NoReturn:
             info(text.rstrip())
         sys.exit(0)
     message = safe_message(exc)
-    if ctx is not None:
-        info(ctx.get_usage())
-    err(message)
+    hints = []
     if ctx is not None:
         hint = NEVER_ON_ARGV.get(ctx.command.name or "")
         if hint and message.startswith("unexpected extra argument"):
-            info(hint)
+            hints.append(hint)
         moved = moved_short_hint(exc)
         if moved:
-            info(moved)
-        info(f"Try '{ctx.command_path} --help' for help.")
+            hints.append(moved)
+        hints.append(f"Try '{ctx.command_path} --help' for help.")
+    if json_errors_on():
+        report_error("UsageError", message, EXIT_USAGE, " ".join(hints) or None)
+        sys.exit(EXIT_USAGE)
+    if ctx is not None:
+        info(ctx.get_usage())
+    report_error("UsageError", message, EXIT_USAGE)
+    for hint in hints:
+        info(hint)
     sys.exit(EXIT_USAGE)
 
 
@@ -144,6 +158,8 @@ class PccEnvGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         standalone = standalone_mode
+        # Usage errors come before any command runs: --json among the arguments asks for JSON.
+        json_errors(json_requested(sys.argv[1:] if args is None else list(args)))
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
@@ -154,14 +170,14 @@ class PccEnvGroup(TyperGroup):
             if not standalone:
                 raise
             if isinstance(exc.__cause__, KeyboardInterrupt):
-                err("interrupted")
-                sys.exit(130)
-            err("cancelled (no input); nothing was changed")
+                report_error("Interrupted", "interrupted", EXIT_INTERRUPTED)
+                sys.exit(EXIT_INTERRUPTED)
+            report_error("Cancelled", "cancelled (no input); nothing was changed", 1)
             sys.exit(1)
         except click.ClickException as exc:
             if not standalone:
                 raise
-            err(exc.format_message())
+            report_error("Error", exc.format_message(), exc.exit_code)
             sys.exit(exc.exit_code)
         if not standalone:
             return rv

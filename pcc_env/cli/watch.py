@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING, Annotated
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,14 +26,14 @@ from pcc_env.cli.common import (
     make_client,
 )
 from pcc_env.cli.deploy import RedeployAfterTimeoutOption, RedeployFlag, progress_line
-from pcc_env.cli.output import echo, handle_errors, info
+from pcc_env.cli.output import echo, handle_errors, info, print_json_line
 from pcc_env.cli.workflow import resolve_target
 from pcc_env.errors import ConfigError
 
 if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
     from pcc_env.redeploy import Progress, Redeployer
-    from pcc_env.watch import SyncEvent
+    from pcc_env.watch import SyncEvent, WatchSummary
 
 
 def format_event(event: SyncEvent) -> str:
@@ -54,6 +55,25 @@ def format_event(event: SyncEvent) -> str:
     if event.kind == "skipped":
         return f"{stamp} not synced: {event.message}"
     return f"{stamp} sync failed: {event.message}"
+
+
+def iso_time(at: float | None = None) -> str:
+    return datetime.fromtimestamp(time.time() if at is None else at).astimezone().isoformat()
+
+
+def event_json(event: SyncEvent) -> dict[str, Any]:
+    """One NDJSON line of ``watch --json``: what ``format_event`` says, as data."""
+    return {
+        "event": event.kind,
+        "at": iso_time(event.at),
+        "initial": event.initial,
+        "added": event.added,
+        "changed": event.changed,
+        "removed": event.removed,
+        "kept": event.kept,
+        "latencyMs": round(event.latency * 1000, 1) if event.latency is not None else None,
+        "message": event.message,
+    }
 
 
 @handle_errors
@@ -86,6 +106,10 @@ def watch(
     api_host: ApiHost = None,
     redeploy: RedeployFlag = False,
     redeploy_timeout: RedeployAfterTimeoutOption = 300.0,
+    json: Annotated[
+        bool,
+        typer.Option("--json", help="Print one JSON object per line per event (NDJSON)."),
+    ] = False,
 ) -> None:
     """Push a .env file to a secret set now and again on every change, until Ctrl-C.
 
@@ -120,7 +144,7 @@ def watch(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with make_client(api_host) as client:
-            agents = AgentsAfterSync(client, chosen.set_name, redeploy, redeploy_timeout)
+            agents = AgentsAfterSync(client, chosen.set_name, redeploy, redeploy_timeout, json=json)
             watcher = EnvWatcher(
                 client,
                 path,
@@ -135,21 +159,35 @@ def watch(
                 state=state,
                 allow_reserved=allow_reserved,
             )
-            info(f"Watching {path} for secret set '{chosen.set_name}' (Ctrl-C to stop).")
+            if json:
+                agents.emit(
+                    {
+                        "event": "watching",
+                        "at": iso_time(),
+                        "path": str(path),
+                        "set": chosen.set_name,
+                        "region": chosen.region,
+                    }
+                )
+            else:
+                info(f"Watching {path} for secret set '{chosen.set_name}' (Ctrl-C to stop).")
             try:
                 summary = watcher.run(stop)
             finally:
                 closing = agents.close()
-            echo(
-                f"Stopped. {summary.synced} sync(s), {summary.unchanged} unchanged save(s), "
-                f"{summary.skipped} skipped, {summary.failed} failure(s), "
-                f"{summary.write_requests} write request(s).",
-                flush=True,
-            )
-            if closing:
-                echo(closing, flush=True)
-            if summary.synced and not redeploy:
-                info(stale_hint(client, chosen.set_name))
+            if json:
+                agents.emit({"event": "stopped", "at": iso_time(), **agents.closing_json(summary)})
+            else:
+                echo(
+                    f"Stopped. {summary.synced} sync(s), {summary.unchanged} unchanged save(s), "
+                    f"{summary.skipped} skipped, {summary.failed} failure(s), "
+                    f"{summary.write_requests} write request(s).",
+                    flush=True,
+                )
+                if closing:
+                    echo(closing, flush=True)
+                if summary.synced and not redeploy:
+                    info(stale_hint(client, chosen.set_name))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -165,12 +203,19 @@ class AgentsAfterSync:
     watch loop are printed whole, one at a time."""
 
     def __init__(
-        self, client: SecretsClient, set_name: str, redeploy: bool, timeout: float
+        self,
+        client: SecretsClient,
+        set_name: str,
+        redeploy: bool,
+        timeout: float,
+        *,
+        json: bool = False,
     ) -> None:
         from pcc_env.redeploy import Redeployer
 
         self.set_name = set_name
         self.redeploy = redeploy
+        self.json = json
         self._lock = threading.Lock()
         self.redeployer: Redeployer = Redeployer(
             client, set_name, timeout=timeout, on_progress=self._progress
@@ -180,7 +225,26 @@ class AgentsAfterSync:
         with self._lock:
             echo(line, flush=True)
 
+    def emit(self, data: dict[str, Any]) -> None:
+        """One NDJSON line (``--json``), whole, one at a time."""
+        with self._lock:
+            print_json_line(data)
+
     def _progress(self, p: Progress) -> None:
+        if self.json:
+            if p.phase != "deploying":
+                self.emit(
+                    {
+                        "event": "redeploy",
+                        "at": iso_time(),
+                        "agent": p.agent,
+                        "phase": p.phase,
+                        "deploymentId": p.deployment_id,
+                        "seconds": round(p.seconds, 3),
+                        "message": p.message,
+                    }
+                )
+            return
         line = progress_line(p)
         if line is not None:
             self.say(f"{time.strftime('%H:%M:%S')} redeploy {line}")
@@ -189,16 +253,33 @@ class AgentsAfterSync:
         from pcc_env.errors import ApiError
         from pcc_env.rules import escape_text
 
-        self.say(format_event(event))
+        if self.json:
+            self.emit(event_json(event))
+        else:
+            self.say(format_event(event))
         if event.kind != "synced":
             return
         stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
         try:
             names = self.redeployer.request() if self.redeploy else self.redeployer.bound()
         except ApiError as exc:
-            self.say(f"{stamp} cannot list the agents that bind '{self.set_name}': {exc}")
+            if self.json:
+                self.emit(
+                    {
+                        "event": "agents-unreadable",
+                        "at": iso_time(),
+                        "set": self.set_name,
+                        "message": str(exc),
+                    }
+                )
+            else:
+                self.say(f"{stamp} cannot list the agents that bind '{self.set_name}': {exc}")
             return
         if not names:
+            return
+        if self.json:
+            kind = "redeploying" if self.redeploy else "stale"
+            self.emit({"event": kind, "at": iso_time(), "set": self.set_name, "agents": names})
             return
         shown = ", ".join(escape_text(n) for n in names)
         if self.redeploy:
@@ -210,6 +291,25 @@ class AgentsAfterSync:
     def failed(self) -> bool:
         """Some redeploy did not end current (``--redeploy``: watch exits 1)."""
         return self.redeployer.summary.failed > 0
+
+    def closing_json(self, summary: WatchSummary) -> dict[str, Any]:
+        """The counts of the last NDJSON line (after ``close``)."""
+        document: dict[str, Any] = {
+            "synced": summary.synced,
+            "unchanged": summary.unchanged,
+            "skipped": summary.skipped,
+            "failed": summary.failed,
+            "writeRequests": summary.write_requests,
+        }
+        if self.redeploy:
+            done = self.redeployer.summary
+            document["redeploys"] = {
+                "started": done.started,
+                "current": done.current,
+                "failed": done.failed,
+                "notUpdated": done.not_updated,
+            }
+        return document
 
     def close(self) -> str | None:
         """Stop waiting for redeploys (requests in flight finish); a closing line, if any."""

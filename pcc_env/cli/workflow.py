@@ -29,6 +29,7 @@ from pcc_env.cli.common import (
 )
 from pcc_env.cli.deploy import RedeployAfterTimeoutOption, RedeployFlag
 from pcc_env.cli.output import (
+    add_error_context,
     after_write,
     echo,
     err,
@@ -311,21 +312,18 @@ def _push_one(
         return
     if plan.to_delete:
         confirm_or_exit(f"Delete {', '.join(plan.to_delete)} from '{plan.set_name}'?", yes)
-    try:
-        with spinner(f"Pushing to '{plan.set_name}' and waiting until it is ready..."):
-            result = apply_push(
-                client,
-                plan,
-                wait=not no_wait,
-                timeout=timeout,
-                state=state,
-                waiting=lambda: after_write(plan.set_name),
-                force=force,
-            )
-    except Exception:
-        if json:
-            print_json({"plan": plan.to_json(), "result": {"ok": False}})
-        raise
+    # Under --json, an error from here on is one document: the plan, the result, the error.
+    add_error_context(plan=plan.to_json(), result={"ok": False})
+    with spinner(f"Pushing to '{plan.set_name}' and waiting until it is ready..."):
+        result = apply_push(
+            client,
+            plan,
+            wait=not no_wait,
+            timeout=timeout,
+            state=state,
+            waiting=lambda: after_write(plan.set_name),
+            force=force,
+        )
     outcome: dict[str, Any] = {
         "ok": True,
         "sent": True,
@@ -496,6 +494,13 @@ def export(
     ] = False,
     target: TargetOption = None,
     deploy_file: DeployFileOption = None,
+    json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print JSON: the keys, and the output file or the template (never a value).",
+        ),
+    ] = False,
     api_host: ApiHost = None,
 ) -> None:
     """Write an onboarding template (.env.example): every key, never a value."""
@@ -539,7 +544,8 @@ def export(
                 if remote is None:
                     raise fail(
                         f"secret set '{name}' does not exist. 'pcc-env secrets list' shows the "
-                        "sets; --offline writes the settings model's template alone."
+                        "sets; --offline writes the settings model's template alone.",
+                        kind="NotFoundError",
                     )
                 remote_keys += [k for k in remote.keys if k not in remote_keys]
     elif set_names:
@@ -560,8 +566,18 @@ def export(
         "from " + " and ".join(sources) + ".",
         "Copy it to .env and fill in the values. Never commit a file with values.",
     ]
+    document: dict[str, Any] = {
+        "sets": set_names,
+        "setKeysIncluded": remote_keys is not None,
+        "settings": ref,
+        "keys": [e.key for e in entries],
+        "output": str(output) if output is not None else None,
+    }
     if output is None:
-        print(render_template(entries, header), end="")
+        if json:
+            print_json({**document, "template": render_template(entries, header)})
+        else:
+            print(render_template(entries, header), end="")
         return
     if current is not None:
         text = (
@@ -573,14 +589,20 @@ def export(
             )
         )
         if text == current:
-            info(f"{output} is up to date.")
+            if json:
+                print_json({**document, "written": False})
+            else:
+                info(f"{output} is up to date.")
             return
         mode = stat.S_IMODE(output.stat().st_mode)  # keep the mode the user chose
     else:
         text = render_template(entries, header)
         mode = 0o644  # a template holds no value and is meant to be committed
     atomic_write_text(output, text, mode=mode)
-    success(f"Wrote {output} ({len(entries)} keys).")
+    if json:
+        print_json({**document, "written": True})
+    else:
+        success(f"Wrote {output} ({len(entries)} keys).")
 
 
 def _client_or_none(api_host: str | None) -> SecretsClient | None:
