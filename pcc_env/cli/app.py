@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pcc_env.cli import auth, demo, deploy, emulator, secrets, targets, watch, workflow
+from pcc_env.cli import auth, completion, demo, deploy, emulator, secrets, targets, watch, workflow
 from pcc_env.cli import run as run_cmd
 from pcc_env.cli.usage import PccEnvGroup
 from pcc_env.cli.version import version_text
@@ -44,6 +44,24 @@ def _root(
             is_eager=True,
             callback=_version,
             help="Show the version of pcc-env and Python, and the API host in use, and exit.",
+        ),
+    ] = False,
+    install_completion: Annotated[
+        bool,
+        typer.Option(
+            "--install-completion",
+            is_eager=True,
+            callback=completion.install_completion,
+            help="Install shell completion: bash, zsh or fish (default: this shell).",
+        ),
+    ] = False,
+    show_completion: Annotated[
+        bool,
+        typer.Option(
+            "--show-completion",
+            is_eager=True,
+            callback=completion.show_completion,
+            help="Print the completion script for bash, zsh or fish (default: this shell).",
         ),
     ] = False,
 ) -> None:

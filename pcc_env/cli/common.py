@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from pcc_env.cli.completion import complete_secret_set
 from pcc_env.cli.output import EXIT_USAGE, cancelled, fail, info, stdin_is_tty
 from pcc_env.errors import InputError
 
@@ -75,7 +76,11 @@ NoInterpolateFlag = Annotated[
 SetOption = Annotated[
     str | None,
     # No short form: -s is --skip (--yes) in `pcc-env secrets`, as in the pipecat CLI.
-    typer.Option("--set", help="Secret set name. Default: secret_set in pcc-deploy.toml."),
+    typer.Option(
+        "--set",
+        help="Secret set name. Default: secret_set in pcc-deploy.toml.",
+        autocompletion=complete_secret_set,
+    ),
 ]
 TargetOption = Annotated[
     str | None,

@@ -21,6 +21,7 @@ from pcc_env.cli.common import (
     TargetOption,
     make_client,
 )
+from pcc_env.cli.completion import complete_secret_set
 from pcc_env.cli.output import (
     EXIT_FAILED,
     echo,
@@ -278,7 +279,11 @@ def _set_block(
 def status(
     set_name: Annotated[
         str | None,
-        typer.Option("--set", help="Only this secret set. Default: every set."),
+        typer.Option(
+            "--set",
+            help="Only this secret set. Default: every set.",
+            autocompletion=complete_secret_set,
+        ),
     ] = None,
     target: TargetOption = None,
     json: JsonFlag = False,

@@ -22,6 +22,11 @@ from pcc_env.cli.common import (
     note_organization,
     read_hidden,
 )
+from pcc_env.cli.completion import (
+    complete_any_set,
+    complete_image_pull_secret,
+    complete_secret_set,
+)
 from pcc_env.cli.output import (
     EXIT_USAGE,
     add_error_context,
@@ -67,7 +72,12 @@ def wait_with_spinner(client: SecretsClient, name: str, timeout: float) -> Secre
 @app.command("set")
 @handle_errors
 def set_(
-    name: Annotated[str, typer.Argument(help="Secret set name, e.g. my-secrets.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Secret set name, e.g. my-secrets.", autocompletion=complete_secret_set
+        ),
+    ],
     pairs: Annotated[
         list[str] | None,
         typer.Argument(
@@ -150,7 +160,10 @@ def _summary_row(s: SecretSetSummary) -> list[str]:
 @app.command("list")
 @handle_errors
 def list_(
-    name: Annotated[str | None, typer.Argument(help="Show the keys of this set.")] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(help="Show the keys of this set.", autocompletion=complete_any_set),
+    ] = None,
     region: Annotated[
         str | None,
         typer.Option("--region", "-r", help="Only sets in this region.", show_default=False),
@@ -207,7 +220,9 @@ def _show_image_pull_secret(entry: SecretSetSummary, json: bool) -> None:
 @app.command("unset")
 @handle_errors
 def unset(
-    name: Annotated[str, typer.Argument(help="Secret set name.")],
+    name: Annotated[
+        str, typer.Argument(help="Secret set name.", autocompletion=complete_secret_set)
+    ],
     keys: Annotated[list[str], typer.Argument(help="Keys to remove.")],
     yes: SkipFlag = False,
     organization: OrganizationOption = None,
@@ -243,7 +258,7 @@ def unset(
 @app.command("delete")
 @handle_errors
 def delete(
-    name: Annotated[str, typer.Argument(help="Secret set name.")],
+    name: Annotated[str, typer.Argument(help="Secret set name.", autocompletion=complete_any_set)],
     yes: SkipFlag = False,
     organization: OrganizationOption = None,
     json: JsonFlag = False,
@@ -266,7 +281,7 @@ def delete(
 @app.command("wait")
 @handle_errors
 def wait(
-    name: Annotated[str, typer.Argument(help="Secret set name.")],
+    name: Annotated[str, typer.Argument(help="Secret set name.", autocompletion=complete_any_set)],
     timeout: TimeoutOption = 60.0,
     json: JsonFlag = False,
     api_host: ApiHost = None,
@@ -284,7 +299,12 @@ def wait(
 @app.command("image-pull-secret")
 @handle_errors
 def image_pull_secret(
-    name: Annotated[str, typer.Argument(help="Name of the image pull secret.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Name of the image pull secret.", autocompletion=complete_image_pull_secret
+        ),
+    ],
     host: Annotated[str, typer.Argument(help="Registry URL, e.g. https://index.docker.io/v1/.")],
     region: RegionOption = None,
     stdin: Annotated[

@@ -10,6 +10,7 @@ only of our own option and command names.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import sys
 from typing import Any, NoReturn
@@ -146,6 +147,14 @@ def report_usage_error(exc: Any) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
+def _complete_var(prog_name: str | None, complete_var: str | None) -> str:
+    """The variable a completion script sets (Click's rule): ``_PCC_ENV_COMPLETE``."""
+    if complete_var:
+        return complete_var
+    name = prog_name or os.path.basename(sys.argv[0] or "pcc-env")
+    return f"_{name}_COMPLETE".replace("-", "_").replace(" ", "_").upper()
+
+
 class PccEnvGroup(TyperGroup):
     """The top-level group: usage errors of any command go through ``safe_message``."""
 
@@ -158,8 +167,15 @@ class PccEnvGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         standalone = standalone_mode
+        self.raw_args = list(sys.argv[1:] if args is None else args)  # --show-completion SHELL
         # Usage errors come before any command runs: --json among the arguments asks for JSON.
-        json_errors(json_requested(sys.argv[1:] if args is None else list(args)))
+        json_errors(json_requested(self.raw_args))
+        if os.environ.get(_complete_var(prog_name, complete_var)):
+            # Typer's bash/zsh/fish completion classes (Typer registers them only when it adds
+            # its own completion options, which the root replaces to take a shell name).
+            from typer._completion_classes import completion_init
+
+            completion_init()
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
