@@ -77,3 +77,59 @@ def command_tree() -> list[tuple[str, Any, list[Any]]]:
 
     walk(typer.main.get_command(app), [], None)
     return found
+
+
+def run_in_terminal(
+    *args: str,
+    columns: int,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+) -> Result:
+    """Run the real entry point on a pseudo-terminal ``columns`` wide (window size and
+    ``COLUMNS``), stdin, stdout and stderr all on it; ``stdout`` is everything it showed, with
+    colour codes and carriage returns removed."""
+    import fcntl
+    import pty
+    import re
+    import select
+    import struct
+    import termios
+    import time
+
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    argv = [PCC_ENV, *args]
+    proc = subprocess.Popen(
+        argv,
+        env=cli_env({**(env or {}), "COLUMNS": str(columns), "TERM": "xterm"}),
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    os.close(secondary)
+    shown = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([primary], [], [], 0.2)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(primary, 65536)
+            except OSError:  # EIO: every writer has closed the terminal
+                break
+            if not data:
+                break
+            shown += data
+        code = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+    finally:
+        os.close(primary)
+        if proc.poll() is None:
+            proc.kill()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace"))
+    return Result(code, text.replace("\r", ""), "", argv)

@@ -20,7 +20,9 @@ app = typer.Typer(
     name="pcc-env",
     help="Typed, leak-safe secrets for Pipecat Cloud agents.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # the root's own --install-completion/--show-completion take a shell
+    # Plain Click help: whole option names at any width, and no markup ([tool.pcc-env] is text).
+    rich_markup_mode=None,
     # Rich tracebacks print local variables, which can hold secret values: never show them.
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,

@@ -148,14 +148,32 @@ def report_error(kind: str, message: str, code: int, hint: str | None = None) ->
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> None:
-    """A rich table on a terminal; a header line and tab-separated rows when piped."""
+    """A rich table on a terminal wide enough for every cell on one line; on a narrower one,
+    one ``header: value`` line per cell (a table would cut or fold the values: a host and port,
+    a set name, a deployment id). A header line and tab-separated rows when piped."""
     rows = [[escape_text(cell) for cell in row] for row in rows]  # one line per cell, no tabs
     title = printable(title) if title else None
     if is_tty():
-        t = Table(*headers, title=title, title_justify="left")
-        for row in rows:
-            t.add_row(*row)
-        stdout().print(t)
+        from rich.cells import cell_len
+
+        widths = [
+            max([cell_len(h), *(cell_len(row[i]) for row in rows)]) for i, h in enumerate(headers)
+        ]
+        # The default box: a border before each column and after the last, one space of
+        # padding on each side of a cell.
+        if sum(widths) + 3 * len(widths) + 1 <= stdout().width:
+            t = Table(*headers, title=title, title_justify="left")
+            for row in rows:
+                t.add_row(*row)
+            stdout().print(t)
+            return
+        if title:
+            echo(title)
+        for n, row in enumerate(rows):
+            if n:
+                echo()
+            for header, cell in zip(headers, row, strict=True):
+                echo(f"{header}: {cell}")
         return
     if title:
         print(title)

@@ -51,6 +51,7 @@ app = typer.Typer(
     name="secrets",
     help="Manage secret sets (the 'pipecat cloud secrets' commands).",
     no_args_is_help=True,
+    rich_markup_mode=None,  # as the root: plain help, whole option names at any width
 )
 
 REDEPLOY = "Agents using '{name}' must be redeployed to see the new values."

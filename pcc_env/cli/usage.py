@@ -121,10 +121,11 @@ def moved_short_hint(exc: Any) -> str | None:
 def report_usage_error(exc: Any) -> NoReturn:
     ctx = exc.ctx
     if type(exc).__name__ == "NoArgsIsHelpError":
-        # A group run without a command: its help (Typer's rich help printed it already).
+        # A group run without a command: its help, as --help prints it (rich help, were it on,
+        # would have printed itself and left the message empty).
         text = str(exc.format_message())
         if text.strip():
-            info(text.rstrip())
+            print(text.rstrip())
         sys.exit(0)
     message = safe_message(exc)
     hints = []
