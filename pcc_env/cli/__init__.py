@@ -24,6 +24,10 @@ def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> Non
     from pcc_env.cli import interrupts
 
     interrupts.defer()
+    # httpx imports its own command-line client (click, pygments, rich: ~25 ms) whenever those
+    # are installed, and falls back to a stub when the import fails. pcc-env never runs it: a
+    # None entry makes that import fail at once (Python's documented way to block a module).
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     missing = [m for m in _CLI_MODULES if importlib.util.find_spec(m) is None]
     if missing:
         print(
