@@ -58,3 +58,18 @@ def test_commands_import_only_what_they_use(
     if argv != ["--help"]:  # help is drawn by rich: Typer's help panels
         assert not [m for m in modules if m.split(".")[0] in NOT_PIPED], output
         assert not [m for m in modules if m in OTHER_COMMANDS], output
+
+
+def test_run_children_get_the_users_environment_not_ours(tmp_path: Path) -> None:
+    """pcc-env switches pydantic plugins off for itself; a child of `run` is left as it was."""
+    from tests.cli_helpers import run_cli
+
+    (tmp_path / ".env").write_text("SOME_KEY=some-value-1\n")
+    code = "import os; print(os.environ.get('PYDANTIC_DISABLE_PLUGINS'))"
+    r = run_cli("run", "--", sys.executable, "-c", code, cwd=tmp_path)
+    assert (r.code, r.stdout) == (0, "None\n"), r.output
+    r = run_cli(
+        "run", "--", sys.executable, "-c", code, cwd=tmp_path,
+        env={"PYDANTIC_DISABLE_PLUGINS": "logfire"},
+    )  # fmt: skip
+    assert (r.code, r.stdout) == (0, "logfire\n"), r.output
