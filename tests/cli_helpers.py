@@ -59,6 +59,27 @@ def run_cli(
     return Result(proc.returncode, proc.stdout, proc.stderr, argv)
 
 
+def run_against(emu: Any, cwd: Path, *args: str, stdin: str | None = None, **env: str) -> Result:
+    """``pcc-env ARGS`` in ``cwd``, pointed at emulator ``emu``, with a data dir of its own."""
+    return run_cli(
+        *args,
+        cwd=cwd,
+        stdin=stdin,
+        env={
+            "PIPECAT_API_HOST": emu.api_host,
+            "PIPECAT_API_KEY": emu.token,
+            "PCC_ENV_DATA_DIR": str(cwd / ".state"),
+            **env,
+        },
+    )
+
+
+def write_requests(emu: Any) -> int:
+    """PUTs and DELETEs the emulator served (its own instruments left out)."""
+    counts = emu.stats()["requests"]
+    return sum(n for route, n in counts.items() if route.startswith(("PUT", "DELETE")))
+
+
 def command_tree() -> list[tuple[str, Any, list[Any]]]:
     """Every command and group of ``pcc-env`` (root included, path "" for it): its path, the
     Click command, and its parameters as parsed (the help option included)."""

@@ -12,25 +12,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from pcc_env.emulator.server import EmulatorServer
-from tests.cli_helpers import Result, command_tree, run_cli
+from tests.cli_helpers import command_tree, run_against, write_requests
+
+cli = run_against
 
 
-def cli(emulator: EmulatorServer, cwd: Path, *args: str, stdin: str | None = None) -> Result:
-    return run_cli(
-        *args,
-        cwd=cwd,
-        stdin=stdin,
-        env={
-            "PIPECAT_API_HOST": emulator.api_host,
-            "PIPECAT_API_KEY": emulator.token,
-            "PCC_ENV_DATA_DIR": str(cwd / ".state"),
-        },
-    )
-
-
-def writes(emulator: EmulatorServer) -> int:
-    requests = emulator.stats()["requests"].items()
-    return sum(n for r, n in requests if r.startswith(("PUT", "DELETE")))
+writes = write_requests
 
 
 def option_flags() -> list[tuple[str, str, list[str]]]:

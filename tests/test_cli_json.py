@@ -18,7 +18,7 @@ import pytest
 
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.testing import run_emulator
-from tests.cli_helpers import PCC_ENV, Result, cli_env, command_tree, run_cli
+from tests.cli_helpers import PCC_ENV, Result, cli_env, command_tree, run_against, run_cli
 from tests.test_cli_watch import SET, Watch
 from tests.test_no_leaks import Canaries
 
@@ -26,17 +26,7 @@ EXEMPT = {"demo", "run"}  # demo runs other commands; run's stdout is the child'
 FILE_KEYRING = "tests.keyring_backends.FileKeyring"
 
 
-def cli(emulator: EmulatorServer, cwd: Path, *args: str, stdin: str | None = None) -> Result:
-    return run_cli(
-        *args,
-        cwd=cwd,
-        stdin=stdin,
-        env={
-            "PIPECAT_API_HOST": emulator.api_host,
-            "PIPECAT_API_KEY": emulator.token,
-            "PCC_ENV_DATA_DIR": str(cwd / ".state"),
-        },
-    )
+cli = run_against
 
 
 def document(r: Result) -> Any:
