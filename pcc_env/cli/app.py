@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from pcc_env.cli import auth, demo, deploy, emulator, secrets, targets, watch, workflow
+from pcc_env.cli import auth, demo, deploy, emulator, hooks, secrets, targets, watch, workflow
+from pcc_env.cli import init as init_cmd
 from pcc_env.cli import run as run_cmd
 from pcc_env.cli.usage import PccEnvGroup
 from pcc_env.cli.version import version_text
@@ -50,12 +51,14 @@ def _root(
     """Typed, leak-safe secrets for Pipecat Cloud agents."""
 
 
+app.command("init")(init_cmd.init)
 app.command("login")(auth.login)
 app.command("logout")(auth.logout)
 app.command("whoami")(auth.whoami)
 app.command("push")(workflow.push)
 app.command("export")(workflow.export)
 app.command("check")(workflow.check)
+app.command("check-files")(hooks.check_files)
 app.command("watch")(watch.watch)
 app.command("targets")(targets.targets)
 app.command("status")(deploy.status)
