@@ -424,9 +424,11 @@ def pyproject_change(path: Path, current: str | None, ref: str = SETTINGS_REF) -
     else:
         sep = "" if not current or current.endswith("\n") else "\n"
         text = current + sep + ("\n" if current.strip() else "") + f"[tool.pcc-env]\n{line}\n"
-    after = _toml(text, path)
-    expected = _with_settings(before, ref)
-    if after != expected:
+    try:
+        after: dict[str, Any] | None = _toml(text, path)
+    except ConfigError:  # the table is defined inline or by dotted keys: it cannot be reopened
+        after = None
+    if after != _with_settings(before, ref):
         raise ConfigError(
             f"{path}: cannot add the setting without rewriting the file (is [tool.pcc-env] or "
             f"[tool] written inline?). Add {line} under [tool.pcc-env] yourself, then run "

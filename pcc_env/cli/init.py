@@ -49,7 +49,7 @@ def init(
         typer.Option(
             "--env-file",
             help="The .env whose key names join the model (values are never read out). "
-            "Default: [tool.pcc-env] env_file, else .env.",
+            "Default: env_file in pyproject.toml's pcc-env table, else .env.",
         ),
     ] = None,
     dry_run: Annotated[
