@@ -96,7 +96,7 @@ def test_init_writes_four_files_and_the_model_loads_the_env(bot: Path) -> None:
     assert 'openai_api_key: SecretStr = Field(description="read in bot.py:45")' in settings
     assert 'log_level: str = Field("INFO", description="read in bot.py:27")' in settings
     assert 'bot_port: int = Field(7860, description="read in server.py:25")' in settings
-    assert "__pcc_read_elsewhere__ = (\"DAILY_SAMPLE_ROOM_URL\",)" in settings
+    assert '__pcc_read_elsewhere__ = ("DAILY_SAMPLE_ROOM_URL",)' in settings
     assert (bot / "pyproject.toml").read_text() == (
         pyproject_before + '\n[tool.pcc-env]\nsettings = "settings:Settings"\n'
     )
@@ -181,9 +181,7 @@ def test_a_pyproject_naming_another_model_is_never_rewritten(bot: Path) -> None:
     pyproject = bot / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + '\n[tool.pcc-env]\nsettings = "mine:Mine"\n')
     (bot / "mine.py").write_text(
-        "from pcc_env import SecretSettings\n"
-        "class Mine(SecretSettings):\n"
-        "    openai_api_key: str\n"
+        "from pcc_env import SecretSettings\nclass Mine(SecretSettings):\n    openai_api_key: str\n"
     )
     before = digests(bot)
     r = init(bot, "--yes", "--force")
@@ -245,7 +243,9 @@ def test_after_init_push_and_check_use_the_model(bot: Path, emulator: EmulatorSe
     r = run_cli("check", "--code", cwd=bot, env=env)
     assert r.code == 0, r.output
     assert "ok   every required env var of Settings is in the set" in r.stdout
-    assert "ok   the 12 env var(s) the code reads (5 Python file(s)) are in the settings" in r.stdout
+    assert (
+        "ok   the 12 env var(s) the code reads (5 Python file(s)) are in the settings" in r.stdout
+    )
 
 
 def test_init_leaks_no_value(tmp_path: Path) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from pydantic import SecretStr
 
 from pcc_env.errors import ConfigError, InputError
@@ -62,7 +62,9 @@ def test_required_defaults_types_and_secrets() -> None:
 
 def test_env_keys_join_after_the_code_and_names_are_left_out_with_a_reason() -> None:
     fields, left = plan_fields(
-        scan_source('import os\nos.getenv("A_KEY")\nos.getenv("HOME")\nos.getenv("PORT")\n', "b.py"),
+        scan_source(
+            'import os\nos.getenv("A_KEY")\nos.getenv("HOME")\nos.getenv("PORT")\n', "b.py"
+        ),
         ["a_key", "DAILY_SAMPLE_ROOM_URL", "bad.key"],
     )
     assert [(f.env_name, f.places) for f in fields] == [
@@ -131,7 +133,11 @@ def test_the_generated_module_loads_the_values(tmp_path: Path) -> None:
 
 def test_descriptions_and_defaults_from_hostile_code_stay_inside_their_strings() -> None:
     source = settings_source(
-        list(fields_of('import os\nos.getenv("EVIL", "x\\")\\nimport os; os.system(\\"boom\\")#")\n').values())
+        list(
+            fields_of(
+                'import os\nos.getenv("EVIL", "x\\")\\nimport os; os.system(\\"boom\\")#")\n'
+            ).values()
+        )
     )
     model = model_from_source(source)  # it compiles: the default is one string literal
     assert load_settings(model, env_file=None, environ={}).evil == (  # type: ignore[attr-defined]
@@ -141,7 +147,9 @@ def test_descriptions_and_defaults_from_hostile_code_stay_inside_their_strings()
 
 def test_template_is_created_or_merged_and_refused_when_it_holds_values(tmp_path: Path) -> None:
     model = model_from_source(
-        settings_source(list(fields_of('import os\nos.getenv("A_KEY")\nos.getenv("B", "b")\n').values()))
+        settings_source(
+            list(fields_of('import os\nos.getenv("A_KEY")\nos.getenv("B", "b")\n').values())
+        )
     )
     path = tmp_path / ".env.example"
     created = template_change(path, None, model, force=False)
@@ -238,7 +246,11 @@ def test_pyproject_cases_that_are_left_alone_or_refused() -> None:
 def test_drift_between_a_model_and_the_code() -> None:
     model = model_from_source(
         settings_source(
-            list(fields_of('import os\nos.getenv("A_KEY")\nos.getenv("GONE")\n', ("LIB_KEY",)).values())
+            list(
+                fields_of(
+                    'import os\nos.getenv("A_KEY")\nos.getenv("GONE")\n', ("LIB_KEY",)
+                ).values()
+            )
         )
     )
     same = scan_source('import os\nos.getenv("A_KEY")\nos.getenv("GONE")\n', "bot.py")

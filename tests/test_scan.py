@@ -162,7 +162,13 @@ def test_the_fixture_bot(tmp_path: Path) -> None:
 
 def test_skipped_directories_and_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "bot.py").write_text('import os\nos.getenv("KEPT")\n')
-    for skipped in (".venv/lib", "venv/lib/site-packages", "node_modules/x", ".git", "build/__pycache__"):
+    for skipped in (
+        ".venv/lib",
+        "venv/lib/site-packages",
+        "node_modules/x",
+        ".git",
+        "build/__pycache__",
+    ):
         d = tmp_path / skipped
         d.mkdir(parents=True)
         (d / "dep.py").write_text('import os\nos.getenv("SKIPPED")\n')
