@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Literal
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
-# Directories never scanned: virtual environments, installed packages, caches, VCS data.
-SKIPPED_DIRS = frozenset({"site-packages", "node_modules", "__pycache__"})
+# Directories never scanned: installed packages, caches, and tests (what a test reads is not the
+# bot's configuration). Hidden directories and virtual environments are skipped too.
+SKIPPED_DIRS = frozenset({"site-packages", "node_modules", "__pycache__", "tests", "test"})
 
 # Variables the operating system, the shell or CI set: reading them is not configuration a
 # secret set provides (``init`` leaves them out of the model; ``check --code`` ignores them).
@@ -137,15 +138,20 @@ def _skip_dir(path: Path) -> bool:
     return name.startswith(".") or name in SKIPPED_DIRS or (path / "pyvenv.cfg").exists()
 
 
+def _test_file(name: str) -> bool:
+    return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+
+
 def python_files(root: Path) -> Iterator[Path]:
     """The ``.py`` files under ``root``, sorted, skipping hidden directories (``.venv``,
-    ``.git``...), virtual environments (a ``pyvenv.cfg``), ``site-packages``, ``node_modules``
-    and ``__pycache__``. Symlinked directories are not followed."""
+    ``.git``...), virtual environments (a ``pyvenv.cfg``), ``site-packages``, ``node_modules``,
+    ``__pycache__``, and tests (``tests/``, ``test/``, ``test_*.py``, ``*_test.py``,
+    ``conftest.py``). Symlinked directories are not followed."""
     for directory, dirs, files in os.walk(root):
         here = Path(directory)
         dirs[:] = sorted(d for d in dirs if not _skip_dir(here / d))
         for name in sorted(files):
-            if name.endswith(".py") and not name.startswith("."):
+            if name.endswith(".py") and not name.startswith(".") and not _test_file(name):
                 yield here / name
 
 

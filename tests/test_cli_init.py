@@ -271,3 +271,11 @@ def test_init_leaks_no_value(tmp_path: Path) -> None:
         canaries.assert_absent((bot / name).read_text(), name)
     assert "EXTRA_SERVICE_TOKEN" in (bot / "settings.py").read_text()  # its name, not its value
     assert ROOT.exists()
+
+
+def test_a_named_env_file_must_exist(bot: Path) -> None:
+    r = init(bot, "--dry-run", "--env-file", "missing.env")
+    assert r.code == 2 and "missing.env: file not found" in r.stderr
+    (bot / "staging.env").write_text("STAGING_ONLY_KEY=v\n")
+    r = init(bot, "--dry-run", "--env-file", "staging.env")
+    assert r.code == 0 and "STAGING_ONLY_KEY\tSecretStr\toptional\t(.env only)" in r.stdout

@@ -176,6 +176,8 @@ def test_skipped_directories_and_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "myenv").mkdir()
     (tmp_path / "myenv" / "pyvenv.cfg").write_text("home = /usr\n")
     (tmp_path / "myenv" / "x.py").write_text('import os\nos.getenv("SKIPPED")\n')
+    for name in ("test_bot.py", "bot_test.py", "conftest.py"):
+        (tmp_path / name).write_text('import os\nos.getenv("SKIPPED")\n')
     (tmp_path / "broken.py").write_text("def (:\n")
     os.mkfifo(tmp_path / "fifo.py")
     result = scan_project(tmp_path)

@@ -89,7 +89,7 @@ def init(
         )
     scan = scan_project(root)
     env_path = default_env_file(env_file)
-    env_keys = _env_keys(env_path)
+    env_keys = _env_keys(env_path, named=env_file is not None)
     _show_scan(scan, env_path, env_keys)
     from pcc_env.project_init import plan_init
 
@@ -124,12 +124,13 @@ def init(
     )
 
 
-def _env_keys(path: Path) -> list[str]:
-    """The key names of the .env (none when it does not exist). A file that cannot be parsed
-    is refused by line number, as push refuses it; no value is ever shown."""
+def _env_keys(path: Path, *, named: bool) -> list[str]:
+    """The key names of the .env (none when the default one does not exist; one named with
+    --env-file must). A file that cannot be parsed is refused by line number, as push refuses
+    it; no value is ever shown."""
     from pcc_env.dotenv_file import read_env_file
 
-    if not path.exists() and not path.is_symlink():
+    if not named and not path.exists() and not path.is_symlink():
         return []
     return read_env_file(path).keys
 
