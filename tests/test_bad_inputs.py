@@ -25,9 +25,22 @@ def test_corpus_is_large_enough() -> None:
 
 
 @pytest.fixture(scope="module")
-def live() -> Iterator[EmulatorServer]:
-    with run_emulator(provision_delay=0) as server:
-        yield server
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
+    import keyring
+
+    from tests.keyring_backends import FileKeyring
+
+    # Commands run in this process: a usable keyring of our own, whatever ran before (login
+    # checks the keyring before it reads the key; the machine's own is never touched).
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FileKeyring())
+    os.environ["PCC_TEST_KEYRING_FILE"] = str(tmp_path_factory.mktemp("kr") / "keyring.json")
+    try:
+        with run_emulator(provision_delay=0) as server:
+            yield server
+    finally:
+        keyring.set_keyring(previous)
+        os.environ.pop("PCC_TEST_KEYRING_FILE", None)
 
 
 def invoke(live: EmulatorServer, argv: list[str], stdin: str | None, cwd: Path) -> Any:

@@ -7,9 +7,11 @@ importing Typer, so a runtime-only install gets one clear line instead of a trac
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 
+_ADDED_TO_ENVIRON: set[str] = set()
 _CLI_MODULES = ("typer", "rich", "httpx", "keyring", "stamina", "watchfiles", "platformdirs")
 
 
@@ -24,6 +26,16 @@ def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> Non
     from pcc_env.cli import interrupts
 
     interrupts.defer()
+    # httpx imports its own command-line client (click, pygments, rich: ~25 ms) whenever those
+    # are installed, and falls back to a stub when the import fails. pcc-env never runs it: a
+    # None entry makes that import fail at once (Python's documented way to block a module).
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    # pcc-env's own models use no pydantic plugin, and finding plugins scans the metadata of
+    # every installed package (~15 ms here, more in a bot's large environment). Typer switches
+    # them off the same way while it builds its parsers. ``user_environ`` leaves it out again.
+    if "PYDANTIC_DISABLE_PLUGINS" not in os.environ:
+        os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+        _ADDED_TO_ENVIRON.add("PYDANTIC_DISABLE_PLUGINS")
     missing = [m for m in _CLI_MODULES if importlib.util.find_spec(m) is None]
     if missing:
         print(
@@ -45,6 +57,12 @@ def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> Non
     finally:
         # Help, --version and usage errors run no command: a Ctrl-C noted meanwhile is moot.
         interrupts.release_quietly()
+
+
+def user_environ() -> dict[str, str]:
+    """The environment pcc-env was started with, without what ``main`` added to it: for the
+    processes it starts (``pcc-env run``)."""
+    return {k: v for k, v in os.environ.items() if k not in _ADDED_TO_ENVIRON}
 
 
 def _interrupted() -> None:

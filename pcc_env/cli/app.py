@@ -2,31 +2,41 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from pcc_env.cli import auth, demo, deploy, emulator, hooks, secrets, targets, watch, workflow
-from pcc_env.cli import init as init_cmd
-from pcc_env.cli import run as run_cmd
 from pcc_env.cli.usage import PccEnvGroup
 from pcc_env.cli.version import version_text
 
-app = typer.Typer(
-    cls=PccEnvGroup,
-    name="pcc-env",
-    help="Typed, leak-safe secrets for Pipecat Cloud agents.",
-    no_args_is_help=True,
-    add_completion=False,
-    # Rich tracebacks print local variables, which can hold secret values: never show them.
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# Every command: name -> (module in pcc_env.cli, attribute). ``build_app(only=...)`` imports the
+# one being run and nothing else: each command module costs start-up time (its imports, and
+# Typer's reading of its signature), and a push should not pay for watch, the emulator or login.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "init"),
+    "login": ("auth", "login"),
+    "logout": ("auth", "logout"),
+    "whoami": ("auth", "whoami"),
+    "push": ("workflow", "push"),
+    "export": ("workflow", "export"),
+    "check": ("workflow", "check"),
+    "check-files": ("hooks", "check_files"),
+    "watch": ("watch", "watch"),
+    "targets": ("targets", "targets"),
+    "status": ("deploy", "status"),
+    "redeploy": ("deploy", "redeploy"),
+    "run": ("run", "run"),
+    "secrets": ("secrets", "app"),  # a group
+    "emulator": ("emulator", "emulator"),
+    "demo": ("demo", "demo"),
+}
+# ``run`` passes everything after COMMAND to the child, options included.
+_CONTEXT: dict[str, dict[str, Any]] = {"run": {"allow_interspersed_args": False}}
 
 
 def _version(value: bool) -> None:
@@ -35,7 +45,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -51,22 +60,40 @@ def _root(
     """Typed, leak-safe secrets for Pipecat Cloud agents."""
 
 
-app.command("init")(init_cmd.init)
-app.command("login")(auth.login)
-app.command("logout")(auth.logout)
-app.command("whoami")(auth.whoami)
-app.command("push")(workflow.push)
-app.command("export")(workflow.export)
-app.command("check")(workflow.check)
-app.command("check-files")(hooks.check_files)
-app.command("watch")(watch.watch)
-app.command("targets")(targets.targets)
-app.command("status")(deploy.status)
-app.command("redeploy")(deploy.redeploy)
-app.command("run", context_settings={"allow_interspersed_args": False})(run_cmd.run)
-app.add_typer(secrets.app)
-app.command("emulator")(emulator.emulator)
-app.command("demo")(demo.demo)
+def build_app(only: str | None = None) -> typer.Typer:
+    """The Typer application with every command, or with the one named ``only``."""
+    app = typer.Typer(
+        cls=PccEnvGroup,
+        name="pcc-env",
+        help="Typed, leak-safe secrets for Pipecat Cloud agents.",
+        no_args_is_help=True,
+        add_completion=False,
+        # Rich tracebacks print local variables, which can hold secret values: never show them.
+        pretty_exceptions_enable=False,
+        pretty_exceptions_show_locals=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_root)
+    for name in [only] if only in _COMMANDS else list(_COMMANDS):
+        module, attribute = _COMMANDS[name]
+        target = getattr(importlib.import_module(f"pcc_env.cli.{module}"), attribute)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target)
+        else:
+            app.command(name, context_settings=_CONTEXT.get(name))(target)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    """``app``: the whole application (tests and the demo use it), built on first use."""
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
+
+
+def _command_name(args: Sequence[str]) -> str | None:
+    """The command the arguments run: the first one, unless it is an option (-h, -V...)."""
+    return args[0] if args and not args[0].startswith("-") else None
 
 
 def run(args: Sequence[str] | None = None, prog_name: str | None = None) -> None:
@@ -76,4 +103,5 @@ def run(args: Sequence[str] | None = None, prog_name: str | None = None) -> None
         logging.basicConfig(
             level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
         )
-    app(args=None if args is None else list(args), prog_name=prog_name)
+    argv = list(sys.argv[1:] if args is None else args)
+    build_app(only=_command_name(argv))(args=argv, prog_name=prog_name)

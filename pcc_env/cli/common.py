@@ -52,7 +52,7 @@ TargetOption = Annotated[
         "--target",
         "-t",
         envvar="PCC_ENV_TARGET",
-        help="Target in [tool.pcc-env.targets] of pyproject.toml (its sets, regions, env files).",
+        help="Target in tool.pcc-env.targets of pyproject.toml (its sets, regions, env files).",
         show_default=False,
     ),
 ]

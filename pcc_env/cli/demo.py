@@ -73,8 +73,11 @@ def _deploy_agent(api_host: str, token: str) -> None:
 
 def demo() -> None:
     """Run the whole workflow against an in-process emulator (no account, no network)."""
+    from pcc_env.cli import interrupts
     from pcc_env.runtime import load_settings
     from pcc_env.testing import run_emulator
+
+    interrupts.release()  # Ctrl-C stops the demo at once (exit 130)
 
     packaged = resources.files("pcc_env.cli") / "demo_bot"
     workdir = Path(tempfile.mkdtemp(prefix="pcc-env-demo-"))

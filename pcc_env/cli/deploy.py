@@ -7,6 +7,7 @@ the stale agents after a push without it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -37,7 +38,7 @@ from pcc_env.errors import ApiError, InputError
 
 if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
-    from pcc_env.redeploy import AgentStatus, Progress, RedeployResult
+    from pcc_env.redeploy import AgentStatus, AgentView, Progress, RedeployResult
 
 AgentOption = Annotated[
     list[str] | None,
@@ -100,14 +101,20 @@ def agent_rows(statuses: list[AgentStatus]) -> list[list[str]]:
 # Used by push and watch ------------------------------------------------------------------------
 
 
-def stale_hint(client: SecretsClient, set_name: str) -> str:
+def stale_hint(
+    client: SecretsClient,
+    set_name: str,
+    listed: Callable[[], list[AgentView]] | None = None,
+) -> str:
     """After a write: the agents that bind the set are now stale; say which, and the command
-    that updates them. Falls back to the generic reminder when the agents cannot be listed."""
+    that updates them. Falls back to the generic reminder when the agents cannot be listed.
+    ``listed`` gives agents listed while the write ran (push lists them concurrently)."""
     from pcc_env.redeploy import list_agent_views
     from pcc_env.rules import escape_text
 
     try:
-        bound = [a.name for a in list_agent_views(client) if a.binds(set_name)]
+        agents = listed() if listed is not None else list_agent_views(client)
+        bound = [a.name for a in agents if a.binds(set_name)]
     except ApiError:
         return f"Agents using '{set_name}' must be redeployed to see the new values."
     if not bound:

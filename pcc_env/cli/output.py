@@ -14,8 +14,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from pcc_env.cli import interrupts
 from pcc_env.errors import (
@@ -31,6 +29,8 @@ from pcc_env.errors import (
 from pcc_env.rules import escape_text
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from pcc_env.client import RetryNotice
 
 P = ParamSpec("P")
@@ -43,8 +43,11 @@ _stderr: Console | None = None
 
 
 def stdout() -> Console:
+    """Rich on stdout: only for a terminal (rich costs start-up time; piped output is plain)."""
     global _stdout
     if _stdout is None:
+        from rich.console import Console
+
         _stdout = Console(highlight=False, soft_wrap=True)
     return _stdout
 
@@ -52,8 +55,17 @@ def stdout() -> Console:
 def stderr() -> Console:
     global _stderr
     if _stderr is None:
+        from rich.console import Console
+
         _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
     return _stderr
+
+
+def _to_stderr(text: str, style: str | None = None) -> None:
+    if sys.stderr.isatty():
+        stderr().print(text, markup=False, style=style)
+    else:
+        print(text, file=sys.stderr, flush=True)
 
 
 def is_tty() -> bool:
@@ -88,19 +100,19 @@ def styled(message: str, style: str) -> None:
 
 def info(message: str) -> None:
     """A progress or hint line for people: stderr, so stdout stays clean for pipes."""
-    stderr().print(printable(message), markup=False)
+    _to_stderr(printable(message))
 
 
 def success(message: str) -> None:
-    stdout().print(printable(message), markup=False, style="green" if is_tty() else None)
+    styled(message, "green")
 
 
 def warn(message: str) -> None:
-    stderr().print(f"Warning: {printable(message)}", markup=False, style="yellow")
+    _to_stderr(f"Warning: {printable(message)}", "yellow")
 
 
 def err(message: str) -> None:
-    stderr().print(f"Error: {printable(message)}", markup=False, style="red")
+    _to_stderr(f"Error: {printable(message)}", "red")
 
 
 def print_json(data: Any) -> None:
@@ -112,6 +124,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | No
     rows = [[escape_text(cell) for cell in row] for row in rows]  # one line per cell, no tabs
     title = printable(title) if title else None
     if is_tty():
+        from rich.table import Table
+
         t = Table(*headers, title=title, title_justify="left")
         for row in rows:
             t.add_row(*row)

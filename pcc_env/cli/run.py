@@ -23,6 +23,7 @@ from typing import Annotated, Any
 import typer
 
 from pcc_env import targets
+from pcc_env.cli import user_environ
 from pcc_env.cli.common import AllowReservedFlag, NoInterpolateFlag, SkipEmptyFlag, TargetOption
 from pcc_env.cli.output import EXIT_USAGE, fail, handle_errors, warn
 from pcc_env.cli.workflow import SettingsOption, resolve_model, resolve_targets
@@ -72,7 +73,7 @@ def run(
     targets.check_reserved(values, allow=allow_reserved)
     if skipped:
         warn(f"left out keys with empty values: {', '.join(skipped)}")
-    env = child_environment(os.environ, values)
+    env = child_environment(user_environ(), values)
     model, _ = resolve_model(chosen.settings)
     if model is not None:
         from pcc_env.runtime import load_settings

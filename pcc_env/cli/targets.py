@@ -9,7 +9,7 @@ from pcc_env.rules import DEFAULT_REGION
 
 @handle_errors
 def targets(json: JsonFlag = False) -> None:
-    """Show each target of [tool.pcc-env.targets]: sets, regions, env files, deploy file."""
+    """Show each target (tool.pcc-env.targets in pyproject.toml): sets, regions, env files."""
     from pcc_env.deploy_config import read_project_settings
     from pcc_env.targets import all_targets
 

@@ -46,11 +46,14 @@ from pcc_env.errors import ConfigError, InputError
 from pcc_env.rules import DEFAULT_REGION
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from pydantic_settings import BaseSettings
 
     from pcc_env.client import SecretsClient
     from pcc_env.deploy_config import DeployConfig
     from pcc_env.dotenv_file import TemplateEntry
+    from pcc_env.redeploy import AgentView
     from pcc_env.sync import Finding, PushPlan, PushState
 
 SettingsOption = Annotated[
@@ -58,7 +61,7 @@ SettingsOption = Annotated[
     typer.Option(
         "--settings",
         help="Settings model: module:Class or path/to/file.py:Class. "
-        "Default: [tool.pcc-env] settings in pyproject.toml.",
+        "Default: settings in the tool.pcc-env table of pyproject.toml.",
     ),
 ]
 NOTHING_TO_PUSH = (
@@ -350,6 +353,7 @@ def _push_one(
         return
     if plan.to_delete:
         confirm_or_exit(f"Delete {', '.join(plan.to_delete)} from '{plan.set_name}'?", yes)
+    after.start(client)
     try:
         with spinner(f"Pushing to '{plan.set_name}' and waiting until it is ready..."):
             result = apply_push(
@@ -396,6 +400,20 @@ class AfterPush:
     redeploy: bool
     timeout: float
     json: bool
+    _listing: Future[list[AgentView]] | None = None
+
+    def start(self, client: SecretsClient) -> None:
+        """Called as the write starts: without --redeploy the agents are only named, so they
+        are listed while the PUT and the wait run, and naming them costs no round trip."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from pcc_env.redeploy import list_agent_views
+
+        if self.redeploy or self.json or self._listing is not None:
+            return
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcc-env-agents")
+        self._listing = pool.submit(list_agent_views, client)
+        pool.shutdown(wait=False)
 
     def run(
         self,
@@ -413,8 +431,9 @@ class AfterPush:
 
         if not self.redeploy:
             if sent and not self.json:
+                listing = self._listing
                 for name in set_names:
-                    info(stale_hint(client, name))
+                    info(stale_hint(client, name, listing.result if listing else None))
             return True
         results = []
         for name in set_names:
@@ -471,6 +490,7 @@ def _push_many(
     deleting = [d for d, p in zip(deleting, pushes, strict=True) if p.plan.to_delete]
     if deleting:
         confirm_or_exit(f"Delete {'; '.join(deleting)}?", yes)
+    after.start(client)
     with spinner(f"Pushing to {len(pushes)} secret sets and waiting until they are ready..."):
         outcomes = targets.apply_many(
             client, pushes, state, wait=not no_wait, timeout=timeout, force=force

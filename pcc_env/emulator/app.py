@@ -9,10 +9,13 @@ value check against stored digests, the set generations an agent runs, and a res
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import json
 import random
+import sys
 import threading
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -56,7 +59,13 @@ from pcc_env.models import (
     SecretSetList,
     SingleSecretRequest,
 )
-from pcc_env.rules import DEFAULT_REGION, key_problems, normalize_host, set_name_problems
+from pcc_env.rules import (
+    DEFAULT_REGION,
+    escape_text,
+    key_problems,
+    normalize_host,
+    set_name_problems,
+)
 
 REGIONS: tuple[tuple[str, str], ...] = (
     ("us-west", "US West (Oregon)"),
@@ -88,6 +97,11 @@ class EmulatorConfig:
     latency_ms: float = 0.0
     fault_rate: float = 0.0
     fault_seed: int | None = None
+    # A persistent database keeps the first token it is given (remember_token) and answers to it
+    # from then on, instead of ``token``: for a generated token that must survive restarts.
+    remember_token: bool = False
+    # One line per request on stderr (method, path, status, ms); never a body.
+    log_requests: bool = False
     default_region: str = DEFAULT_REGION
     regions: tuple[tuple[str, str], ...] = REGIONS
 
@@ -211,12 +225,15 @@ class _Instrument:
             await self.app(scope, receive, send)
             return
         counted = False
+        started = time.perf_counter()
 
         def note(status: int | None) -> None:
             nonlocal counted
             if not counted:
                 counted = True
                 self.emulator.count(scope["method"], _route_template(scope), status)
+                if self.emulator.config.log_requests:
+                    _log_request(scope, status, time.perf_counter() - started)
 
         async def send_and_note(message: Any) -> None:
             # Counted before the response leaves: a client that reads the stats right after
@@ -242,6 +259,16 @@ class _Instrument:
             )
         finally:
             note(None)
+
+
+def _log_request(scope: Scope, status: int | None, seconds: float) -> None:
+    """``--log-requests``: method, path (escaped, no query string), status, ms. Never a body,
+    a header or a query: values travel in bodies, the token in a header."""
+    shown = "dropped" if status is None else str(status)
+    path = escape_text(str(scope.get("path", "")))[:300]
+    line = f"{time.strftime('%H:%M:%S')} {scope['method']} {path} {shown} {seconds * 1000:.0f} ms"
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def _declared_length(scope: Scope) -> int:
@@ -306,6 +333,8 @@ def create_app(config: EmulatorConfig) -> FastAPI:
         deploy_delay=config.deploy_delay,
         fail_agent_patterns=config.fail_agents,
     )
+    if config.remember_token and config.db != ":memory:":
+        config = dataclasses.replace(config, token=store.remember_token(config.token))
     emu = Emulator(config=config, store=store, rng=random.Random(config.fault_seed))
     expected = f"Bearer {config.token}".encode()
 

@@ -7,6 +7,7 @@ import logging
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -49,9 +50,11 @@ class EmulatorServer:
     """A running emulator. ``api_host`` is what ``PIPECAT_API_HOST`` should be set to."""
 
     def __init__(self, config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.config = config
         self.app = create_app(config)
         self.emulator: Emulator = self.app.state.emulator
+        self.config: EmulatorConfig = (
+            self.emulator.config
+        )  # the token a persistent database kept, if any
         self._sock = _bind(host, port)
         bound_host, bound_port = self._sock.getsockname()[:2]
         self.host = bound_host
@@ -103,8 +106,9 @@ class EmulatorServer:
 
     # Lifecycle ----------------------------------------------------------------------------------
 
-    def serve_forever(self) -> None:
-        """Serve until SIGINT or SIGTERM, then stop cleanly (the caller exits 0)."""
+    def serve_forever(self, on_serving: Callable[[], None] = lambda: None) -> None:
+        """Serve until SIGINT or SIGTERM, then stop cleanly (the caller exits 0).
+        ``on_serving`` runs once connections are accepted and Ctrl-C stops the server."""
         stop = threading.Event()
         previous = {
             sig: signal.signal(sig, lambda *_: stop.set())
@@ -112,6 +116,7 @@ class EmulatorServer:
         }
         try:
             self.start()
+            on_serving()
             while not stop.wait(0.5):
                 if self._thread is None or not self._thread.is_alive():
                     break

@@ -81,6 +81,11 @@ CREATE TABLE IF NOT EXISTS deployments (
     fail       INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deployments_by_agent ON deployments (agent_name, seq);
+-- The emulator's own settings that outlive a restart (the generated token).
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -326,6 +331,17 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def remember_token(self, candidate: str) -> str:
+        """The token kept in this database, or ``candidate`` once kept: with a persistent
+        database the token survives restarts, so the exported env lines stay valid. The file
+        is mode 0600, like the digests it holds."""
+        with self._transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'token'").fetchone()
+            if row is not None:
+                return str(row[0])
+            db.execute("INSERT INTO meta (key, value) VALUES ('token', ?)", (candidate,))
+            return candidate
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
