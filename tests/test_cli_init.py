@@ -50,7 +50,7 @@ def digests(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and ".state" not in p.parts
+        if p.is_file() and ".state" not in p.parts and "__pycache__" not in p.parts
     }
 
 
