@@ -7,6 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PCC_ENV = str(Path(sys.executable).parent / "pcc-env")
@@ -56,3 +57,24 @@ def run_cli(
         timeout=timeout,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr, argv)
+
+
+def run_against(emu: Any, cwd: Path, *args: str, stdin: str | None = None, **env: str) -> Result:
+    """``pcc-env ARGS`` in ``cwd``, pointed at emulator ``emu``, with a data dir of its own."""
+    return run_cli(
+        *args,
+        cwd=cwd,
+        stdin=stdin,
+        env={
+            "PIPECAT_API_HOST": emu.api_host,
+            "PIPECAT_API_KEY": emu.token,
+            "PCC_ENV_DATA_DIR": str(cwd / ".state"),
+            **env,
+        },
+    )
+
+
+def write_requests(emu: Any) -> int:
+    """PUTs and DELETEs the emulator served (its own instruments left out)."""
+    counts = emu.stats()["requests"]
+    return sum(n for route, n in counts.items() if route.startswith(("PUT", "DELETE")))

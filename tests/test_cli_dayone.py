@@ -13,26 +13,9 @@ import pytest
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.testing import run_emulator
 from tests import test_no_leaks as leaks
-from tests.cli_helpers import Result, run_cli
-
-
-def cli(emu: EmulatorServer, cwd: Path, *args: str, stdin: str | None = None, **env: str) -> Result:
-    return run_cli(
-        *args,
-        cwd=cwd,
-        stdin=stdin,
-        env={
-            "PIPECAT_API_HOST": emu.api_host,
-            "PIPECAT_API_KEY": emu.token,
-            "PCC_ENV_DATA_DIR": str(cwd / ".state"),
-            **env,
-        },
-    )
-
-
-def writes(emu: EmulatorServer) -> int:
-    return sum(n for r, n in emu.stats()["requests"].items() if r.startswith(("PUT", "DELETE")))
-
+from tests.cli_helpers import run_against as cli
+from tests.cli_helpers import run_cli
+from tests.cli_helpers import write_requests as writes
 
 # 1. Reading a model needs no secrets ---------------------------------------------------------
 

@@ -10,7 +10,8 @@ import pytest
 
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.testing import run_emulator
-from tests.cli_helpers import Result, run_cli
+from tests.cli_helpers import run_against as cli
+from tests.cli_helpers import write_requests as writes
 
 PYPROJECT = """
 [tool.pcc-env.targets.staging]
@@ -32,23 +33,6 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / ".env.staging").write_text("OPENAI_API_KEY=sk-staging\n")
     (tmp_path / ".env.prod").write_text("OPENAI_API_KEY=sk-prod\nPROD_ONLY=p\n")
     return tmp_path
-
-
-def cli(emu: EmulatorServer, cwd: Path, *args: str, **env: str) -> Result:
-    return run_cli(
-        *args,
-        cwd=cwd,
-        env={
-            "PIPECAT_API_HOST": emu.api_host,
-            "PIPECAT_API_KEY": emu.token,
-            "PCC_ENV_DATA_DIR": str(cwd / ".state"),
-            **env,
-        },
-    )
-
-
-def writes(emu: EmulatorServer) -> int:
-    return sum(n for r, n in emu.stats()["requests"].items() if r.startswith(("PUT", "DELETE")))
 
 
 def region_of(emu: EmulatorServer, name: str) -> str:

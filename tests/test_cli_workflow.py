@@ -10,7 +10,9 @@ import pytest
 
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.testing import run_emulator
-from tests.cli_helpers import ROOT, Result, run_cli
+from tests.cli_helpers import ROOT, run_cli
+from tests.cli_helpers import run_against as cli
+from tests.cli_helpers import write_requests as writes
 
 BOT = str(ROOT / "examples" / "bot.py") + ":BotSettings"
 
@@ -22,25 +24,6 @@ def project(tmp_path: Path) -> Path:
     )
     (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-1\nDAILY_API_KEY=d-1\nCARTESIA_API_KEY=c-1\n")
     return tmp_path
-
-
-def cli(emu: EmulatorServer, cwd: Path, *args: str, stdin: str | None = None, **env: str) -> Result:
-    return run_cli(
-        *args,
-        cwd=cwd,
-        stdin=stdin,
-        env={
-            "PIPECAT_API_HOST": emu.api_host,
-            "PIPECAT_API_KEY": emu.token,
-            "PCC_ENV_DATA_DIR": str(cwd / ".state"),
-            **env,
-        },
-    )
-
-
-def writes(emu: EmulatorServer) -> int:
-    req = emu.stats()["requests"]
-    return sum(n for route, n in req.items() if route.startswith(("PUT", "DELETE")))
 
 
 def test_push_plan_marks_and_one_put(emulator: EmulatorServer, project: Path) -> None:
