@@ -59,6 +59,17 @@ def read_deploy_config(path: str | os.PathLike[str] = DEPLOY_FILE) -> DeployConf
     return DeployConfig(path=p, **fields)
 
 
+def parse_toml(text: str, source: Path) -> dict[str, Any]:
+    """TOML text as data; ``ConfigError`` naming ``source`` when it is not valid TOML."""
+    if tomllib is None:  # pragma: no cover - Python 3.10 without tomli
+        raise ConfigError(f"{source}: reading TOML on Python 3.10 needs 'pip install tomli'")
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    return data
+
+
 def secret_set_from_deploy_file(path: str | os.PathLike[str] = DEPLOY_FILE) -> str | None:
     """``secret_set`` of the deploy file when it exists and names one; None otherwise."""
     if not Path(path).is_file():

@@ -304,6 +304,15 @@ def non_template_lines(text: str) -> list[int]:
     ]
 
 
+def lines_with_values(path: Path) -> list[int]:
+    """Line numbers of an env file that are not template lines (``non_template_lines``): empty
+    for a template. ``InputError`` when it is not a regular file; ``DotenvError`` (line number
+    only) when it is not UTF-8 text, which may hold values too."""
+    return non_template_lines(
+        decode_env_bytes(read_regular_file(path, "an env file", MAX_ENV_FILE_BYTES), path)
+    )
+
+
 def read_template(path: Path) -> str:
     """An existing template's text; ``InputError`` (exit 2) for anything but a regular UTF-8
     file made only of comments and ``KEY=`` lines, naming line numbers, never content."""
@@ -370,3 +379,31 @@ def update_template(text: str, entries: list[TemplateEntry], *, mark_gone: bool 
     else:  # after the leading comments (the header of a template from before the record)
         out.insert(next((n for n, x in enumerate(out) if not x.startswith("#")), len(out)), line)
     return "\n".join(out) + "\n"
+
+
+def template_drift(
+    text: str, entries: list[TemplateEntry], *, mark_gone: bool = True
+) -> tuple[list[str], list[str]]:
+    """(keys to add, keys gone): what ``update_template`` would change in ``text``, by key name.
+
+    To add: wanted keys with no ``KEY=`` line. Gone: keys export wrote before (its record line),
+    still in the file without the no-longer mark, and no longer wanted (only with ``mark_gone``,
+    as in ``update_template``). Both empty: the template is current.
+    """
+    wanted = {e.key for e in entries}
+    record = _read_record(text.splitlines())
+    exported = set(record[1]) if record is not None else set()
+    present: list[str] = []
+    gone: list[str] = []
+    previous = ""
+    for binding in parse_stream(io.StringIO(text)):
+        lines = binding.original.string.splitlines()
+        key = binding.key
+        if key is not None:
+            present.append(key)
+            marked = previous == NO_LONGER_MARK
+            if key not in wanted and mark_gone and key in exported and not marked:
+                gone.append(key)
+        if lines:
+            previous = lines[-1]
+    return [e.key for e in entries if e.key not in present], gone

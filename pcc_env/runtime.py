@@ -192,6 +192,24 @@ def required_env_names(settings_cls: type[BaseSettings]) -> list[str]:
     return sorted(_required_names(settings_cls, settings_cls, None, delimiter))
 
 
+def env_names_by_field(settings_cls: type[BaseSettings]) -> dict[str, list[str]]:
+    """Field name -> every env var name that sets it (prefix, alias and case applied; with
+    ``env_nested_delimiter``, a nested model's variables too): for comparing a model with the
+    variables code reads (``pcc-env init``)."""
+    out: dict[str, list[str]] = {}
+    delimiter = _nested_delimiter(settings_cls)
+    for name, field in settings_cls.model_fields.items():
+        names = _env_names(settings_cls, name, field)
+        nested = _nested_model(field)
+        if nested is not None and delimiter is not None:
+            names += [
+                f"{names[0]}{delimiter}{_case(settings_cls, sub.alias or sub_name)}"
+                for sub_name, sub in nested.model_fields.items()
+            ]
+        out[name] = names
+    return out
+
+
 @dataclass(frozen=True)
 class FieldDescription:
     """One env var of a settings model, for templates and checks. Never a secret's default."""

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
     from pcc_env.deploy_config import DeployConfig
     from pcc_env.models import SecretSetDetail, SecretSetSummary
+    from pcc_env.scan import ScanResult
 
 DATA_DIR_ENV = "PCC_ENV_DATA_DIR"
 Action = Literal["+", "~", "=", "-"]
@@ -558,3 +559,65 @@ def _check_env_file(model: type[BaseSettings], env_file: Path) -> Finding:
     except PccEnvError as exc:
         return Finding(False, "env-file", f"{env_file}: {exc}")
     return Finding(True, "env-file", f"{env_file} satisfies {model.__name__}")
+
+
+def check_code(
+    client: SecretsClient,
+    set_name: str,
+    scan: ScanResult,
+    model: type[BaseSettings] | None = None,
+) -> list[Finding]:
+    """``check --code``: one failed finding per variable the code reads that is neither in the
+    settings model nor in the set, with where it is read; the static twin of the required-key
+    check. Variables the system or Pipecat Cloud set are not counted (``scan.left_out``)."""
+    from pcc_env.scan import left_out
+
+    declared: set[str] = set()
+    if model is not None:
+        from pcc_env.runtime import env_names_by_field
+
+        declared = {n.upper() for names in env_names_by_field(model).values() for n in names}
+    try:
+        remote = fetch_remote(client, set_name)
+    except InputError:  # an image pull secret: the set finding says so
+        remote = None
+    keys = {k.upper() for k in remote.keys} if remote is not None else set()
+    where = f"the settings model {model.__name__} nor " if model is not None else ""
+    findings: list[Finding] = []
+    counted = 0
+    for name, reads in scan.by_name().items():
+        if left_out(name) is not None:
+            continue
+        counted += 1
+        if name in declared or name in keys:
+            continue
+        places = list(dict.fromkeys(r.where for r in reads))
+        shown = ", ".join(places[:5]) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
+        default = (
+            " (it has a default in the code)"
+            if all(r.default_kind != "none" or r.how == "in environ" for r in reads)
+            else ""
+        )
+        findings.append(
+            Finding(
+                False,
+                "code",
+                f"{shown}: reads {show_key(name)}{default}, which is in neither {where}"
+                f"secret set '{set_name}'",
+            )
+        )
+    if not findings:
+        findings.append(
+            Finding(
+                True,
+                "code",
+                f"the {counted} env var(s) the code reads ({len(scan.files)} Python file(s)) are "
+                f"in {'the settings model or ' if model is not None else ''}the set",
+            )
+        )
+    if scan.unparsable:
+        skipped = ", ".join(p.where for p in scan.unparsable[:5])
+        findings.append(
+            Finding(True, "code", f"not scanned (not valid Python, or unreadable): {skipped}")
+        )
+    return findings

@@ -26,6 +26,8 @@ from pcc_env.errors import ConfigError, DotenvError, InputError, PccEnvError
 from pcc_env.rules import DEFAULT_REGION, check_set_name, reserved_key_problems
 
 if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
+
     from pcc_env.client import SecretsClient
     from pcc_env.sync import PushPlan, PushResult, PushState
 
@@ -228,6 +230,95 @@ def read_env_files(
     if problems:
         raise DotenvError(problems)
     return {k: v for k, v in merged.items() if v}, empty_keys
+
+
+@dataclass(frozen=True)
+class EnvironValues:
+    """What ``push --from-env`` takes from the process environment. ``values`` never shows."""
+
+    values: dict[str, str] = field(repr=False)
+    empty: list[str]  # set but empty, left out (with skip_empty)
+    unset: list[str]  # optional variables of the model not set
+
+
+def values_from_environ(
+    model: type[BaseSettings], environ: Mapping[str, str], *, skip_empty: bool = False
+) -> EnvironValues:
+    """The values of the model's env vars in ``environ`` (how CI holds secrets), and nothing
+    else: a variable the model does not declare is never taken. Names are matched as the model
+    reads them (case-insensitively unless it is case-sensitive). One ``InputError`` (names only)
+    for every problem: a required variable not set, an empty value (unless ``skip_empty``), a
+    name set twice in different cases, a value ``push`` would refuse, or one the model rejects.
+    """
+    from pcc_env.errors import SettingsError
+    from pcc_env.rules import (
+        case_duplicate_problems,
+        key_problems,
+        show_key,
+        total_size_problems,
+        value_problems,
+    )
+    from pcc_env.runtime import describe, load_settings, required_env_names
+
+    sensitive = bool(model.model_config.get("case_sensitive"))
+
+    def fold(name: str) -> str:
+        return name if sensitive else name.upper()
+
+    index: dict[str, list[str]] = {}
+    for key in environ:
+        index.setdefault(fold(key), []).append(key)
+    values: dict[str, str] = {}
+    empty: list[str] = []
+    unset: list[str] = []
+    problems: list[str] = []
+    for d in describe(model):
+        found = sorted(index.get(fold(d.env_name), []))
+        if len(found) > 1:
+            problems.append(
+                f"{' and '.join(map(show_key, found))} are all set in the environment and the "
+                f"model reads them as one variable, {show_key(d.env_name)}: unset all but one"
+            )
+            continue
+        if not found:
+            unset.append(d.env_name)
+            continue
+        value = environ[found[0]]
+        if value == "":
+            empty.append(d.env_name)
+            continue
+        problems += key_problems(d.env_name) + value_problems(d.env_name, value)
+        values[d.env_name] = value
+    value = ""
+    required = set(required_env_names(model))
+    missing = [n for n in unset if n in required]
+    if missing:
+        problems.append(
+            f"required by {model.__name__} but not set in the environment: {', '.join(missing)}"
+        )
+    if empty and not skip_empty:
+        problems.append(
+            "empty in the environment: "
+            + ", ".join(map(show_key, empty))
+            + " (set them, or pass --skip-empty to leave them out)"
+        )
+    elif empty and required & set(empty):
+        problems.append(
+            f"required by {model.__name__} but empty in the environment: "
+            + ", ".join(n for n in empty if n in required)
+        )
+    problems += case_duplicate_problems(values) + total_size_problems(values)
+    if not problems:
+        try:
+            load_settings(model, env_file=None, environ=values)
+        except SettingsError as exc:
+            problems.append(str(exc))
+    if not problems and not values:
+        problems.append(f"none of the variables of {model.__name__} is set in the environment")
+    if problems:
+        values.clear()  # no frame of the raised error's traceback holds a value
+        raise InputError(problems, source="the environment")
+    return EnvironValues(values, empty, [n for n in unset if n not in required])
 
 
 def check_reserved(values: Mapping[str, str], *, allow: bool) -> None:

@@ -301,3 +301,60 @@ def test_emulator_json_prints_one_line_when_listening(tmp_path: Path) -> None:
         r = run_cli("emulator", "--port", port, "--db", ":memory:", "--json", cwd=tmp_path)
     error = error_of(r, 1, "ListenError")
     assert "--port 0" in error["hint"]
+
+
+def test_check_files_json(tmp_path: Path) -> None:
+    canaries = Canaries()
+    (tmp_path / ".env.example").write_text("# comment\nA=\n")
+    (tmp_path / "prod.env").write_text(f"A=\nB={canaries.new()}\n")
+    r = run_cli("check-files", ".env.example", "prod.env", "--json", cwd=tmp_path)
+    assert r.code == 1, r.output
+    assert document(r) == {
+        "ok": False,
+        "files": [
+            {"file": ".env.example", "outcome": "ok", "lines": []},
+            {"file": "prod.env", "outcome": "values", "lines": [2]},
+        ],
+    }
+    canaries.assert_absent(r.output, "check-files --json")
+    r = run_cli("check-files", "missing.env", "--json", cwd=tmp_path)
+    assert r.code == 2 and document(r)["files"][0]["outcome"] == "unusable"
+
+
+def test_export_check_json(tmp_path: Path) -> None:
+    (tmp_path / "bot.py").write_text(BOT)
+    args = ("export", "--settings", "bot.py:Settings", "--offline")
+    r = run_cli(*args, "--check", "--json", cwd=tmp_path)
+    data = document(r)
+    assert r.code == 1 and data["exists"] is False and data["upToDate"] is False
+    assert data["toAdd"] == ["OPENAI_API_KEY", "LOG_LEVEL"] and data["gone"] == []
+    assert run_cli(*args, "--output", ".env.example", cwd=tmp_path).code == 0
+    r = run_cli(*args, "--check", "--json", cwd=tmp_path)
+    assert r.code == 0 and document(r)["upToDate"] is True
+
+
+def test_init_json(tmp_path: Path) -> None:
+    from tests.test_cli_init import ENV, make_bot
+
+    bot = make_bot(tmp_path / "bot", ENV)
+    env = {"PCC_ENV_DATA_DIR": str(bot / ".state")}
+    r = run_cli("init", "--dry-run", "--json", cwd=bot, env=env)
+    assert r.code == 0, r.output
+    data = document(r)
+    assert data["dryRun"] is True and data["written"] == []
+    fields = {f["variable"]: f for f in data["fields"]}
+    assert fields["OPENAI_API_KEY"]["type"] == "SecretStr" and fields["OPENAI_API_KEY"]["readIn"]
+    assert {c["path"] for c in data["changes"]} >= {"settings.py", ".env.example"}
+    assert "legacy.py" in " ".join(data["scanned"]["notScanned"])
+    r = run_cli("init", "--json", cwd=bot, env=env)  # no terminal, no --yes
+    error = error_of(r, 2, "ConfirmationRequired")
+    assert json.loads(r.stdout)["fields"] and "pass --yes" in error["message"]
+    r = run_cli("init", "--yes", "--json", cwd=bot, env=env)
+    assert r.code == 0, r.output
+    assert "settings.py" in document(r)["written"]
+    r = run_cli("init", "--check", "--json", cwd=bot, env=env)
+    assert r.code == 0, r.output
+    data = document(r)
+    assert data["ok"] is True and data["notInModel"] == [] and data["unread"] == []
+    for value in ENV.values():
+        assert value not in r.output

@@ -19,12 +19,14 @@ from pcc_env.cli.version import version_text
 # one being run and nothing else: each command module costs start-up time (its imports, and
 # Typer's reading of its signature), and a push should not pay for watch, the emulator or login.
 _COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "init"),
     "login": ("auth", "login"),
     "logout": ("auth", "logout"),
     "whoami": ("auth", "whoami"),
     "push": ("workflow", "push"),
     "export": ("workflow", "export"),
     "check": ("workflow", "check"),
+    "check-files": ("hooks", "check_files"),
     "watch": ("watch", "watch"),
     "targets": ("targets", "targets"),
     "status": ("deploy", "status"),

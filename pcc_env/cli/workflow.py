@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
     from pcc_env.client import SecretsClient
     from pcc_env.deploy_config import DeployConfig
+    from pcc_env.dotenv_file import TemplateEntry
     from pcc_env.redeploy import AgentView
     from pcc_env.sync import Finding, PushPlan, PushState
 
@@ -198,19 +199,33 @@ def push(
     api_host: ApiHost = None,
     redeploy: RedeployFlag = False,
     redeploy_timeout: RedeployAfterTimeoutOption = 300.0,
+    from_env: Annotated[
+        bool,
+        typer.Option(
+            "--from-env",
+            help="Take the values of the settings model's env vars from the environment (CI "
+            "secrets) instead of a .env; no other variable is ever taken.",
+        ),
+    ] = False,
+    settings: SettingsOption = None,
 ) -> None:
     """Push a local .env to a secret set: plan by key name, one PUT, wait until ready."""
     from pcc_env.sync import PushState
 
+    if from_env and env_file is not None:
+        raise InputError("pass ENV_FILE or --from-env, not both")
     resolved = resolve_targets(
         target,
         set_name=set_name,
         region=region,
         deploy_file=deploy_file,
         env_file=env_file,
+        settings=settings,
         every=all_targets,
     )
-    wanted = _values_per_set(resolved, no_interpolate, skip_empty, allow_reserved, prune)
+    wanted = _values_per_set(
+        resolved, no_interpolate, skip_empty, allow_reserved, prune, from_env=from_env
+    )
     state = PushState()
     state.check_writable()  # before any request: a push must be able to record what it sent
     with make_client(api_host) as client:
@@ -244,17 +259,23 @@ def _values_per_set(
     skip_empty: bool,
     allow_reserved: bool,
     prune: bool,
+    *,
+    from_env: bool = False,
 ) -> list[Wanted]:
     """(target, set, values) for every set, after every local guard of every target: one
-    ``InputError`` naming them all, before any request."""
+    ``InputError`` naming them all, before any request. ``from_env``: the values of the
+    target's settings model's env vars in the process environment instead of its .env files."""
     wanted: list[Wanted] = []
     problems: list[str] = []
     for t in resolved:
         label = f"target '{t.name}': " if t.name and len(resolved) > 1 else ""
         try:
-            values, skipped = targets.read_env_files(
-                t.env_files, interpolate=not no_interpolate, skip_empty=skip_empty
-            )
+            if from_env:
+                values, skipped = _environ_values(t, skip_empty, label)
+            else:
+                values, skipped = targets.read_env_files(
+                    t.env_files, interpolate=not no_interpolate, skip_empty=skip_empty
+                )
             targets.check_reserved(values, allow=allow_reserved)
             if prune and not values:
                 raise InputError("refusing --prune from an empty file: it would delete every key")
@@ -270,6 +291,24 @@ def _values_per_set(
     if problems:
         raise InputError(problems)
     return wanted
+
+
+def _environ_values(
+    t: targets.Target, skip_empty: bool, label: str
+) -> tuple[dict[str, str], list[str]]:
+    """``push --from-env``: the model's env vars from the process environment."""
+    import os
+
+    model, ref = resolve_model(t.settings)
+    if model is None:
+        raise ConfigError(
+            "--from-env takes the values of the settings model's env vars from the environment: "
+            "name the model (--settings or [tool.pcc-env] settings)"
+        )
+    found = targets.values_from_environ(model, os.environ, skip_empty=skip_empty)
+    unset = f"; not set (optional): {', '.join(found.unset)}" if found.unset else ""
+    info(f"{label}{len(found.values)} value(s) from the environment for settings {ref}{unset}")
+    return found.values, found.empty
 
 
 def _push_one(
@@ -522,6 +561,14 @@ def export(
         ),
     ] = False,
     api_host: ApiHost = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Write nothing: exit 1 when the --output file (default .env.example) lacks keys "
+            "of the model or the set, or lists keys no longer in them (pre-commit, CI).",
+        ),
+    ] = False,
 ) -> None:
     """Write an onboarding template (.env.example): every key, never a value."""
     from pcc_env.dotenv_file import (
@@ -544,13 +591,15 @@ def export(
             "nothing to export: name a secret set (--set or pcc-deploy.toml) and/or a settings "
             "model (--settings or [tool.pcc-env] settings)"
         )
-    # An existing -o file is checked before anything is fetched: a file with values, a FIFO or
+    # An existing --output file is checked before anything is fetched: a file with values, a FIFO or
     # a directory is refused with no request sent.
     if offline and model is None:
         raise ConfigError(
             "--offline writes the template from the settings model alone: name one "
             "(--settings or [tool.pcc-env] settings)"
         )
+    if check and output is None:
+        output = Path(".env.example")
     current = read_template(output) if output is not None and output.exists() else None
     client = None
     if set_names and not offline:
@@ -593,6 +642,12 @@ def export(
         "keys": [e.key for e in entries],
         "output": str(output) if output is not None else None,
     }
+    if check and output is not None:
+        mark_gone = remote_keys is not None or not set_names
+        _check_template(
+            output, current, entries, mark_gone, " and ".join(sources), document if json else None
+        )
+        return
     if output is None:
         if json:
             print_json({**document, "template": render_template(entries, header)})
@@ -623,6 +678,43 @@ def export(
         print_json({**document, "written": True})
     else:
         success(f"Wrote {output} ({len(entries)} keys).")
+
+
+def _check_template(
+    output: Path,
+    current: str | None,
+    entries: list[TemplateEntry],
+    mark_gone: bool,
+    sources: str,
+    document: dict[str, Any] | None = None,
+) -> None:
+    """``export --check``: the diff by key name, exit 1 when the template is stale. With a
+    ``document`` (--json), that document with the diff instead of lines."""
+    from pcc_env.dotenv_file import template_drift
+
+    if current is None:
+        add, gone = [e.key for e in entries], list[str]()
+    else:
+        add, gone = template_drift(current, entries, mark_gone=mark_gone)
+    if document is not None:
+        stale = {"exists": current is not None, "upToDate": not add and not gone}
+        print_json({**document, **stale, "toAdd": add, "gone": gone})
+        if add or gone:
+            raise typer.Exit(1)
+        return
+    if current is None:
+        echo(f"{output} does not exist; it would list {len(add)} key(s) from {sources}:")
+    else:
+        if not add and not gone:
+            info(f"{output} is up to date with {sources}.")
+            return
+        echo(f"{output} is stale against {sources}:")
+    for key in add:
+        styled(f"  + {key} (to add)", "green")
+    for key in gone:
+        styled(f"  - {key} (no longer in the set or the model)", "red")
+    info(f"Update it: pcc-env export --output {output}")
+    raise typer.Exit(1)
 
 
 def _client_or_none(api_host: str | None) -> SecretsClient | None:
@@ -668,12 +760,22 @@ def check(
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail when an agent runs values older than the set.")
     ] = False,
+    code: Annotated[
+        bool,
+        typer.Option(
+            "--code",
+            help="Also fail for each env var the project's Python code reads that is in "
+            "neither the settings model nor the set (with file and line).",
+        ),
+    ] = False,
 ) -> None:
     """Preflight for CI before 'pipecat cloud deploy': exit 0 when every check passes."""
     from pcc_env.redeploy import check_agents
-    from pcc_env.sync import PushState, run_check
+    from pcc_env.scan import scan_project
+    from pcc_env.sync import PushState, check_code, run_check
 
     state = PushState()
+    scan = scan_project(Path.cwd()) if code else None
 
     resolved = resolve_targets(
         target,
@@ -706,6 +808,8 @@ def check(
                     timeout=timeout,
                 )
                 findings += check_agents(client, st.set_name, strict=strict, state=state)
+                if scan is not None:
+                    findings += check_code(client, st.set_name, scan, model)
                 rows.extend((where, f) for f in findings)
             if len(t.sets) > 1:
                 rows.append((t.name, _same_keys_finding(client, t)))

@@ -1,0 +1,541 @@
+"""``pcc-env init``: typed settings for an existing bot, planned from what its code reads.
+
+``plan_fields`` turns a scan (``pcc_env.scan``) and the keys of ``.env`` into the fields of a
+``SecretSettings`` model; ``settings_source`` writes them as Python; ``plan_init`` decides what
+happens to each file (settings module, template, ``.gitignore``, ``pyproject.toml``) from their
+current text, refusing before anything is written; ``apply_init`` writes. ``drift`` compares an
+existing model with the code. Values never enter here: only the names of ``.env``'s keys.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import keyword
+import re
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pcc_env.errors import ConfigError
+from pcc_env.scan import EnvRead, Scalar, ScanResult, left_out, looks_secret
+
+if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
+
+SETTINGS_FILE = "settings.py"
+SETTINGS_CLASS = "Settings"
+SETTINGS_REF = "settings:Settings"
+TEMPLATE_FILE = ".env.example"
+READ_ELSEWHERE = "__pcc_read_elsewhere__"
+MAX_PROJECT_FILE_BYTES = 1024 * 1024
+SHOWN_PLACES = 3
+
+
+# Fields -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldPlan:
+    """One field of the model to write. ``default`` only counts when ``required`` is False."""
+
+    env_name: str
+    field_name: str
+    alias: bool  # the field name is not the env name: Field(validation_alias=env_name)
+    secret: bool
+    type_name: Literal["str", "int", "float"]
+    required: bool
+    default: Scalar
+    description: str
+    places: tuple[str, ...]  # "bot.py:12": where the code reads it (empty: only in .env)
+
+    @property
+    def annotation(self) -> str:
+        base = "SecretStr" if self.secret else self.type_name
+        return f"{base} | None" if not self.required and self.default is None else base
+
+    @property
+    def summary(self) -> str:
+        """Required, or the default (never a secret's), for the plan."""
+        if self.required:
+            return "required"
+        if self.default is None:
+            return "optional"
+        if self.secret:
+            return "default in code"
+        return f"default {self.default!r}"
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    name: str
+    reason: str
+    places: tuple[str, ...]
+
+
+def _places(reads: Sequence[EnvRead]) -> tuple[str, ...]:
+    seen: list[str] = []
+    for r in reads:
+        if r.where not in seen:
+            seen.append(r.where)
+    return tuple(seen)
+
+
+def _places_text(places: Sequence[str]) -> str:
+    shown = ", ".join(places[:SHOWN_PLACES])
+    more = len(places) - SHOWN_PLACES
+    return shown + (f" and {more} more place{'s' if more > 1 else ''}" if more > 0 else "")
+
+
+def _field_name(env_name: str, taken: set[str]) -> tuple[str, bool]:
+    """The Python name of a field for ``env_name``: its lower case when that is a plain
+    identifier the model accepts, else a sanitised name (and the env name as alias)."""
+    from pcc_env.runtime import SecretSettings
+
+    name = env_name.lower()
+    plain = (
+        name.isidentifier()
+        and name.isascii()
+        and not keyword.iskeyword(name)
+        and not name.startswith("_")
+        and not hasattr(SecretSettings, name)
+    )
+    if not plain:
+        name = re.sub(r"\W", "_", name, flags=re.ASCII).strip("_") or "var"
+        if name[0].isdigit():
+            name = f"env_{name}"
+        if keyword.iskeyword(name) or hasattr(SecretSettings, name):
+            name += "_"
+    alias = not plain
+    while name in taken:
+        name += "_"
+        alias = True
+    taken.add(name)
+    return name, alias
+
+
+def _type_and_default(
+    reads: Sequence[EnvRead], secret: bool
+) -> tuple[Literal["str", "int", "float"], bool, Scalar, str]:
+    """(type, required, default, note) from every read of one variable."""
+    casts = {r.cast for r in reads if r.how != "in environ"}
+    type_name: Literal["str", "int", "float"] = "str"
+    if casts == {"int"}:
+        type_name = "int"
+    elif casts and casts <= {"int", "float"}:
+        type_name = "float"
+    literal = next((r for r in reads if r.default_kind == "literal"), None)
+    if literal is not None:
+        value = literal.default
+        if secret:
+            if value == "":
+                return "str", False, "", ""
+            return "str", False, None, "; its default in code is not copied (a secret)"
+        if isinstance(value, bool) or value is None:
+            return type_name, False, None, ""
+        if isinstance(value, (int, float)) and type_name == "str":
+            type_name = "int" if isinstance(value, int) else "float"
+        converted = _convert(value, type_name)
+        if converted is None:  # int("auto"): keep the text
+            return "str", False, str(value), ""
+        return type_name, False, converted, ""
+    if any(r.default_kind == "computed" for r in reads):
+        return type_name, False, None, "; its default is computed in code"
+    if all(r.how == "in environ" for r in reads):
+        return type_name, False, None, ""
+    return type_name, True, None, ""
+
+
+def _convert(value: str | int | float, type_name: str) -> Scalar:
+    try:
+        if type_name == "int":
+            return int(value)
+        if type_name == "float":
+            return float(value)
+    except (TypeError, ValueError):
+        return None
+    return str(value)
+
+
+def plan_fields(scan: ScanResult, env_keys: Sequence[str]) -> tuple[list[FieldPlan], list[LeftOut]]:
+    """The model's fields: every variable the code reads, in the order found, then the keys of
+    ``.env`` that no code reads. Names the system or Pipecat Cloud sets, and names that cannot
+    be secret keys, are left out (with the reason)."""
+    fields: list[FieldPlan] = []
+    skipped: list[LeftOut] = []
+    taken: set[str] = set()
+    by_name = scan.by_name()
+    for env_name, reads in by_name.items():
+        places = _places(reads)
+        reason = left_out(env_name)
+        if reason is not None:
+            skipped.append(LeftOut(reads[0].name, reason, places))
+            continue
+        secret = looks_secret(env_name)
+        type_name, required, default, note = _type_and_default(reads, secret)
+        name, alias = _field_name(env_name, taken)
+        fields.append(
+            FieldPlan(
+                env_name, name, alias, secret, type_name, required, default,
+                f"read in {_places_text(places)}{note}", places,
+            )
+        )  # fmt: skip
+    seen = set(by_name)
+    for key in env_keys:
+        if key.upper() in seen:
+            continue
+        seen.add(key.upper())
+        reason = left_out(key)
+        if reason is not None:
+            skipped.append(LeftOut(key, reason, (".env",)))
+            continue
+        name, alias = _field_name(key.upper(), taken)
+        fields.append(
+            FieldPlan(
+                key.upper(), name, alias, looks_secret(key), "str", False, None,
+                "in .env; no scanned code reads it", (),
+            )
+        )  # fmt: skip
+    return fields, skipped
+
+
+# The settings module ----------------------------------------------------------------------------
+
+MODULE_DOC = '''"""Typed settings of this bot, written by 'pcc-env init' from the environment
+variables its code reads and the keys of .env. Edit it freely: 'pcc-env init' never rewrites it
+without --force; run again, it reports what changed in the code since.
+
+Load them once at start-up (values come from the environment, then .env, then defaults):
+
+    from pcc_env import load_settings
+
+    from settings import Settings
+
+    settings = load_settings(Settings)
+
+Names that look like secrets are SecretStr: pass settings.openai_api_key.get_secret_value()
+to a service; they never show in logs or reprs.
+"""
+'''
+
+
+def _py(value: Scalar) -> str:
+    """A Python literal, strings in double quotes (as formatters write them)."""
+    text = repr(value)
+    if isinstance(value, str) and text.startswith("'"):
+        text = '"' + text[1:-1].replace('"', '\\"') + '"'
+    return text
+
+
+def _field_line(f: FieldPlan) -> str:
+    args: list[str] = []
+    if not f.required:
+        default = _py(f.default)
+        args.append(f"SecretStr({default})" if f.secret and f.default is not None else default)
+    if f.alias:
+        args.append(f"validation_alias={_py(f.env_name)}")
+    args.append(f"description={_py(f.description)}")
+    head = f"    {f.field_name}: {f.annotation} = Field("
+    line = head + ", ".join(args) + ")"
+    if len(line) <= 100:
+        return line
+    return head + "\n" + "".join(f"        {a},\n" for a in args) + "    )"
+
+
+def settings_source(fields: Sequence[FieldPlan]) -> str:
+    """The settings module: a ``SecretSettings`` subclass, one field per variable."""
+    lines = [MODULE_DOC, "from pydantic import Field"]
+    if any(f.secret for f in fields):
+        lines[-1] += ", SecretStr"
+    lines += ["", "from pcc_env import SecretSettings", "", ""]
+    lines.append(f"class {SETTINGS_CLASS}(SecretSettings):")
+    lines.append('    """The environment variables this bot reads."""')
+    lines.append("")
+    lines += [_field_line(f) for f in fields]
+    elsewhere = [f.env_name for f in fields if not f.places]
+    if elsewhere:
+        lines += [
+            "",
+            "    # In .env, but no scanned code reads them (a library, such as the Pipecat runner",
+            "    # reading DAILY_API_KEY, may): 'pcc-env init' does not report them as unread.",
+            f"    {READ_ELSEWHERE} = ({''.join(f'{_py(n)}, ' for n in elsewhere).rstrip()})",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def model_from_source(text: str) -> type[BaseSettings]:
+    """Build the model ``settings_source`` wrote, without a file: the template is made from it
+    (and this proves the generated module runs)."""
+    namespace: dict[str, Any] = {"__name__": "_pcc_env_init_settings"}
+    exec(compile(text, SETTINGS_FILE, "exec", dont_inherit=True), namespace)
+    model: type[BaseSettings] = namespace[SETTINGS_CLASS]
+    return model
+
+
+# Files ------------------------------------------------------------------------------------------
+
+Action = Literal["create", "overwrite", "update", "append", "unchanged", "conflict"]
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """What ``init`` does to one file. ``text`` is the whole new content (never a value)."""
+
+    path: Path
+    action: Action
+    summary: str
+    text: str | None = field(default=None, repr=False)
+
+    @property
+    def writes(self) -> bool:
+        return self.action in ("create", "overwrite", "update", "append")
+
+
+def read_existing(path: Path) -> str | None:
+    """The text of a project file, None when it does not exist. Anything but a regular UTF-8
+    file (a FIFO, a directory, a huge file) is refused (``InputError``, exit 2)."""
+    from pcc_env.dotenv_file import decode_env_bytes, read_regular_file
+
+    if not path.exists() and not path.is_symlink():
+        return None
+    return decode_env_bytes(read_regular_file(path, "a project file", MAX_PROJECT_FILE_BYTES), path)
+
+
+def settings_change(path: Path, current: str | None, text: str, force: bool, n: int) -> FileChange:
+    secrets = text.count(": SecretStr")
+    summary = f"the {SETTINGS_CLASS} model: {n} field(s), {secrets} secret"
+    if current is None:
+        return FileChange(path, "create", summary, text)
+    if current == text:
+        return FileChange(path, "unchanged", summary)
+    if not force:
+        return FileChange(path, "conflict", "exists; --force overwrites it")
+    return FileChange(path, "overwrite", summary, text)
+
+
+def template_change(
+    path: Path, current: str | None, model: type[BaseSettings], force: bool
+) -> FileChange:
+    """``.env.example`` from the model, as ``export --output`` writes it: created, or updated in
+    place (your lines kept, new keys appended); a file that holds values is refused (exit 2)."""
+    from pcc_env.dotenv_file import (
+        _line_list,
+        non_template_lines,
+        render_template,
+        update_template,
+    )
+    from pcc_env.errors import InputError
+    from pcc_env.rules import escape_text
+    from pcc_env.sync import template_entries
+
+    entries = template_entries(model, None, None)
+    header = [
+        "Onboarding template written by 'pcc-env init'",
+        f"from settings {SETTINGS_REF}.",
+        "Copy it to .env and fill in the values. Never commit a file with values.",
+    ]
+    summary = f"{len(entries)} keys, no values"
+    if current is None:
+        return FileChange(path, "create", summary, render_template(entries, header))
+    bad = non_template_lines(current)
+    if bad:
+        raise InputError(
+            f"holds values or content other than comments and KEY= lines ({_line_list(bad)}); "
+            "init never writes over such a file, not even with --force. Rename it (a template "
+            "has empty values only), then run 'pcc-env init' again. Nothing was written.",
+            source=escape_text(str(path)),
+        )
+    text = render_template(entries, header) if force else update_template(current, entries)
+    if text == current:
+        return FileChange(path, "unchanged", "already lists every key")
+    return FileChange(path, "overwrite" if force else "update", summary, text)
+
+
+def env_is_ignored(text: str) -> bool:
+    """Whether a ``.gitignore`` ignores a file named ``.env``: the last pattern that matches it
+    wins, and ``!pattern`` un-ignores (directory-only patterns ``x/`` do not match a file)."""
+    ignored = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or line.endswith("/"):
+            continue
+        negate = line.startswith("!")
+        pattern = line[1:] if negate else line
+        pattern = pattern.removeprefix("**/").lstrip("/")
+        if "/" not in pattern and fnmatch.fnmatchcase(".env", pattern):
+            ignored = not negate
+    return ignored
+
+
+GITIGNORE_ENTRY = "# Local secrets: never commit them (pcc-env init)\n.env\n"
+
+
+def gitignore_change(path: Path, current: str | None) -> FileChange:
+    if current is not None and env_is_ignored(current):
+        return FileChange(path, "unchanged", ".env is ignored already")
+    if current is None:
+        return FileChange(path, "create", ".env", GITIGNORE_ENTRY)
+    sep = "" if not current or current.endswith("\n") else "\n"
+    blank = "\n" if current.strip() else ""
+    return FileChange(path, "append", ".env", current + sep + blank + GITIGNORE_ENTRY)
+
+
+_TABLE_HEADER = re.compile(
+    r"""^[ \t]*\[[ \t]*tool[ \t]*\.[ \t]*(?:pcc-env|"pcc-env"|'pcc-env')[ \t]*\][ \t]*(?:#.*)?$""",
+    re.MULTILINE,
+)
+
+
+def _toml(text: str, path: Path) -> dict[str, Any]:
+    from pcc_env.deploy_config import parse_toml
+
+    try:
+        return parse_toml(text, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; nothing was written") from None
+
+
+def pyproject_change(path: Path, current: str | None, ref: str = SETTINGS_REF) -> FileChange:
+    """Add ``settings = "<ref>"`` to ``[tool.pcc-env]``, creating the table when missing, by
+    inserting text: every other line stays as written. The result is parsed again and must hold
+    exactly the old data plus that key, else nothing is written (``ConfigError``)."""
+    line = f"settings = {_toml_string(ref)}"
+    summary = f"[tool.pcc-env] {line}"
+    if current is None:
+        return FileChange(path, "create", summary, f"[tool.pcc-env]\n{line}\n")
+    before = _toml(current, path)
+    tool = before.get("tool")
+    table = tool.get("pcc-env") if isinstance(tool, dict) else None
+    existing = table.get("settings") if isinstance(table, dict) else None
+    if existing == ref:
+        return FileChange(path, "unchanged", f"{summary} already")
+    if existing is not None:
+        shown = existing if isinstance(existing, str) and existing.isprintable() else "?"
+        raise ConfigError(
+            f"{path}: [tool.pcc-env] already names settings {shown!r}; init writes {ref!r}. "
+            f"Compare that model with the code instead: run 'pcc-env init' without --force, or "
+            "remove the line first. Nothing was written."
+        )
+    match = _TABLE_HEADER.search(current)
+    if match is not None:
+        at = match.end()
+        text = current[:at] + "\n" + line + current[at:]
+    else:
+        sep = "" if not current or current.endswith("\n") else "\n"
+        text = current + sep + ("\n" if current.strip() else "") + f"[tool.pcc-env]\n{line}\n"
+    try:
+        after: dict[str, Any] | None = _toml(text, path)
+    except ConfigError:  # the table is defined inline or by dotted keys: it cannot be reopened
+        after = None
+    if after != _with_settings(before, ref):
+        raise ConfigError(
+            f"{path}: cannot add the setting without rewriting the file (is [tool.pcc-env] or "
+            f"[tool] written inline?). Add {line} under [tool.pcc-env] yourself, then run "
+            "'pcc-env init' again. Nothing was written."
+        )
+    return FileChange(path, "update", summary, text)
+
+
+def _with_settings(data: dict[str, Any], ref: str) -> dict[str, Any]:
+    out = dict(data)
+    tool = dict(out.get("tool") or {})
+    table = dict(tool.get("pcc-env") or {})
+    table["settings"] = ref
+    tool["pcc-env"] = table
+    out["tool"] = tool
+    return out
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class InitPlan:
+    fields: list[FieldPlan]
+    left_out: list[LeftOut]
+    changes: list[FileChange]
+
+    @property
+    def conflicts(self) -> list[FileChange]:
+        return [c for c in self.changes if c.action == "conflict"]
+
+
+def plan_init(
+    root: Path, scan: ScanResult, env_keys: Sequence[str], *, force: bool = False
+) -> InitPlan:
+    """Every file's change, decided before anything is written. Raises ``ConfigError`` or
+    ``InputError`` for a file that must not be touched (a template holding values, a
+    pyproject that names another model or cannot be edited safely)."""
+    fields, skipped = plan_fields(scan, env_keys)
+    source = settings_source(fields)
+    model = model_from_source(source)
+    settings_path, template_path = root / SETTINGS_FILE, root / TEMPLATE_FILE
+    gitignore_path, pyproject_path = root / ".gitignore", root / "pyproject.toml"
+    changes = [
+        settings_change(settings_path, read_existing(settings_path), source, force, len(fields)),
+        template_change(template_path, read_existing(template_path), model, force),
+        gitignore_change(gitignore_path, read_existing(gitignore_path)),
+        pyproject_change(pyproject_path, read_existing(pyproject_path)),
+    ]
+    return InitPlan(fields, skipped, changes)
+
+
+def apply_init(plan: InitPlan) -> list[FileChange]:
+    """Write every change (atomically; an existing file keeps its mode, a new one is 0644: none
+    holds a value). Returns the changes written."""
+    from pcc_env.dotenv_file import atomic_write_text
+
+    done = []
+    for change in plan.changes:
+        if not change.writes or change.text is None:
+            continue
+        mode = 0o644
+        if change.path.exists():
+            mode = stat.S_IMODE(change.path.stat().st_mode)
+        atomic_write_text(change.path, change.text, mode=mode)
+        done.append(change)
+    return done
+
+
+# Drift ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drift:
+    """An existing model against the code: variables read but not declared (with where), and
+    fields nothing reads (neither an env read nor ``x.field_name``)."""
+
+    not_in_model: list[tuple[str, tuple[str, ...]]]
+    unread: list[str]
+    read: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.not_in_model and not self.unread
+
+
+def drift(model: type[BaseSettings], scan: ScanResult) -> Drift:
+    from pcc_env.runtime import env_names_by_field
+
+    by_field = env_names_by_field(model)
+    declared = {n.upper() for names in by_field.values() for n in names}
+    by_name = scan.by_name()
+    missing = [
+        (name, _places(reads))
+        for name, reads in by_name.items()
+        if name not in declared and left_out(name) is None
+    ]
+    elsewhere_raw = getattr(model, READ_ELSEWHERE, ())
+    elsewhere = (
+        {str(n).upper() for n in elsewhere_raw} if isinstance(elsewhere_raw, tuple) else set()
+    )
+    unread = [
+        names[0]
+        for field_name, names in by_field.items()
+        if field_name not in scan.attributes
+        and not any(n.upper() in by_name or n.upper() in elsewhere for n in names)
+    ]
+    read = sum(1 for name in by_name if name in declared)
+    return Drift(missing, unread, read)

@@ -1,0 +1,405 @@
+"""Where a project's Python code reads environment variables, found in its syntax tree.
+
+``pcc-env init`` turns the reads into a settings model, ``check --code`` fails for a variable the
+code reads that neither the model nor the set holds, and ``init`` on an initialised project
+reports drift. Parsing (``ast``), not pattern matching: a read split over lines, an alias
+(``from os import environ as env``) or a variable holding ``os.environ`` is still found, and a
+name in a comment or a string is not a read.
+
+Found: ``os.getenv("X")``, ``os.getenv("X", default)``, ``os.environ["X"]``,
+``os.environ.get("X", default)``, ``os.environ.setdefault(...)``, ``"X" in os.environ``, the same
+through ``from os import environ, getenv`` (aliases included), through a name bound to
+``os.environ`` (``env = os.environ``, ``env = dict(os.environ)``, ``os.environ.copy()``), and a
+name given as a module-level string constant (``KEY = "X"; os.getenv(KEY)``). A default written
+``os.getenv("X") or "d"`` counts as a default; ``int(os.getenv(...))`` and ``float(...)`` give
+the variable's type. A name computed at run time is reported by place only.
+
+Pure apart from reading the files: nothing is printed, imported or executed.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+MAX_SOURCE_BYTES = 2 * 1024 * 1024
+# Directories never scanned: installed packages, caches, and tests (what a test reads is not the
+# bot's configuration). Hidden directories and virtual environments are skipped too.
+SKIPPED_DIRS = frozenset({"site-packages", "node_modules", "__pycache__", "tests", "test"})
+
+# Variables the operating system, the shell or CI set: reading them is not configuration a
+# secret set provides (``init`` leaves them out of the model; ``check --code`` ignores them).
+SYSTEM_NAMES = frozenset(
+    {
+        "PATH", "HOME", "USER", "USERNAME", "LOGNAME", "SHELL", "PWD", "OLDPWD", "TERM",
+        "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TEMP", "TMP", "HOSTNAME",
+        "PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV", "CI",
+        "GITHUB_ACTIONS", "NO_COLOR", "COLUMNS", "LINES", "DISPLAY", "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "APPDATA", "LOCALAPPDATA",
+        "USERPROFILE", "SYSTEMROOT", "COMSPEC", "PATHEXT",
+    }
+)  # fmt: skip
+
+# A name is taken for a secret when one of its words (split at ``_``, ``-`` and ``.``) is one of
+# these: what API keys, tokens, passwords and signing material are called.
+SECRET_WORDS = frozenset(
+    {
+        "KEY", "KEYS", "APIKEY", "SECRET", "SECRETS", "TOKEN", "TOKENS", "PASSWORD",
+        "PASSWORDS", "PASSWD", "PASS", "PWD", "PASSPHRASE", "CREDENTIAL", "CREDENTIALS",
+        "CREDS", "PRIVATE", "AUTH", "AUTHTOKEN", "ACCESSKEY", "SECRETKEY", "DSN", "SALT",
+        "JWT", "BEARER",
+    }
+)  # fmt: skip
+
+How = Literal["getenv", "environ[]", "environ.get", "environ.setdefault", "in environ"]
+DefaultKind = Literal["none", "literal", "computed"]
+Scalar = str | int | float | bool | None
+
+
+def looks_secret(name: str) -> bool:
+    """True when a word of ``name`` is one of ``SECRET_WORDS`` (``OPENAI_API_KEY``,
+    ``DAILY_TOKEN``, ``DB_PASSWORD``, ``GOOGLE_CREDENTIALS``...). Names only: never a value."""
+    return any(word in SECRET_WORDS for word in re.split(r"[_.\-]+", name.upper()))
+
+
+def left_out(name: str) -> str | None:
+    """Why a variable the code reads is no secret-set variable (None when it may be one): set by
+    the system or CI, set by Pipecat Cloud inside the agent, or not a valid secret key."""
+    from pcc_env.rules import key_problems, reserved_keys
+
+    if name.upper() in SYSTEM_NAMES:
+        return "set by the system"
+    if reserved_keys([name]):
+        return "set by Pipecat Cloud inside the agent"
+    if key_problems(name):
+        return "not a valid secret key"
+    return None
+
+
+@dataclass(frozen=True)
+class EnvRead:
+    """One read of an environment variable: where, how, and the default the code gives it."""
+
+    name: str
+    path: str  # relative to the scanned root, with '/'
+    line: int
+    how: How
+    default_kind: DefaultKind = "none"
+    default: Scalar = None  # the literal, when ``default_kind`` is "literal"
+    cast: Literal["int", "float"] | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Place:
+    path: str
+    line: int | None
+
+    @property
+    def where(self) -> str:
+        return self.path if self.line is None else f"{self.path}:{self.line}"
+
+
+@dataclass
+class ScanResult:
+    """Every read found under ``root``; the files scanned, and those that could not be read or
+    parsed (by name and line, never their text)."""
+
+    root: Path
+    files: list[str] = field(default_factory=list)
+    reads: list[EnvRead] = field(default_factory=list)
+    dynamic: list[Place] = field(default_factory=list)  # reads whose name is computed
+    unparsable: list[Place] = field(default_factory=list)
+    attributes: set[str] = field(default_factory=set)  # every ``x.NAME`` read in the code
+
+    def by_name(self) -> dict[str, list[EnvRead]]:
+        """Reads grouped by variable, case folded as the runtime reads them (``upper``), in the
+        order first found."""
+        out: dict[str, list[EnvRead]] = {}
+        for read in self.reads:
+            out.setdefault(read.name.upper(), []).append(read)
+        return out
+
+
+# Walking the project ----------------------------------------------------------------------------
+
+
+def _skip_dir(path: Path) -> bool:
+    name = path.name
+    return name.startswith(".") or name in SKIPPED_DIRS or (path / "pyvenv.cfg").exists()
+
+
+def _test_file(name: str) -> bool:
+    return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+
+
+def python_files(root: Path) -> Iterator[Path]:
+    """The ``.py`` files under ``root``, sorted, skipping hidden directories (``.venv``,
+    ``.git``...), virtual environments (a ``pyvenv.cfg``), ``site-packages``, ``node_modules``,
+    ``__pycache__``, and tests (``tests/``, ``test/``, ``test_*.py``, ``*_test.py``,
+    ``conftest.py``). Symlinked directories are not followed."""
+    for directory, dirs, files in os.walk(root):
+        here = Path(directory)
+        dirs[:] = sorted(d for d in dirs if not _skip_dir(here / d))
+        for name in sorted(files):
+            if name.endswith(".py") and not name.startswith(".") and not _test_file(name):
+                yield here / name
+
+
+def scan_project(root: Path, *, exclude: Iterable[Path] = ()) -> ScanResult:
+    """Scan every Python file under ``root`` (see ``python_files``); files in ``exclude`` are
+    left out (``init`` excludes the settings module it writes)."""
+    from pcc_env.dotenv_file import read_regular_file
+    from pcc_env.errors import InputError
+
+    result = ScanResult(root)
+    skipped = {p.resolve() for p in exclude}
+    for path in python_files(root):
+        if path.resolve() in skipped:
+            continue
+        rel = path.relative_to(root).as_posix()
+        try:
+            source = read_regular_file(path, "a Python file", MAX_SOURCE_BYTES)
+        except InputError:
+            result.unparsable.append(Place(rel, None))
+            continue
+        failed = len(result.unparsable)
+        scan_source(source, rel, result)
+        if len(result.unparsable) == failed:
+            result.files.append(rel)
+    return result
+
+
+def scan_source(source: str | bytes, path: str, result: ScanResult | None = None) -> ScanResult:
+    """Scan one module's source into ``result`` (a new one by default). A module that does not
+    parse is listed in ``unparsable`` with the line of the error, never its text."""
+    result = result if result is not None else ScanResult(Path("."))
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        result.unparsable.append(Place(path, exc.lineno))
+        return result
+    except (ValueError, RecursionError, MemoryError):  # NUL bytes, absurd nesting
+        result.unparsable.append(Place(path, None))
+        return result
+    _Module(tree, path, result).run()
+    return result
+
+
+# One module -------------------------------------------------------------------------------------
+
+
+def _literal(node: ast.expr) -> tuple[bool, Scalar]:
+    """(True, value) for a constant str/int/float/bool/None (``-1`` too), else (False, None)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float, type(None))):
+        if isinstance(node.value, float) and not math.isfinite(node.value):  # 1e999
+            return False, None
+        return True, node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        literal, value = _literal(node.operand)
+        if literal and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True, -value
+    return False, None
+
+
+class _Module:
+    """The aliases of one module, then its reads. Flow-insensitive: a name bound to
+    ``os.environ`` anywhere in the module is taken for ``os.environ`` everywhere in it."""
+
+    def __init__(self, tree: ast.Module, path: str, result: ScanResult) -> None:
+        self.tree = tree
+        self.path = path
+        self.result = result
+        self.os_names: set[str] = set()
+        self.environ_names: set[str] = set()
+        self.getenv_names: set[str] = set()
+        self.constants: dict[str, str] = {}
+        self.parents: dict[ast.AST, ast.AST] = {}
+        self.reads: list[EnvRead] = []
+
+    def run(self) -> None:
+        for node in ast.walk(self.tree):
+            for child in ast.iter_child_nodes(node):
+                self.parents[child] = node
+        self._imports()
+        self._constants()
+        self._environ_aliases()
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+                self.result.attributes.add(node.attr)
+            self._read(node)
+        self.result.reads.extend(sorted(self.reads, key=lambda r: r.line))
+        self.result.dynamic.sort(key=lambda p: (p.path, p.line or 0))
+
+    def _imports(self) -> None:
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name == "os" or alias.name.startswith("os."):
+                        self.os_names.add(alias.asname or "os")
+            elif isinstance(node, ast.ImportFrom) and node.module == "os" and not node.level:
+                for alias in node.names:
+                    if alias.name == "environ":
+                        self.environ_names.add(alias.asname or alias.name)
+                    elif alias.name == "getenv":
+                        self.getenv_names.add(alias.asname or alias.name)
+
+    def _constants(self) -> None:
+        """Module-level ``NAME = "literal"`` bound exactly once: a variable name given that way."""
+        seen: dict[str, int] = {}
+        for node in self.tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if isinstance(node, ast.AnnAssign) and node.value is not None:
+                targets = [node.target]
+            value = getattr(node, "value", None)
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    seen[target.id] = seen.get(target.id, 0) + 1
+                    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                        self.constants[target.id] = value.value
+        for name, count in seen.items():
+            if count > 1:
+                self.constants.pop(name, None)
+
+    def _is_environ(self, node: ast.AST) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in self.environ_names
+        if isinstance(node, ast.Attribute) and node.attr == "environ":
+            return isinstance(node.value, ast.Name) and node.value.id in self.os_names
+        return False
+
+    def _environ_copy(self, node: ast.AST | None) -> bool:
+        """``os.environ``, ``dict(os.environ)`` or ``os.environ.copy()``."""
+        if node is None:
+            return False
+        if self._is_environ(node):
+            return True
+        if isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords:
+            func = node.func
+            if isinstance(func, ast.Name) and func.id == "dict":
+                return self._is_environ(node.args[0])
+        if isinstance(node, ast.Call) and not node.args and not node.keywords:
+            func = node.func
+            return (
+                isinstance(func, ast.Attribute)
+                and func.attr == "copy"
+                and (self._is_environ(func.value))
+            )
+        return False
+
+    def _environ_aliases(self) -> None:
+        """Names bound to ``os.environ`` (or a copy), to a fixed point: ``a = os.environ;
+        b = a``."""
+        while True:
+            before = len(self.environ_names)
+            for node in ast.walk(self.tree):
+                targets: list[ast.expr] = []
+                value: ast.expr | None = None
+                if isinstance(node, ast.Assign):
+                    targets, value = node.targets, node.value
+                elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+                    targets, value = [node.target], node.value
+                if self._environ_copy(value):
+                    self.environ_names.update(t.id for t in targets if isinstance(t, ast.Name))
+            if len(self.environ_names) == before:
+                return
+
+    def _is_getenv(self, func: ast.expr) -> bool:
+        if isinstance(func, ast.Name):
+            return func.id in self.getenv_names
+        return (
+            isinstance(func, ast.Attribute)
+            and func.attr == "getenv"
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.os_names
+        )
+
+    def _name_of(self, node: ast.expr) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.Name):
+            return self.constants.get(node.id)
+        return None
+
+    def _read(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Call):
+            func = node.func
+            how: How | None = None
+            if self._is_getenv(func):
+                how = "getenv"
+            elif isinstance(func, ast.Attribute) and self._is_environ(func.value):
+                if func.attr == "get":
+                    how = "environ.get"
+                elif func.attr == "setdefault":
+                    how = "environ.setdefault"
+            if how is None:
+                return
+            key = node.args[0] if node.args else _keyword(node, "key")
+            default = node.args[1] if len(node.args) > 1 else _keyword(node, "default")
+            if key is not None:
+                self._add(node, key, how, default)
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Load)
+            and self._is_environ(node.value)
+        ):
+            self._add(node, node.slice, "environ[]", None)
+        elif isinstance(node, ast.Compare):
+            for op, right in zip(node.ops, node.comparators, strict=True):
+                if isinstance(op, (ast.In, ast.NotIn)) and self._is_environ(right):
+                    self._add(node, node.left, "in environ", None)
+
+    def _add(self, node: ast.expr, key: ast.expr, how: How, default: ast.expr | None) -> None:
+        name = self._name_of(key)
+        line = getattr(node, "lineno", 0)
+        if name is None:
+            self.result.dynamic.append(Place(self.path, line))
+            return
+        if not name:
+            return
+        kind: DefaultKind = "none"
+        value: Scalar = None
+        if default is None:
+            default = self._or_default(node)
+        if default is not None:
+            literal, value = _literal(default)
+            kind = "literal" if literal else "computed"
+        self.reads.append(EnvRead(name, self.path, line, how, kind, value, self._cast(node)))
+
+    def _or_default(self, node: ast.expr) -> ast.expr | None:
+        """``os.getenv("X") or "d"``: the right-hand side is the default."""
+        parent = self.parents.get(node)
+        if (
+            isinstance(parent, ast.BoolOp)
+            and isinstance(parent.op, ast.Or)
+            and len(parent.values) == 2
+            and parent.values[0] is node
+        ):
+            return parent.values[1]
+        return None
+
+    def _cast(self, node: ast.expr) -> Literal["int", "float"] | None:
+        parent = self.parents.get(node)
+        if isinstance(parent, ast.BoolOp):  # int(os.getenv("X") or "3")
+            parent = self.parents.get(parent)
+        if (
+            isinstance(parent, ast.Call)
+            and isinstance(parent.func, ast.Name)
+            and parent.func.id in ("int", "float")
+            and len(parent.args) == 1
+        ):
+            return "int" if parent.func.id == "int" else "float"
+        return None
+
+
+def _keyword(node: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in node.keywords if k.arg == name), None)
