@@ -27,24 +27,15 @@ ApiHost = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 YesFlag = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 # The pipecat CLI's `secrets` commands spell --yes as --skip/-s: the same flag, both spellings.
+_YES_OR_SKIP = ("--yes", "-y", "--skip", "-s")
 SkipFlag = Annotated[
     bool,
-    typer.Option(
-        "--yes",
-        "-y",
-        "--skip",
-        "-s",
-        help="Do not ask for confirmation (--skip: the pipecat CLI's).",
-    ),
+    typer.Option(*_YES_OR_SKIP, help="Do not ask for confirmation (--skip: the pipecat CLI's)."),
 ]
 NeverAsksFlag = Annotated[
     bool,
     typer.Option(
-        "--yes",
-        "-y",
-        "--skip",
-        "-s",
-        help="Accepted for the pipecat CLI's --skip; this command never asks.",
+        *_YES_OR_SKIP, help="Accepted for the pipecat CLI's --skip; this command never asks."
     ),
 ]
 OrganizationOption = Annotated[
