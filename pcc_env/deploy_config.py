@@ -37,19 +37,7 @@ class DeployConfig:
 def read_deploy_config(path: str | os.PathLike[str] = DEPLOY_FILE) -> DeployConfig:
     """Parse a deploy file; raises ``ConfigError`` naming the file when it cannot be used."""
     p = Path(path)
-    if tomllib is None:  # pragma: no cover - Python 3.10 without tomli
-        raise ConfigError(f"{p}: reading TOML on Python 3.10 needs 'pip install tomli'")
-    from pcc_env.dotenv_file import read_regular_file
-
-    try:
-        raw = read_regular_file(p, "a deploy file", MAX_DEPLOY_FILE_BYTES)
-        data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
-    except InputError as exc:
-        raise ConfigError(f"{exc.source}: {'; '.join(exc.problems)}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot be read ({type(exc).__name__})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    data = read_toml_file(p, "a deploy file")
     fields = {}
     for key in ("agent_name", "image", "region", "secret_set", "image_credentials"):
         value = data.get(key)
@@ -57,6 +45,21 @@ def read_deploy_config(path: str | os.PathLike[str] = DEPLOY_FILE) -> DeployConf
             raise ConfigError(f"{p}: '{key}' must be a string")
         fields[key] = value
     return DeployConfig(path=p, **fields)
+
+
+def read_toml_file(p: Path, what: str) -> dict[str, Any]:
+    """A TOML file (deploy file, pyproject.toml) as data: a regular file of at most 1 MiB, UTF-8,
+    valid TOML; ``ConfigError`` naming the file otherwise (a FIFO or a device never hangs)."""
+    from pcc_env.dotenv_file import read_regular_file
+
+    try:
+        raw = read_regular_file(p, what, MAX_DEPLOY_FILE_BYTES)
+        text = raw.decode("utf-8")
+    except InputError as exc:
+        raise ConfigError(f"{exc.source}: {'; '.join(exc.problems)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot be read ({type(exc).__name__})") from None
+    return parse_toml(text, p)
 
 
 def parse_toml(text: str, source: Path) -> dict[str, Any]:
@@ -142,6 +145,17 @@ def _strings(p: Path, where: str, key: str, value: Any) -> tuple[str, ...]:
     return items
 
 
+def _refuse_unknown_keys(
+    p: Path, where: str, table: dict[str, Any], known: tuple[str, ...]
+) -> None:
+    unknown = sorted(k for k in table if k not in known)
+    if unknown:
+        raise ConfigError(
+            f"{p}: {where} has unknown key(s) {', '.join(map(_show, unknown))} "
+            f"(known: {', '.join(known)})"
+        )
+
+
 def _read_target(p: Path, name: str, table: Any) -> TargetConfig:
     where = f"[tool.pcc-env.targets.{name}]"
     if not _TARGET_NAME_RE.fullmatch(name):
@@ -151,12 +165,7 @@ def _read_target(p: Path, name: str, table: Any) -> TargetConfig:
         )
     if not isinstance(table, dict):
         raise ConfigError(f"{p}: {where} must be a table")
-    unknown = sorted(k for k in table if k not in _TARGET_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"{p}: {where} has unknown key(s) {', '.join(map(_show, unknown))} "
-            f"(known: {', '.join(_TARGET_KEYS)})"
-        )
+    _refuse_unknown_keys(p, where, table, _TARGET_KEYS)
     if "region" in table and "regions" in table:
         raise ConfigError(f"{p}: {where} sets both 'region' and 'regions'; keep one")
     fields: dict[str, Any] = {"name": name}
@@ -183,22 +192,14 @@ def _read_target(p: Path, name: str, table: Any) -> TargetConfig:
 def read_project_settings(path: str | os.PathLike[str] = "pyproject.toml") -> ProjectSettings:
     """``[tool.pcc-env]``; unknown keys and bad values raise ``ConfigError`` naming them."""
     p = Path(path)
-    if not p.is_file() or tomllib is None:
+    if not p.exists() or tomllib is None:
         return ProjectSettings()
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot be read ({type(exc).__name__})") from None
+    data = read_toml_file(p, "pyproject.toml")
     tool = data.get("tool", {})
     table = tool.get("pcc-env", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
         raise ConfigError(f"{p}: [tool.pcc-env] must be a table")
-    unknown = sorted(k for k in table if k not in _PROJECT_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"{p}: [tool.pcc-env] has unknown key(s) {', '.join(map(_show, unknown))} "
-            f"(known: {', '.join(_PROJECT_KEYS)})"
-        )
+    _refuse_unknown_keys(p, "[tool.pcc-env]", table, _PROJECT_KEYS)
     out: dict[str, Any] = {}
     for key in ("settings", "env_file"):
         if key in table:

@@ -196,7 +196,7 @@ def _special(kind: str, tmp_path: Path) -> str:
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory"])
-@pytest.mark.parametrize("where", ["env-file", "output", "deploy-file", "set-file"])
+@pytest.mark.parametrize("where", ["env-file", "output", "deploy-file", "set-file", "pyproject"])
 def test_non_regular_files_are_refused_at_once(
     live: EmulatorServer, tmp_path: Path, kind: str, where: str
 ) -> None:
@@ -206,7 +206,10 @@ def test_non_regular_files_are_refused_at_once(
         "output": ["export", "--set", "ok-set", "--output", special],
         "deploy-file": ["push", "--deploy-file", special],
         "set-file": ["secrets", "set", "ok-set", "--file", special],
+        "pyproject": ["push", "--set", "ok-set"],
     }[where]
+    if where == "pyproject":  # read for [tool.pcc-env] by every command that takes a set
+        (tmp_path / "pyproject.toml").symlink_to(special)
     (tmp_path / ".env").write_text("A=1\n")
     live.reset_stats()
     started = time.monotonic()
