@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
-from pcc_env.cli.output import echo, fail
+from pcc_env.cli.output import echo, fail, handle_errors
 
 DEMO_SET = "demo-bot-secrets"
 DEMO_AGENT = "demo-bot"
@@ -71,13 +71,11 @@ def _deploy_agent(api_host: str, token: str) -> None:
     echo(f"    agent '{DEMO_AGENT}' runs deployment {agent.desired_deployment_id}")
 
 
+@handle_errors
 def demo() -> None:
     """Run the whole workflow against an in-process emulator (no account, no network)."""
-    from pcc_env.cli import interrupts
     from pcc_env.runtime import load_settings
     from pcc_env.testing import run_emulator
-
-    interrupts.release()  # Ctrl-C stops the demo at once (exit 130)
 
     packaged = resources.files("pcc_env.cli") / "demo_bot"
     workdir = Path(tempfile.mkdtemp(prefix="pcc-env-demo-"))

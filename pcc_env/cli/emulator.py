@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pcc_env.cli.output import echo, fail, json_errors, print_json_line
+from pcc_env.cli.output import echo, fail, handle_errors, print_json_line
 
 if TYPE_CHECKING:
     from pcc_env.emulator import EmulatorConfig, EmulatorServer
@@ -65,6 +65,7 @@ def behaviour(config: EmulatorConfig) -> str:
     return "; ".join(parts) + "."
 
 
+@handle_errors  # also ends the start-up Ctrl-C deferral before the server takes Ctrl-C over
 def emulator(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one.")] = 8787,
@@ -125,13 +126,7 @@ def emulator(
     ] = False,
 ) -> None:
     """Serve a local emulator of the Pipecat Cloud API: secrets and agents (both API surfaces)."""
-    from pcc_env.cli import interrupts
     from pcc_env.emulator import EmulatorConfig, EmulatorServer
-
-    # From here Ctrl-C is Python's (exit 130) until serve_forever takes it over; a deferred one
-    # would be lost when the server installs its own handler.
-    interrupts.release()
-    json_errors(json)
 
     generated = token is None
     token = token or "pcc-emu-" + _secrets.token_urlsafe(18)
