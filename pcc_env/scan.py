@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import Literal
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
+# A default literal larger than this is no configuration value (and past ~14,000 bits Python
+# refuses to convert it to decimal text): it counts as computed.
+MAX_INT_BITS = 128
 # Directories never scanned: installed packages, caches, and tests (what a test reads is not the
 # bot's configuration). Hidden directories and virtual environments are skipped too.
 SKIPPED_DIRS = frozenset({"site-packages", "node_modules", "__pycache__", "tests", "test"})
@@ -203,6 +206,8 @@ def _literal(node: ast.expr) -> tuple[bool, Scalar]:
     if isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float, type(None))):
         if isinstance(node.value, float) and not math.isfinite(node.value):  # 1e999
             return False, None
+        if isinstance(node.value, int) and node.value.bit_length() > MAX_INT_BITS:
+            return False, None  # 0xfff...: Python cannot even write it in decimal
         return True, node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         literal, value = _literal(node.operand)
