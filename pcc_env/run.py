@@ -36,7 +36,8 @@ def values_to_mask(
     """The strings to conceal in the child's output, longest first.
 
     - Every ``SecretStr``/``SecretBytes`` field of ``model``: its value in ``environ`` (the
-      child's environment), whatever its length and wherever it came from.
+      child's environment) under any of its names, whatever its length and wherever it came
+      from.
     - Every value of ``values`` (the .env) of ``MIN_MASKED_LENGTH`` characters or more, unless
       its key is a field the model declares as not secret (``LOG_LEVEL``, a voice id...).
     """
@@ -44,10 +45,14 @@ def values_to_mask(
     plain_names: set[str] = set()
     fold = _folder(model)
     if model is not None:
-        from pcc_env.runtime import describe
+        from pcc_env.runtime import _is_secret, describe, env_names_by_field
 
         for field in describe(model):
             (secret_names if field.secret else plain_names).add(fold(field.env_name))
+        # ``describe`` gives a field's first name; ``AliasChoices`` may offer more.
+        for name, env_names in env_names_by_field(model).items():
+            secret = _is_secret(model.model_fields[name])
+            (secret_names if secret else plain_names).update(map(fold, env_names))
     found: set[str] = set()
     for key, value in environ.items():
         if value and fold(key) in secret_names:

@@ -3,9 +3,17 @@ each test failed before the fix it names, through the real entry point where it 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+from pydantic import AliasChoices, Field, SecretStr
+
+from pcc_env.run import MASK, child_environment, values_to_mask
+from pcc_env.runtime import SecretSettings
 from tests.cli_helpers import run_cli
+from tests.test_no_leaks import Canaries
+
+MASK_TEXT = MASK.decode()
 
 # init -------------------------------------------------------------------------------------------
 
@@ -25,3 +33,42 @@ def test_init_survives_a_default_too_large_to_write(tmp_path: Path) -> None:
     settings = (tmp_path / "settings.py").read_text()
     assert "its default is computed in code" in settings
     assert "fff" not in settings
+
+
+# run: which values are masked -------------------------------------------------------------------
+
+
+class AliasedBot(SecretSettings):
+    openai_api_key: SecretStr = Field(validation_alias=AliasChoices("OPENAI_API_KEY", "OPENAI_KEY"))
+    pin: SecretStr = Field(validation_alias=AliasChoices("PIN", "BOT_PIN"))
+    voice_id: str = Field("v", validation_alias=AliasChoices("VOICE_ID", "TTS_VOICE"))
+
+
+def test_values_to_mask_knows_every_name_of_a_secret_field() -> None:
+    """A ``SecretStr`` field read under its second alias (``AliasChoices``) was not taken for a
+    secret: a short value of it in .env, or any value of it in the shell, was shown."""
+    values = {"BOT_PIN": "4242", "TTS_VOICE": "71a7ad14-091c"}
+    environ = child_environment({"OPENAI_KEY": "sk-from-the-shell"}, values)
+    assert values_to_mask(values, environ, AliasedBot) == ["sk-from-the-shell", "4242"]
+
+
+def test_run_masks_a_secret_field_set_under_its_second_alias(tmp_path: Path) -> None:
+    canaries = Canaries()
+    from_shell, pin = canaries.new(), "4242"
+    (tmp_path / "bot.py").write_text(
+        "from pydantic import AliasChoices, Field, SecretStr\n"
+        "from pcc_env import SecretSettings\n\n"
+        "class Settings(SecretSettings):\n"
+        "    openai_api_key: SecretStr = Field(\n"
+        "        validation_alias=AliasChoices('OPENAI_API_KEY', 'OPENAI_KEY'))\n"
+        "    pin: SecretStr = Field(validation_alias=AliasChoices('PIN', 'BOT_PIN'))\n"
+    )
+    (tmp_path / ".env").write_text(f"BOT_PIN={pin}\n")
+    code = "import os; print(os.environ['OPENAI_KEY'], 'pin=' + os.environ['BOT_PIN'])"
+    r = run_cli(
+        "run", "--settings", "bot:Settings", "--", sys.executable, "-c", code,
+        cwd=tmp_path, env={"OPENAI_KEY": from_shell},
+    )  # fmt: skip
+    assert r.code == 0, r.output
+    canaries.assert_absent(r.output, "run's output")
+    assert r.stdout == f"{MASK_TEXT} pin={MASK_TEXT}\n"
