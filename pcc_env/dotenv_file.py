@@ -305,11 +305,27 @@ def non_template_lines(text: str) -> list[int]:
 
 
 def lines_with_values(path: Path) -> list[int]:
-    """Line numbers of an env file that are not template lines (``non_template_lines``): empty
-    for a template. ``InputError`` when it is not a regular file; ``DotenvError`` (line number
-    only) when it is not UTF-8 text, which may hold values too."""
-    return non_template_lines(
-        decode_env_bytes(read_regular_file(path, "an env file", MAX_ENV_FILE_BYTES), path)
+    """Line numbers of an env file that are not template lines (``non_template_lines``), or
+    that are a commented-out assignment with a value (``# OPENAI_API_KEY=sk-...``: a key put
+    aside is still in the commit): empty for a template. ``InputError`` when it is not a
+    regular file; ``DotenvError`` (line number only) when it is not UTF-8 text, which may hold
+    values too."""
+    text = decode_env_bytes(read_regular_file(path, "an env file", MAX_ENV_FILE_BYTES), path)
+    commented = [
+        b.original.line
+        for b in parse_stream(io.StringIO(text))
+        if b.key is None and not b.error and _holds_assignment(b.original.string)
+    ]
+    return sorted({*non_template_lines(text), *commented})
+
+
+def _holds_assignment(comment: str) -> bool:
+    """Whether a comment line, without its ``#``, parses as ``KEY=value`` with a value."""
+    body = comment.strip().lstrip("#")
+    if not body or "=" not in body:
+        return False
+    return any(
+        b.key is not None and b.value and not b.error for b in parse_stream(io.StringIO(body))
     )
 
 

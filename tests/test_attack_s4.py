@@ -72,3 +72,24 @@ def test_run_masks_a_secret_field_set_under_its_second_alias(tmp_path: Path) -> 
     assert r.code == 0, r.output
     canaries.assert_absent(r.output, "run's output")
     assert r.stdout == f"{MASK_TEXT} pin={MASK_TEXT}\n"
+
+
+# check-files -------------------------------------------------------------------------------------
+
+
+def test_check_files_refuses_a_key_commented_out_with_its_value(tmp_path: Path) -> None:
+    """``# OPENAI_API_KEY=sk-...`` (a key put aside in .env.staging) passed the no-values hook:
+    a comment, but the value is in the commit all the same."""
+    canaries = Canaries()
+    (tmp_path / "staging.env").write_text(
+        f"A=\n# OPENAI_API_KEY={canaries.new()}\n"
+        f"#export B='{canaries.new()}'\n##C = {canaries.new()}\n"
+    )
+    # A template's comments, and keys commented out without a value, still pass.
+    template = "# comment: with = sign\n# D=\n# E=''\n# default: INFO\nF=\n"
+    (tmp_path / ".env.example").write_text(template)
+    r = run_cli("check-files", "staging.env", ".env.example", cwd=tmp_path)
+    assert r.code == 1, r.output
+    assert "staging.env: lines 2, 3, 4 hold values" in r.stderr
+    assert ".env.example" not in r.stderr.split("Keep values")[0]
+    canaries.assert_absent(r.output, "check-files output")

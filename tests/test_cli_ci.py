@@ -170,7 +170,7 @@ def test_export_check_includes_the_set_when_there_is_an_api_key(
 
 def test_check_files_passes_templates_and_refuses_values_by_line(tmp_path: Path) -> None:
     canaries = Canaries()
-    (tmp_path / ".env.example").write_text('# comment\n\nA=\nexport B=\nC=""\n# D=commented-out\n')
+    (tmp_path / ".env.example").write_text('# comment\n\nA=\nexport B=\nC=""\n# D=\n')
     (tmp_path / "prod.env").write_text(f"A=\n# ok\nB={canaries.new()}\nC='{canaries.new()}'\n")
     (tmp_path / "values.yaml.env").write_text(f"A: {canaries.new()}\n")
     (tmp_path / "utf16.env").write_bytes("A=x\n".encode("utf-16"))
