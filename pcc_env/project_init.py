@@ -286,6 +286,7 @@ class FileChange:
     action: Action
     summary: str
     text: str | None = field(default=None, repr=False)
+    before: str | None = field(default=None, repr=False)  # planned from (None: no file)
 
     @property
     def writes(self) -> bool:
@@ -311,7 +312,7 @@ def settings_change(path: Path, current: str | None, text: str, force: bool, n: 
         return FileChange(path, "unchanged", summary)
     if not force:
         return FileChange(path, "conflict", "exists; --force overwrites it")
-    return FileChange(path, "overwrite", summary, text)
+    return FileChange(path, "overwrite", summary, text, current)
 
 
 def template_change(
@@ -349,7 +350,7 @@ def template_change(
     text = render_template(entries, header) if force else update_template(current, entries)
     if text == current:
         return FileChange(path, "unchanged", "already lists every key")
-    return FileChange(path, "overwrite" if force else "update", summary, text)
+    return FileChange(path, "overwrite" if force else "update", summary, text, current)
 
 
 def env_is_ignored(text: str) -> bool:
@@ -378,7 +379,7 @@ def gitignore_change(path: Path, current: str | None) -> FileChange:
         return FileChange(path, "create", ".env", GITIGNORE_ENTRY)
     sep = "" if not current or current.endswith("\n") else "\n"
     blank = "\n" if current.strip() else ""
-    return FileChange(path, "append", ".env", current + sep + blank + GITIGNORE_ENTRY)
+    return FileChange(path, "append", ".env", current + sep + blank + GITIGNORE_ENTRY, current)
 
 
 _TABLE_HEADER = re.compile(
@@ -434,7 +435,7 @@ def pyproject_change(path: Path, current: str | None, ref: str = SETTINGS_REF) -
             f"[tool] written inline?). Add {line} under [tool.pcc-env] yourself, then run "
             "'pcc-env init' again. Nothing was written."
         )
-    return FileChange(path, "update", summary, text)
+    return FileChange(path, "update", summary, text, current)
 
 
 def _with_settings(data: dict[str, Any], ref: str) -> dict[str, Any]:
@@ -484,9 +485,17 @@ def plan_init(
 
 def apply_init(plan: InitPlan) -> list[FileChange]:
     """Write every change (atomically; an existing file keeps its mode, a new one is 0644: none
-    holds a value). Returns the changes written."""
+    holds a value). Returns the changes written. A file created or edited since the plan (while
+    the confirmation was on screen) is never written over: ``ConfigError``, nothing written."""
     from pcc_env.dotenv_file import atomic_write_text
+    from pcc_env.rules import escape_text
 
+    moved = [c.path.name for c in plan.changes if c.writes and read_existing(c.path) != c.before]
+    if moved:
+        raise ConfigError(
+            f"{escape_text(', '.join(moved))} changed since the plan was made; nothing was "
+            "written. Run 'pcc-env init' again."
+        )
     done = []
     for change in plan.changes:
         if not change.writes or change.text is None:

@@ -3,14 +3,20 @@ each test failed before the fix it names, through the real entry point where it 
 
 from __future__ import annotations
 
+import os
+import pty
+import select
+import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
 
 from pcc_env.run import MASK, child_environment, values_to_mask
 from pcc_env.runtime import SecretSettings
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import PCC_ENV, cli_env, run_cli
 from tests.test_no_leaks import Canaries
 
 MASK_TEXT = MASK.decode()
@@ -93,3 +99,54 @@ def test_check_files_refuses_a_key_commented_out_with_its_value(tmp_path: Path) 
     assert "staging.env: lines 2, 3, 4 hold values" in r.stderr
     assert ".env.example" not in r.stderr.split("Keep values")[0]
     canaries.assert_absent(r.output, "check-files output")
+
+
+def _answer_prompt_after(argv: list[str], cwd: Path, meanwhile: Callable[[], None]) -> int:
+    """Run ``argv`` on a terminal; when it asks to confirm, call ``meanwhile`` (another
+    program editing the project), then answer yes. Returns the exit code."""
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=cli_env({"PCC_ENV_DATA_DIR": str(cwd / ".s")}),
+        stdin=secondary, stdout=secondary, stderr=secondary, start_new_session=True,
+    )  # fmt: skip
+    os.close(secondary)
+    shown, deadline = b"", time.monotonic() + 30
+    try:
+        while b"Write these files?" not in shown and time.monotonic() < deadline:
+            if select.select([primary], [], [], 0.2)[0]:
+                shown += os.read(primary, 65536)
+        assert b"Write these files?" in shown, shown
+        meanwhile()
+        os.write(primary, b"y\n")
+        while select.select([primary], [], [], 10)[0]:
+            try:
+                if not os.read(primary, 65536):
+                    break
+            except OSError:
+                break
+        return proc.wait(timeout=30)
+    finally:
+        os.close(primary)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_init_never_writes_over_a_file_created_while_it_asked(tmp_path: Path) -> None:
+    """The plan said "create settings.py"; while the question was on screen the user (or their
+    editor) wrote one. Answering yes wrote init's model over it."""
+    (tmp_path / "bot.py").write_text('import os\nos.getenv("OPENAI_API_KEY")\n')
+    (tmp_path / ".gitignore").write_text("build/\n")
+    mine = "# my own settings, written while init was asking\n"
+
+    def meanwhile() -> None:
+        (tmp_path / "settings.py").write_text(mine)
+
+    code = _answer_prompt_after([PCC_ENV, "init"], tmp_path, meanwhile)
+    assert code == 2
+    assert (tmp_path / "settings.py").read_text() == mine
+    assert not (tmp_path / ".env.example").exists()  # nothing written: every check came first
+    assert (tmp_path / ".gitignore").read_text() == "build/\n"
+    # Unchanged meanwhile: written as planned.
+    (tmp_path / "settings.py").unlink()
+    assert _answer_prompt_after([PCC_ENV, "init"], tmp_path, lambda: None) == 0
+    assert "class Settings(SecretSettings)" in (tmp_path / "settings.py").read_text()
