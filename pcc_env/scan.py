@@ -34,7 +34,13 @@ MAX_SOURCE_BYTES = 2 * 1024 * 1024
 MAX_INT_BITS = 128
 # Directories never scanned: installed packages, caches, and tests (what a test reads is not the
 # bot's configuration). Hidden directories and virtual environments are skipped too.
-SKIPPED_DIRS = frozenset({"site-packages", "node_modules", "__pycache__", "tests", "test"})
+SKIPPED_DIRS = frozenset(
+    {"site-packages", "__pypackages__", "node_modules", "__pycache__", "tests", "test"}
+)
+# A directory holding one of these is an environment with Python and packages installed in it:
+# a virtual environment (``pyvenv.cfg``) or a conda environment (``conda create -p ./env``,
+# whose standard library sits in ``lib/python3.X``, outside any ``site-packages``).
+ENVIRONMENT_MARKERS = ("pyvenv.cfg", "conda-meta")
 
 # Variables the operating system, the shell or CI set: reading them is not configuration a
 # secret set provides (``init`` leaves them out of the model; ``check --code`` ignores them).
@@ -138,7 +144,11 @@ class ScanResult:
 
 def _skip_dir(path: Path) -> bool:
     name = path.name
-    return name.startswith(".") or name in SKIPPED_DIRS or (path / "pyvenv.cfg").exists()
+    return (
+        name.startswith(".")
+        or name in SKIPPED_DIRS
+        or any((path / marker).exists() for marker in ENVIRONMENT_MARKERS)
+    )
 
 
 def _test_file(name: str) -> bool:
@@ -147,7 +157,8 @@ def _test_file(name: str) -> bool:
 
 def python_files(root: Path) -> Iterator[Path]:
     """The ``.py`` files under ``root``, sorted, skipping hidden directories (``.venv``,
-    ``.git``...), virtual environments (a ``pyvenv.cfg``), ``site-packages``, ``node_modules``,
+    ``.git``...), environments (a ``pyvenv.cfg`` or ``conda-meta``), ``site-packages``,
+    ``__pypackages__``, ``node_modules``,
     ``__pycache__``, and tests (``tests/``, ``test/``, ``test_*.py``, ``*_test.py``,
     ``conftest.py``). Symlinked directories are not followed."""
     for directory, dirs, files in os.walk(root):

@@ -46,6 +46,25 @@ def test_init_survives_a_default_too_large_to_write(tmp_path: Path) -> None:
     assert "fff" not in settings
 
 
+def test_init_skips_a_conda_environment_and_pep_582_packages(tmp_path: Path) -> None:
+    """``conda create -p ./env`` puts a whole Python in the project: no ``pyvenv.cfg``, and its
+    standard library sits in ``lib/python3.X`` outside ``site-packages``; pdm's
+    ``__pypackages__/3.X/lib`` holds packages with no ``site-packages`` either. Their
+    ``os.getenv`` calls became fields of the bot's model."""
+    (tmp_path / "bot.py").write_text('import os\nos.getenv("OPENAI_API_KEY")\n')
+    conda = tmp_path / "env" / "lib" / "python3.12"
+    conda.mkdir(parents=True)
+    (tmp_path / "env" / "conda-meta").mkdir()
+    (conda / "ssl_like.py").write_text('import os\nos.getenv("FROM_THE_STDLIB")\n')
+    pep582 = tmp_path / "__pypackages__" / "3.12" / "lib" / "dep"
+    pep582.mkdir(parents=True)
+    (pep582 / "__init__.py").write_text('import os\nos.getenv("FROM_A_DEPENDENCY")\n')
+    r = run_cli("init", "--dry-run", cwd=tmp_path, env={"PCC_ENV_DATA_DIR": str(tmp_path / ".s")})
+    assert r.code == 0, r.output
+    assert "Scanned 1 Python file(s)" in r.stdout
+    assert "FROM_THE_STDLIB" not in r.output and "FROM_A_DEPENDENCY" not in r.output
+
+
 # run: which values are masked -------------------------------------------------------------------
 
 
