@@ -8,8 +8,10 @@ import json
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -239,3 +241,59 @@ def test_a_huge_set_list_keeps_a_tab_within_its_second(tmp_path: Path) -> None:
         elapsed, r = complete("pcc-env push --set evil", tmp_path / "c", host)
     assert r.returncode == 0 and r.stdout.strip() == "" and r.stderr == ""
     assert elapsed < baseline + 1.5, (elapsed, baseline)
+
+
+# run: signals -----------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_reaches_a_child_that_left_our_process_group(tmp_path: Path) -> None:
+    """A command that puts itself in a process group of its own (``os.setpgrp()``, as process
+    managers do) no longer gets the terminal's Ctrl-C: only pcc-env does. pcc-env took it for
+    already delivered and did not forward it, so Ctrl-C did nothing at all."""
+    (tmp_path / ".env").write_text("A=1\n")  # nothing to mask: the child writes to the terminal
+    code = textwrap.dedent(
+        """
+        import os, signal, sys, time
+        os.setpgrp()
+        got = []
+        signal.signal(signal.SIGINT, lambda *_: got.append(1))
+        print("ready", flush=True)
+        deadline = time.monotonic() + 20
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)  # a second delivery would arrive meanwhile
+        print(f"count={len(got)}", flush=True)
+        sys.exit(42)
+        """
+    )
+    env = cli_env()
+    pid, fd = pty.fork()  # pcc-env leads a new session whose terminal is this pty
+    if pid == 0:  # pragma: no cover - the child process
+        os.chdir(tmp_path)
+        os.execve(PCC_ENV, [PCC_ENV, "run", "--", sys.executable, "-c", code], env)
+    try:
+        assert b"ready" in _read_until(fd, b"ready")
+        os.write(fd, b"\x03")  # Ctrl-C, as typed
+        assert b"count=1" in _read_until(fd, b"count=")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 42
+
+
+def _read_until(fd: int, needle: bytes, timeout: float = 30) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while needle not in seen and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.5)[0]:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not data:
+                break
+            seen += data
+    return seen

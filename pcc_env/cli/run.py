@@ -96,7 +96,7 @@ def supervise(argv: Sequence[str], env: dict[str, str], masks: Sequence[str]) ->
     def forward(signum: int, _frame: Any = None) -> None:
         if proc is None:
             early.append(signum)
-        elif not (signum in FROM_KEYBOARD and _terminal_sent_it()):
+        elif not (signum in FROM_KEYBOARD and _terminal_sent_it() and _in_our_group(proc.pid)):
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signum)
 
@@ -150,6 +150,16 @@ def _terminal_sent_it() -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def _in_our_group(pid: int) -> bool:
+    """Whether the child is still in our process group, where a key press reaches it too. A
+    command that made a group of its own (``setpgrp``, as process managers do) gets Ctrl-C only
+    through us."""
+    try:
+        return os.getpgid(pid) == os.getpgrp()
+    except OSError:  # already gone: nothing to send
+        return True
 
 
 class _Channel:
