@@ -404,3 +404,53 @@ def test_watch_without_redeploy_names_stale_agents(tmp_path: Path) -> None:
         assert code == 0
         assert "Now stale (deployed before this write): w-1" in stderr
         assert redeploy_posts(emu) == 0
+
+
+def _connections_to(port: int) -> int:
+    """Established TCP connections to ``port`` on this machine (client side), from /proc."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[2].rsplit(":", 1)[1], 16) == port:
+                    count += 1
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc/net/tcp (Linux)")
+def test_push_reads_agents_with_the_set_and_ctrl_c_never_waits_for_them(tmp_path: Path) -> None:
+    """The stale-agent hint is listed while the set is read (two requests in flight at once),
+    and that background read never holds the command: Ctrl-C ends it at once, with no retry
+    line from the abandoned read."""
+    import signal
+    import subprocess
+    from urllib.parse import urlsplit
+
+    from tests.cli_helpers import PCC_ENV, cli_env
+
+    (tmp_path / ".env").write_text("K=v\n")
+    with run_emulator(latency_ms=5000) as emu:
+        port = urlsplit(emu.api_host).port
+        assert port is not None
+        proc = subprocess.Popen(
+            [PCC_ENV, "push", ".env", "--set", "app-secrets"],
+            env=cli_env({**emu.env(), "PCC_ENV_DATA_DIR": str(tmp_path / "state")}),
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 20
+        while _connections_to(port) < 2:  # the set and the agents, both waiting on the server
+            assert time.monotonic() < deadline and proc.poll() is None, "two reads never started"
+            time.sleep(0.02)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        took = time.monotonic() - sent
+    assert proc.returncode == 130, err
+    assert took < 2, f"exit took {took:.1f}s after Ctrl-C: it waited for a request"
+    assert "retrying" not in err and "Traceback" not in err, err
+    assert "Plan for" not in out  # interrupted during the read, before any plan or write

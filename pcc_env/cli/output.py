@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -228,8 +229,25 @@ def after_write(set_name: str) -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
+_unannounced = threading.local()
+
+
+@contextmanager
+def retries_unannounced() -> Iterator[None]:
+    """Retries made by this thread inside are not shown: for a background read whose result is
+    only a hint, whose retry lines would interleave with the command's output or come after
+    its last line (the command may have ended and closed the client under it)."""
+    _unannounced.on = True
+    try:
+        yield
+    finally:
+        _unannounced.on = False
+
+
 def retry_notice(notice: RetryNotice) -> None:
     """Retries are visible: in the spinner on a terminal, else one stderr line per retry."""
+    if getattr(_unannounced, "on", False):
+        return
     what = f"{notice.reason}, retrying {notice.attempt}/{notice.attempts}"
     if _spinner is not None:
         status, message = _spinner

@@ -37,6 +37,7 @@ from pcc_env.cli.output import (
     handle_errors,
     info,
     print_json,
+    retries_unannounced,
     spinner,
     styled,
     success,
@@ -325,6 +326,8 @@ def _push_one(
     )  # fmt: skip
 
     _, st, values = wanted
+    if not dry_run:
+        after.start(client)  # the agents are read while the set is: no round trip of its own
     remote = fetch_remote(client, st.set_name)
     plan = plan_push(
         st.set_name,
@@ -354,7 +357,6 @@ def _push_one(
         return
     if plan.to_delete:
         confirm_or_exit(f"Delete {', '.join(plan.to_delete)} from '{plan.set_name}'?", yes)
-    after.start(client)
     # Under --json, an error from here on is one document: the plan, the result, the error.
     add_error_context(plan=plan.to_json(), result={"ok": False})
     with spinner(f"Pushing to '{plan.set_name}' and waiting until it is ready..."):
@@ -401,17 +403,29 @@ class AfterPush:
     _listing: Future[list[AgentView]] | None = None
 
     def start(self, client: SecretsClient) -> None:
-        """Called as the write starts: without --redeploy the agents are only named, so they
-        are listed while the PUT and the wait run, and naming them costs no round trip."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from pcc_env.redeploy import list_agent_views
+        """Called before the set is read: without --redeploy the agents are only named, so
+        they are listed (module import included) while the read, the PUT and the wait run, and
+        naming them costs no round trip and no start-up time. A push that ends up sending
+        nothing has read the agents for nothing: one GET, never a write. The thread is a
+        daemon: an error or Ctrl-C ends the command without waiting for a hint."""
+        import threading
+        from concurrent.futures import Future
 
         if self.redeploy or self.json or self._listing is not None:
             return
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcc-env-agents")
-        self._listing = pool.submit(list_agent_views, client)
-        pool.shutdown(wait=False)
+        listing: Future[list[AgentView]] = Future()
+
+        def list_agents() -> None:
+            from pcc_env.redeploy import list_agent_views
+
+            try:
+                with retries_unannounced():
+                    listing.set_result(list_agent_views(client))
+            except BaseException as exc:  # delivered to whoever reads the listing
+                listing.set_exception(exc)
+
+        threading.Thread(target=list_agents, name="pcc-env-agents", daemon=True).start()
+        self._listing = listing
 
     def run(
         self,
