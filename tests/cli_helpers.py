@@ -59,6 +59,19 @@ def run_cli(
     return Result(proc.returncode, proc.stdout, proc.stderr, argv)
 
 
+def start_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """The CLI as a running process (for tests that signal it), stdin closed, output piped."""
+    return subprocess.Popen(
+        [PCC_ENV, *args],
+        env=cli_env(env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def run_against(emu: Any, cwd: Path, *args: str, stdin: str | None = None, **env: str) -> Result:
     """``pcc-env ARGS`` in ``cwd``, pointed at emulator ``emu``, with a data dir of its own."""
     return run_cli(

@@ -424,24 +424,16 @@ def test_push_reads_agents_with_the_set_and_ctrl_c_never_waits_for_them(tmp_path
     and that background read never holds the command: Ctrl-C ends it at once, with no retry
     line from the abandoned read."""
     import signal
-    import subprocess
     from urllib.parse import urlsplit
 
-    from tests.cli_helpers import PCC_ENV, cli_env
+    from tests.cli_helpers import start_cli
 
     (tmp_path / ".env").write_text("K=v\n")
     with run_emulator(latency_ms=5000) as emu:
         port = urlsplit(emu.api_host).port
         assert port is not None
-        proc = subprocess.Popen(
-            [PCC_ENV, "push", ".env", "--set", "app-secrets"],
-            env=cli_env({**emu.env(), "PCC_ENV_DATA_DIR": str(tmp_path / "state")}),
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        env = {**emu.env(), "PCC_ENV_DATA_DIR": str(tmp_path / "state")}
+        proc = start_cli("push", ".env", "--set", "app-secrets", env=env, cwd=tmp_path)
         deadline = time.monotonic() + 20
         while _connections_to(port) < 2:  # the set and the agents, both waiting on the server
             assert time.monotonic() < deadline and proc.poll() is None, "two reads never started"
