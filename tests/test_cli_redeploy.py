@@ -419,23 +419,23 @@ def _connections_to(port: int) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc/net/tcp (Linux)")
-def test_push_reads_agents_with_the_set_and_ctrl_c_never_waits_for_them(tmp_path: Path) -> None:
-    """The stale-agent hint is listed while the set is read (two requests in flight at once),
-    and that background read never holds the command: Ctrl-C ends it at once, with no retry
-    line from the abandoned read."""
+def test_ctrl_c_never_waits_for_the_agents_read_beside_the_write(tmp_path: Path) -> None:
+    """The agents named by the stale-agent hint are read while the PUT runs (two requests in
+    flight at once), and that background read never holds the command: Ctrl-C ends it at once,
+    with no retry line from the abandoned read."""
     import signal
     from urllib.parse import urlsplit
 
     from tests.cli_helpers import start_cli
 
     (tmp_path / ".env").write_text("K=v\n")
-    with run_emulator(latency_ms=5000) as emu:
+    with run_emulator(latency_ms=3000) as emu:
         port = urlsplit(emu.api_host).port
         assert port is not None
         env = {**emu.env(), "PCC_ENV_DATA_DIR": str(tmp_path / "state")}
         proc = start_cli("push", ".env", "--set", "app-secrets", env=env, cwd=tmp_path)
         deadline = time.monotonic() + 20
-        while _connections_to(port) < 2:  # the set and the agents, both waiting on the server
+        while _connections_to(port) < 2:  # the PUT and the agents, both waiting on the server
             assert time.monotonic() < deadline and proc.poll() is None, "two reads never started"
             time.sleep(0.02)
         sent = time.monotonic()
@@ -445,4 +445,4 @@ def test_push_reads_agents_with_the_set_and_ctrl_c_never_waits_for_them(tmp_path
     assert proc.returncode == 130, err
     assert took < 2, f"exit took {took:.1f}s after Ctrl-C: it waited for a request"
     assert "retrying" not in err and "Traceback" not in err, err
-    assert "Plan for" not in out  # interrupted during the read, before any plan or write
+    assert "Plan for secret set 'app-secrets'" in out  # interrupted after the plan: in the write

@@ -326,8 +326,6 @@ def _push_one(
     )  # fmt: skip
 
     _, st, values = wanted
-    if not dry_run:
-        after.start(client)  # the agents are read while the set is: no round trip of its own
     remote = fetch_remote(client, st.set_name)
     plan = plan_push(
         st.set_name,
@@ -357,6 +355,7 @@ def _push_one(
         return
     if plan.to_delete:
         confirm_or_exit(f"Delete {', '.join(plan.to_delete)} from '{plan.set_name}'?", yes)
+    after.start(client)
     # Under --json, an error from here on is one document: the plan, the result, the error.
     add_error_context(plan=plan.to_json(), result={"ok": False})
     with spinner(f"Pushing to '{plan.set_name}' and waiting until it is ready..."):
@@ -403,11 +402,9 @@ class AfterPush:
     _listing: Future[list[AgentView]] | None = None
 
     def start(self, client: SecretsClient) -> None:
-        """Called before the set is read: without --redeploy the agents are only named, so
-        they are listed (module import included) while the read, the PUT and the wait run, and
-        naming them costs no round trip and no start-up time. A push that ends up sending
-        nothing has read the agents for nothing: one GET, never a write. The thread is a
-        daemon: an error or Ctrl-C ends the command without waiting for a hint."""
+        """Called as the write starts: without --redeploy the agents are only named, so they
+        are listed while the PUT and the wait run, and naming them costs no round trip. The
+        thread is a daemon: an error or Ctrl-C ends the command without waiting for a hint."""
         import threading
         from concurrent.futures import Future
 
