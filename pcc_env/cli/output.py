@@ -217,14 +217,32 @@ def spinner(message: str) -> Iterator[None]:
 def after_write(set_name: str) -> Iterator[None]:
     """Around the wait for ``ready`` that follows a write: Ctrl-C says the write was accepted
     and how to follow it, then exits 130."""
+    with after_writes([set_name]):
+        yield
+
+
+@contextmanager
+def after_writes(accepted: Sequence[str]) -> Iterator[None]:
+    """Around writes to several sets, ``accepted`` filling as each write is accepted: Ctrl-C
+    names the sets whose write went through and how to follow them, then exits 130 (a plain
+    interrupt when none did)."""
     try:
         yield
     except KeyboardInterrupt:
+        names = sorted(escape_text(n) for n in accepted)
+        if not names:
+            raise
+        which = (
+            "the write was accepted"
+            if len(names) == 1
+            else f"the writes to {', '.join(names)} were accepted"
+        )
         report_error(
             "Interrupted",
-            "interrupted while waiting; the write was accepted and is being provisioned.",
+            f"interrupted while waiting; {which} and {'is' if len(names) == 1 else 'are'} "
+            "being provisioned.",
             EXIT_INTERRUPTED,
-            f"Follow it with: pcc-env secrets wait {set_name}",
+            "Follow it with: " + "; ".join(f"pcc-env secrets wait {n}" for n in names),
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
