@@ -423,10 +423,9 @@ def test_ctrl_c_never_waits_for_the_agents_read_beside_the_write(tmp_path: Path)
     """The agents named by the stale-agent hint are read while the PUT runs (two requests in
     flight at once), and that background read never holds the command: Ctrl-C ends it at once,
     with no retry line from the abandoned read."""
-    import signal
     from urllib.parse import urlsplit
 
-    from tests.cli_helpers import start_cli
+    from tests.cli_helpers import interrupt_when, start_cli
 
     (tmp_path / ".env").write_text("K=v\n")
     with run_emulator(latency_ms=3000) as emu:
@@ -434,14 +433,8 @@ def test_ctrl_c_never_waits_for_the_agents_read_beside_the_write(tmp_path: Path)
         assert port is not None
         env = {**emu.env(), "PCC_ENV_DATA_DIR": str(tmp_path / "state")}
         proc = start_cli("push", ".env", "--set", "app-secrets", env=env, cwd=tmp_path)
-        deadline = time.monotonic() + 20
-        while _connections_to(port) < 2:  # the PUT and the agents, both waiting on the server
-            assert time.monotonic() < deadline and proc.poll() is None, "two reads never started"
-            time.sleep(0.02)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-        took = time.monotonic() - sent
+        # Once the PUT and the agents read are both waiting on the server:
+        out, err, took = interrupt_when(proc, lambda: _connections_to(port) >= 2)
     assert proc.returncode == 130, err
     assert took < 2, f"exit took {took:.1f}s after Ctrl-C: it waited for a request"
     assert "retrying" not in err and "Traceback" not in err, err

@@ -233,23 +233,14 @@ def test_ctrl_c_during_all_targets_names_the_accepted_writes_at_once(project: Pa
     """Writes to several sets run side by side; Ctrl-C while they wait for ``ready`` ends the
     command at once (it used to wait out every set's wait, a minute) and names every set whose
     write was accepted, with the command that follows it."""
-    import signal
-    import time
-
-    from tests.cli_helpers import start_cli
+    from tests.cli_helpers import interrupt_when, start_cli
 
     with run_emulator(provision_delay=60) as emu:
         env = {**emu.env(), "PCC_ENV_DATA_DIR": str(project / "state")}
         proc = start_cli("push", "--all-targets", env=env, cwd=project)
-        deadline = time.monotonic() + 30
-        while writes(emu) < 4:  # staging and the three prod regions: every PUT applied
-            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
-            time.sleep(0.02)
-        time.sleep(0.3)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-        took = time.monotonic() - sent
+
+        # Staging and the three prod regions written; a moment for the answers to arrive.
+        _, err, took = interrupt_when(proc, lambda: writes(emu) >= 4, settle=0.3)
     assert proc.returncode == 130, err
     assert took < 2, f"exit took {took:.1f}s after Ctrl-C"
     sets = ["bot-eu-central", "bot-staging", "bot-us-east", "bot-us-west"]
