@@ -10,6 +10,10 @@
    trip measured in this run on the same emulator (target <= 2x); and against
    `pipecat cloud secrets set --file --skip` on the same file (target <= 0.10x), when the pipecat
    CLI is installed (`make test` puts it in .venv-pipecat, or set $PCC_ENV_PIPECAT_CLI).
+3. Two more anchors for the push, in the same runs: `anchors/stack_push.py`, the least a push
+   can do with pcc-env's dependencies (Typer, python-dotenv, pydantic, httpx, stamina; the same
+   3 requests, nothing else), which no push built on them can go under; and
+   `anchors/stdlib_push.py`, the same 3 requests with the standard library only.
 
 Runs alternate between the tool and its anchor; reported: medians and their ratio.
 """
@@ -30,6 +34,7 @@ from _common import BIN, Emulator, emulator_process, median
 ROOT = Path(__file__).resolve().parent.parent
 PIPECAT = os.environ.get("PCC_ENV_PIPECAT_CLI") or str(ROOT / ".venv-pipecat" / "bin" / "pipecat")
 PCC_ENV = str(BIN / "pcc-env")
+ANCHORS = Path(__file__).resolve().parent / "anchors"
 
 
 def clean_env() -> dict[str, str]:
@@ -92,6 +97,8 @@ def bench_push(runs: int) -> None:
         ours: list[float] = []
         theirs: list[float] = []
         bare: list[float] = []
+        stack: list[float] = []
+        stdlib: list[float] = []
         requests: dict[str, int] = {}
         for run in range(runs + 1):  # run 0 warms caches and creates the sets
             env_file.write_text("".join(f"KEY_{i:02d}=value-{run}-{i}\n" for i in range(50)))
@@ -102,6 +109,9 @@ def bench_push(runs: int) -> None:
                 if "/_emulator" not in route:
                     counts[route.split()[0]] += n
             b = timed([sys.executable, "-c", "pass"], env)
+            anchor = [str(env_file), "--set"]
+            st = timed([sys.executable, str(ANCHORS / "stack_push.py"), *anchor, "fs-stack"], env)
+            sl = timed([sys.executable, str(ANCHORS / "stdlib_push.py"), *anchor, "fs-stdlib"], env)
             their = None
             if have_pipecat:
                 argv = [PIPECAT, "cloud", "secrets", "set", "fast-start-pc", "--file"]
@@ -109,6 +119,8 @@ def bench_push(runs: int) -> None:
             if run:
                 ours.append(t)
                 bare.append(b)
+                stack.append(st)
+                stdlib.append(sl)
                 requests = {k: v for k, v in counts.items() if v}
                 if their is not None:
                     theirs.append(their)
@@ -123,6 +135,15 @@ def bench_push(runs: int) -> None:
         f"floor: python start {median(bare) * 1000:.0f} ms + 3 round trips of "
         f"{rtt * 1000:.1f} ms = {floor * 1000:.0f} ms; ratio {ratio:.2f}x "
         f"(target <= 2x: {'met' if ratio <= 2 else 'NOT met'})"
+    )
+    print(
+        f"stack floor (anchors/stack_push.py: Typer, python-dotenv, pydantic, httpx, stamina; "
+        f"3 requests): median {median(stack) * 1000:.0f} ms = {median(stack) / floor:.2f}x the "
+        f"floor; pcc-env push / stack floor = {median(ours) / median(stack):.2f}x"
+    )
+    print(
+        f"standard library only (anchors/stdlib_push.py, 3 requests): median "
+        f"{median(stdlib) * 1000:.0f} ms = {median(stdlib) / floor:.2f}x the floor"
     )
     if theirs:
         vs = median(ours) / median(theirs)

@@ -15,13 +15,19 @@ from pcc_env.errors import ConfigError, InputError
 DEPLOY_FILE = "pcc-deploy.toml"
 MAX_DEPLOY_FILE_BYTES = 1024 * 1024
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    try:
-        import tomli as tomllib
-    except ImportError:
-        tomllib = None
+
+def _toml() -> Any:
+    """tomllib (tomli on Python 3.10), or None; imported when a TOML file is read, which most
+    runs of a command never do."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    try:  # pragma: no cover - Python 3.10
+        import tomli
+    except ImportError:  # pragma: no cover
+        return None
+    return tomli  # pragma: no cover
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ def read_toml_file(p: Path, what: str) -> dict[str, Any]:
 
 def parse_toml(text: str, source: Path) -> dict[str, Any]:
     """TOML text as data; ``ConfigError`` naming ``source`` when it is not valid TOML."""
+    tomllib = _toml()
     if tomllib is None:  # pragma: no cover - Python 3.10 without tomli
         raise ConfigError(f"{source}: reading TOML on Python 3.10 needs 'pip install tomli'")
     try:
@@ -192,7 +199,7 @@ def _read_target(p: Path, name: str, table: Any) -> TargetConfig:
 def read_project_settings(path: str | os.PathLike[str] = "pyproject.toml") -> ProjectSettings:
     """``[tool.pcc-env]``; unknown keys and bad values raise ``ConfigError`` naming them."""
     p = Path(path)
-    if not p.exists() or tomllib is None:
+    if not p.exists() or _toml() is None:
         return ProjectSettings()
     data = read_toml_file(p, "pyproject.toml")
     tool = data.get("tool", {})

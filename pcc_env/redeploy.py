@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
+from pcc_env.concurrency import map_in_background
 from pcc_env.errors import InputError, PccEnvError
 from pcc_env.rules import escape_text, show_key
 
@@ -234,8 +235,10 @@ def agent_statuses(
     bound = [a for a in listed if a.binds(set_name)]
     if not bound:
         return []
-    with ThreadPoolExecutor(max_workers=min(16, len(bound))) as pool:
-        details = list(pool.map(lambda a: client.find_agent(a.name), bound))
+    reads = map_in_background(
+        lambda a: client.find_agent(a.name), bound, max_workers=16, name="pcc-env-agent"
+    )
+    details = [r.result() for r in reads]
     views = [AgentView.of(d) for d in details if d is not None]  # None: deleted since listed
     return [AgentStatus(v, classify(v, last_write)) for v in views]
 

@@ -8,13 +8,14 @@ set. ``apply_many`` then writes the sets concurrently, one outcome per set.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pcc_env.concurrency import map_in_background
 from pcc_env.deploy_config import (
     DeployConfig,
     ProjectSettings,
@@ -389,14 +390,13 @@ def plan_many(
 
     pushes: list[SetPush] = []
     problems: list[str] = []
-    with ThreadPoolExecutor(max_workers=min(8, max(1, len(wanted)))) as pool:
-        futures = [pool.submit(one, item) for item in wanted]
-        for (target, st, _), future in zip(wanted, futures, strict=True):
-            try:
-                pushes.append(future.result())
-            except InputError as exc:
-                label = f"target '{target}', " if target else ""
-                problems.extend(f"{label}set '{st.set_name}': {p}" for p in exc.problems)
+    futures = map_in_background(one, wanted, max_workers=8, name="pcc-env-plan")
+    for (target, st, _), future in zip(wanted, futures, strict=True):
+        try:
+            pushes.append(future.result())
+        except InputError as exc:
+            label = f"target '{target}', " if target else ""
+            problems.extend(f"{label}set '{st.set_name}': {p}" for p in exc.problems)
     if problems:
         raise InputError(problems)
     return pushes
@@ -411,25 +411,34 @@ def apply_many(
     timeout: float = 60.0,
     apply: Callable[..., PushResult] | None = None,
     force: bool = False,
+    on_accepted: Callable[[str], None] | None = None,
 ) -> list[SetOutcome]:
     """Write every planned set concurrently; one outcome per set, in the order given. A set
-    with nothing to send is left alone unless ``force``."""
+    with nothing to send is left alone unless ``force``. ``on_accepted(set_name)`` is called
+    once a set's write is accepted, as its wait for ``ready`` starts (so that Ctrl-C can say
+    which writes went through)."""
     from pcc_env.sync import apply_push
 
     run: Callable[..., PushResult] = apply or apply_push
-    extra = {"force": True} if force else {}
+    extra: dict[str, Any] = {"force": True} if force else {}
 
     def one(push: SetPush) -> SetOutcome:
+        @contextlib.contextmanager
+        def waiting() -> Iterator[None]:
+            if on_accepted is not None:
+                on_accepted(push.plan.set_name)
+            yield
+
         try:
-            result = run(client, push.plan, wait=wait, timeout=timeout, state=state, **extra)
+            result = run(
+                client, push.plan, wait=wait, timeout=timeout, state=state, waiting=waiting, **extra
+            )
         except PccEnvError as exc:
             return SetOutcome(push.target, push.plan, error=str(exc), error_type=type(exc).__name__)
         return SetOutcome(push.target, push.plan, result=result)
 
-    if not pushes:
-        return []
-    with ThreadPoolExecutor(max_workers=min(8, len(pushes))) as pool:
-        return list(pool.map(one, pushes))
+    futures = map_in_background(one, pushes, max_workers=8, name="pcc-env-push")
+    return [f.result() for f in futures]
 
 
 def key_gaps(keys_by_set: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:

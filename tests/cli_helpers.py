@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,38 @@ def run_cli(
         timeout=timeout,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr, argv)
+
+
+def start_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """The CLI as a running process (for tests that signal it), stdin closed, output piped."""
+    return subprocess.Popen(
+        [PCC_ENV, *args],
+        env=cli_env(env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def interrupt_when(
+    proc: subprocess.Popen[str],
+    ready: Callable[[], bool],
+    timeout: float = 30,
+    settle: float = 0,
+) -> tuple[str, str, float]:
+    """Ctrl-C (SIGINT) to ``proc`` ``settle`` seconds after ``ready()``: (stdout, stderr,
+    seconds it took to exit)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    time.sleep(settle)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=timeout)
+    return out, err, time.monotonic() - sent
 
 
 def run_against(emu: Any, cwd: Path, *args: str, stdin: str | None = None, **env: str) -> Result:

@@ -404,3 +404,38 @@ def test_watch_without_redeploy_names_stale_agents(tmp_path: Path) -> None:
         assert code == 0
         assert "Now stale (deployed before this write): w-1" in stderr
         assert redeploy_posts(emu) == 0
+
+
+def _connections_to(port: int) -> int:
+    """Established TCP connections to ``port`` on this machine (client side), from /proc."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[2].rsplit(":", 1)[1], 16) == port:
+                    count += 1
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc/net/tcp (Linux)")
+def test_ctrl_c_never_waits_for_the_agents_read_beside_the_write(tmp_path: Path) -> None:
+    """The agents named by the stale-agent hint are read while the PUT runs (two requests in
+    flight at once), and that background read never holds the command: Ctrl-C ends it at once,
+    with no retry line from the abandoned read."""
+    from urllib.parse import urlsplit
+
+    from tests.cli_helpers import interrupt_when, start_cli
+
+    (tmp_path / ".env").write_text("K=v\n")
+    with run_emulator(latency_ms=3000) as emu:
+        port = urlsplit(emu.api_host).port
+        assert port is not None
+        env = {**emu.env(), "PCC_ENV_DATA_DIR": str(tmp_path / "state")}
+        proc = start_cli("push", ".env", "--set", "app-secrets", env=env, cwd=tmp_path)
+        # Once the PUT and the agents read are both waiting on the server:
+        out, err, took = interrupt_when(proc, lambda: _connections_to(port) >= 2)
+    assert proc.returncode == 130, err
+    assert took < 2, f"exit took {took:.1f}s after Ctrl-C: it waited for a request"
+    assert "retrying" not in err and "Traceback" not in err, err
+    assert "Plan for secret set 'app-secrets'" in out  # interrupted after the plan: in the write

@@ -277,27 +277,15 @@ def test_retries_are_visible_when_piped() -> None:
     ids=["secrets-set", "push"],
 )
 def test_ctrl_c_while_waiting_says_the_write_was_accepted(tmp_path: Path, argv: list[str]) -> None:
-    import os
     import signal
-    import subprocess
     import time
 
-    from tests.cli_helpers import PCC_ENV, ROOT
+    from tests.cli_helpers import start_cli
 
     (tmp_path / ".env").write_text("K=v\n")
     with run_emulator(provision_delay=60) as emu:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPECAT_", "PCC_ENV_"))}
-        env.update(emu.env())
-        env.update({"PYTHONPATH": str(ROOT), "PCC_ENV_DATA_DIR": str(tmp_path / "state")})
-        proc = subprocess.Popen(
-            [PCC_ENV, *argv],
-            env=env,
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        env = {**emu.env(), "PCC_ENV_DATA_DIR": str(tmp_path / "state")}
+        proc = start_cli(*argv, env=env, cwd=tmp_path)
         deadline = time.monotonic() + 30
         while not emu.stats()["writes"]:  # the PUT was applied: now it waits for ready
             assert time.monotonic() < deadline and proc.poll() is None

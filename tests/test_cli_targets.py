@@ -227,3 +227,23 @@ def test_targets_leak_no_value(project: Path) -> None:
     for path in project.rglob("*"):
         if path.is_file() and not path.name.startswith(".env"):
             canaries.assert_absent(path.read_text(errors="replace"), str(path))
+
+
+def test_ctrl_c_during_all_targets_names_the_accepted_writes_at_once(project: Path) -> None:
+    """Writes to several sets run side by side; Ctrl-C while they wait for ``ready`` ends the
+    command at once (it used to wait out every set's wait, a minute) and names every set whose
+    write was accepted, with the command that follows it."""
+    from tests.cli_helpers import interrupt_when, start_cli
+
+    with run_emulator(provision_delay=60) as emu:
+        env = {**emu.env(), "PCC_ENV_DATA_DIR": str(project / "state")}
+        proc = start_cli("push", "--all-targets", env=env, cwd=project)
+
+        # Staging and the three prod regions written; a moment for the answers to arrive.
+        _, err, took = interrupt_when(proc, lambda: writes(emu) >= 4, settle=0.3)
+    assert proc.returncode == 130, err
+    assert took < 2, f"exit took {took:.1f}s after Ctrl-C"
+    sets = ["bot-eu-central", "bot-staging", "bot-us-east", "bot-us-west"]
+    assert f"the writes to {', '.join(sets)} were accepted" in err, err
+    assert "; ".join(f"pcc-env secrets wait {s}" for s in sets) in err, err
+    assert "Traceback" not in err

@@ -58,6 +58,7 @@ def test_commands_import_only_what_they_use(
     if argv != ["--help"]:  # help is drawn by rich: Typer's help panels
         assert not [m for m in modules if m.split(".")[0] in NOT_PIPED], output
         assert not [m for m in modules if m in OTHER_COMMANDS], output
+        assert "tomllib" not in modules, output  # no deploy file, no pyproject.toml: none read
 
 
 def test_run_children_get_the_users_environment_not_ours(tmp_path: Path) -> None:

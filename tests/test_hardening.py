@@ -9,6 +9,7 @@ import os
 import signal
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -379,3 +380,34 @@ def test_server_strings_are_printed_escaped(
         r.output
     )
     assert "Traceback" not in r.output
+
+
+def test_ctrl_c_inside_a_command_s_import_is_delivered_once_the_import_is_over(
+    tmp_path: Path,
+) -> None:
+    """Commands import what they use as they go; a KeyboardInterrupt raised inside an import
+    can be swallowed by importlib ("Exception ignored in ...") and the command goes on. After
+    start-up, Ctrl-C inside an import arrives as soon as the import is over."""
+    (tmp_path / "slow_module.py").write_text(
+        "import signal\nsignal.raise_signal(signal.SIGINT)\ntotal = sum(range(2_000_000))\n"
+    )
+    code = (
+        "import sys, time\n"
+        "from pcc_env.cli import interrupts\n"
+        "interrupts.defer()\n"
+        "interrupts.release()\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "try:\n"
+        "    import slow_module\n"
+        "    print('imported', flush=True)\n"
+        "    time.sleep(5)\n"
+        "    print('never interrupted')\n"
+        "except KeyboardInterrupt:\n"
+        "    where = 'after' if 'slow_module' in sys.modules else 'inside'\n"
+        "    print('interrupted', where, 'import')\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=ROOT
+    )
+    assert r.stdout.splitlines()[-1:] == ["interrupted after import"], r.stdout + r.stderr
+    assert "Exception ignored" not in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -216,20 +217,55 @@ def spinner(message: str) -> Iterator[None]:
 def after_write(set_name: str) -> Iterator[None]:
     """Around the wait for ``ready`` that follows a write: Ctrl-C says the write was accepted
     and how to follow it, then exits 130."""
+    with after_writes([set_name]):
+        yield
+
+
+@contextmanager
+def after_writes(accepted: Sequence[str]) -> Iterator[None]:
+    """Around writes to several sets, ``accepted`` filling as each write is accepted: Ctrl-C
+    names the sets whose write went through and how to follow them, then exits 130 (a plain
+    interrupt when none did)."""
     try:
         yield
     except KeyboardInterrupt:
+        names = sorted(escape_text(n) for n in accepted)
+        if not names:
+            raise
+        which = (
+            "the write was accepted"
+            if len(names) == 1
+            else f"the writes to {', '.join(names)} were accepted"
+        )
         report_error(
             "Interrupted",
-            "interrupted while waiting; the write was accepted and is being provisioned.",
+            f"interrupted while waiting; {which} and {'is' if len(names) == 1 else 'are'} "
+            "being provisioned.",
             EXIT_INTERRUPTED,
-            f"Follow it with: pcc-env secrets wait {set_name}",
+            "Follow it with: " + "; ".join(f"pcc-env secrets wait {n}" for n in names),
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
+_unannounced = threading.local()
+
+
+@contextmanager
+def retries_unannounced() -> Iterator[None]:
+    """Retries made by this thread inside are not shown: for a background read whose result is
+    only a hint, whose retry lines would interleave with the command's output or come after
+    its last line (the command may have ended and closed the client under it)."""
+    _unannounced.on = True
+    try:
+        yield
+    finally:
+        _unannounced.on = False
+
+
 def retry_notice(notice: RetryNotice) -> None:
     """Retries are visible: in the spinner on a terminal, else one stderr line per retry."""
+    if getattr(_unannounced, "on", False):
+        return
     what = f"{notice.reason}, retrying {notice.attempt}/{notice.attempts}"
     if _spinner is not None:
         status, message = _spinner

@@ -31,12 +31,14 @@ from pcc_env.cli.deploy import RedeployAfterTimeoutOption, RedeployFlag
 from pcc_env.cli.output import (
     add_error_context,
     after_write,
+    after_writes,
     echo,
     err,
     fail,
     handle_errors,
     info,
     print_json,
+    retries_unannounced,
     spinner,
     styled,
     success,
@@ -402,16 +404,20 @@ class AfterPush:
 
     def start(self, client: SecretsClient) -> None:
         """Called as the write starts: without --redeploy the agents are only named, so they
-        are listed while the PUT and the wait run, and naming them costs no round trip."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from pcc_env.redeploy import list_agent_views
+        are listed while the PUT and the wait run, and naming them costs no round trip. The
+        thread is a daemon: an error or Ctrl-C ends the command without waiting for a hint."""
+        from pcc_env.concurrency import in_background
 
         if self.redeploy or self.json or self._listing is not None:
             return
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcc-env-agents")
-        self._listing = pool.submit(list_agent_views, client)
-        pool.shutdown(wait=False)
+
+        def list_agents() -> list[AgentView]:
+            from pcc_env.redeploy import list_agent_views
+
+            with retries_unannounced():
+                return list_agent_views(client)
+
+        self._listing = in_background(list_agents, name="pcc-env-agents")
 
     def run(
         self,
@@ -489,9 +495,19 @@ def _push_many(
     if deleting:
         confirm_or_exit(f"Delete {'; '.join(deleting)}?", yes)
     after.start(client)
-    with spinner(f"Pushing to {len(pushes)} secret sets and waiting until they are ready..."):
+    accepted: list[str] = []
+    with (
+        after_writes(accepted),
+        spinner(f"Pushing to {len(pushes)} secret sets and waiting until they are ready..."),
+    ):
         outcomes = targets.apply_many(
-            client, pushes, state, wait=not no_wait, timeout=timeout, force=force
+            client,
+            pushes,
+            state,
+            wait=not no_wait,
+            timeout=timeout,
+            force=force,
+            on_accepted=accepted.append,
         )
     ok = all(o.ok for o in outcomes)
     if not json:
