@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import contextvars
+import json
 import logging
 import ssl
 import threading
@@ -244,6 +245,33 @@ def _make_transport(api_host: str) -> httpx.HTTPTransport:
     return transport
 
 
+# An answer of the API is a few KB; a listing of thousands of sets or agents stays far below
+# this. A server sending more is not the API: it would cost seconds and hundreds of MB to parse.
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+
+
+def _read_capped(response: httpx.Response, method: str, path: str) -> bytes:
+    """The body of a streamed response, refused past ``MAX_RESPONSE_BYTES`` (before reading it
+    when its length is announced)."""
+    too_big = UnexpectedResponseError(
+        f"the response is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB",
+        status_code=response.status_code,
+        method=method,
+        path=path,
+    )
+    announced = response.headers.get("content-length", "")
+    if announced.isdigit() and int(announced) > MAX_RESPONSE_BYTES:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @dataclass(frozen=True)
 class RetryNotice:
     """A request failed and will be sent again: what ``on_retry`` receives (no body, no value)."""
@@ -377,7 +405,9 @@ class ApiTransport:
         path: str,
         body: dict[str, Any] | None,
         params: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> tuple[httpx.Response, bytes]:
+        """One attempt: the response (read, closed) and its body, of at most
+        ``MAX_RESPONSE_BYTES``; an ``ApiError`` for a status that is not a success."""
         ends = time.monotonic() + self.timeout
         if self._deadline is not None:
             if self._deadline <= time.monotonic():
@@ -385,7 +415,12 @@ class ApiTransport:
             ends = min(ends, self._deadline)
         token = _DEADLINE.set(ends)
         try:
-            response = self._http.request(method, path, json=body, params=params)
+            request = self._http.build_request(method, path, json=body, params=params)
+            response = self._http.send(request, stream=True)
+            try:
+                content = _read_capped(response, method, path)
+            finally:
+                response.close()
         except httpx.TimeoutException:
             raise ApiTimeoutError("the request timed out", method=method, path=path) from None
         except httpx.TransportError as exc:
@@ -395,14 +430,14 @@ class ApiTransport:
         finally:
             _DEADLINE.reset(token)
         if response.is_success:
-            return response
-        raise self._error(response, method, path)
+            return response, content
+        raise self._error(response, content, method, path)
 
-    def _error(self, response: httpx.Response, method: str, path: str) -> ApiError:
+    def _error(self, response: httpx.Response, content: bytes, method: str, path: str) -> ApiError:
         status = response.status_code
         message, code = response.reason_phrase or "error", None
         try:
-            body = response.json()
+            body = json.loads(content)
             if isinstance(body, dict) and isinstance(body.get("error"), str):
                 message, code = body["error"], body.get("code")
         except ValueError:
@@ -448,7 +483,7 @@ class ApiTransport:
             self._attempt.value = (method, path, attempt.num)
             with attempt:
                 try:
-                    response = self._send(method, path, body, params)
+                    response, content = self._send(method, path, body, params)
                 except NotFoundError:
                     if method == "DELETE" and dropped:
                         return _ALREADY_GONE  # the dropped attempt may have deleted it
@@ -456,10 +491,10 @@ class ApiTransport:
                 except TransportError:
                     dropped = True
                     raise
-                if not response.content:
+                if not content:
                     return None
                 try:
-                    return response.json()
+                    return json.loads(content)
                 except ValueError:
                     raise UnexpectedResponseError(
                         "the response is not JSON",

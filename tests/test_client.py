@@ -6,6 +6,7 @@ import base64
 import logging
 import time
 import traceback
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -250,6 +251,35 @@ def mock_client(handler: object, retry: RetryPolicy = FAST) -> SecretsClient:
         transport=httpx.MockTransport(handler),
         retry=retry,  # type: ignore[arg-type]
     )
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["content-length", "chunked"])
+def test_a_response_past_the_size_cap_is_refused_once_not_parsed(announced: bool) -> None:
+    """No API answer is megabytes long: a body past MAX_RESPONSE_BYTES is an unexpected
+    response (not retried), refused before it is read when its length is announced."""
+    from pcc_env.client import MAX_RESPONSE_BYTES
+
+    calls: list[int] = []
+    sent: list[int] = []
+    piece = b" " * 65536
+
+    def pieces() -> Iterator[bytes]:
+        for _ in range(MAX_RESPONSE_BYTES // len(piece) + 8):
+            sent.append(len(piece))
+            yield piece
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if announced:
+            return httpx.Response(200, content=b" " * (MAX_RESPONSE_BYTES + 1))
+        return httpx.Response(200, content=pieces())
+
+    with mock_client(handler) as c, pytest.raises(UnexpectedResponseError) as info:
+        c.list_sets()
+    assert "larger than 8 MiB" in str(info.value)
+    assert len(calls) == 1
+    if not announced:
+        assert sum(sent) <= MAX_RESPONSE_BYTES + len(piece)  # reading stopped at the cap
 
 
 def test_retry_after_is_honoured() -> None:
