@@ -255,8 +255,8 @@ SECRET_WORDS = frozenset(
         "KEY", "KEYS", "APIKEY", "APIKEYS", "SECRET", "SECRETS", "TOKEN", "TOKENS", "PASSWORD",
         "PASSWORDS", "PASSWD", "PASS", "PWD", "PASSPHRASE", "CREDENTIAL", "CREDENTIALS",
         "CREDS", "PRIVATE", "AUTH", "AUTHORIZATION", "AUTHTOKEN", "ACCESSKEY", "SECRETKEY",
-        "PRIVATEKEY", "DSN", "SALT", "JWT", "BEARER", "HMAC", "SIGNING", "CERT", "CERTS",
-        "CERTIFICATE", "CERTIFICATES", "PEM", "WEBHOOK", "WEBHOOKS", "WEBHOOKURL",
+        "PRIVATEKEY", "DSN", "SALT", "JWT", "BEARER", "HMAC", "SIGNING", "PEM", "WEBHOOK",
+        "WEBHOOKS", "WEBHOOKURL",
     }
 )  # fmt: skip
 # A word that ends with one of these is a fused secret word (``OPENAIAPIKEY``, ``ACCESSTOKEN``,
@@ -280,8 +280,14 @@ _STORE_WORDS = frozenset(
     }
 )  # fmt: skip
 _LINK_WORDS = frozenset({"URL", "URI", "URLS", "DSN", "CONN", "CONNECTION"})
-# Whole names that match a word above but are set by the system: the shell's working directory.
-_NOT_SECRET_NAMES = frozenset({"PWD"})
+# A certificate (``TLS_CERT``, ``CLIENT_CERTIFICATE``) is taken for a secret, as it often comes
+# with its key, but not a certificate authority's bundle (a ``CA`` word) nor where one is
+# (``SSL_CERT_FILE``, ``SSL_CERT_DIR``): those are public paths set on many machines.
+_CERT_WORDS = frozenset({"CERT", "CERTS", "CERTIFICATE", "CERTIFICATES"})
+_PUBLIC_CERT_WORDS = frozenset({"CA", "FILE", "DIR", "PATH", "BUNDLE"})
+# Whole names that match a rule here but are not secrets: the shell's working directory, pip's
+# CA bundle path.
+_NOT_SECRET_NAMES = frozenset({"PWD", "PIP_CERT"})
 _WORD_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
@@ -306,6 +312,8 @@ def looks_secret(name: str) -> bool:
         if quantity and word in _COUNTABLE_WORDS:
             continue
         if word in SECRET_WORDS or word.endswith(SECRET_SUFFIXES):
+            return True
+        if word in _CERT_WORDS and _PUBLIC_CERT_WORDS.isdisjoint(words):
             return True
     if words[-1] in _LINK_WORDS and not _STORE_WORDS.isdisjoint(words[:-1]):
         return True
