@@ -54,8 +54,10 @@ def values_to_mask(
     - every field of ``model`` that holds a secret (``SecretStr``, ``list[SecretStr]``,
       ``dict[str, SecretStr]``, a nested model with one): its value in ``environ`` (the child's
       environment) under any of its names, whatever its length and wherever it came from, and
-      each string inside it when it is JSON;
-    - every ``SecretStr``/``SecretBytes`` leaf of ``settings`` (the model as loaded);
+      each string inside it when it is JSON (from ``MIN_MASKED_LENGTH`` characters: a JSON
+      credentials file holds ordinary words too);
+    - every ``SecretStr``/``SecretBytes`` leaf of ``settings`` (the model as loaded: the items
+      of a ``list[SecretStr]``, the values of a ``dict[str, SecretStr]``), whatever its length;
     - pcc-env's own API key, when the child gets it;
     - the value of every secret-looking name (``rules.looks_secret``) in ``values`` or
       ``environ``, and every value with a credential in a URL (``user:password@``), of
@@ -63,7 +65,7 @@ def values_to_mask(
     - every value of ``values`` (the .env) of ``MIN_MASKED_LENGTH`` characters or more, unless
       its key is a field the model declares as not secret (``LOG_LEVEL``, a voice id...).
 
-    Each one is masked as written, with its newlines as ``\r\n`` (a terminal that translates
+    Each one is masked as written, with its newlines as ``\\r\\n`` (a terminal that translates
     them), and by its parts: each line of a multi-line value and a URL's password, when they
     have ``MIN_MASKED_LENGTH`` characters or more.
     """
@@ -87,14 +89,14 @@ def values_to_mask(
         name = fold(key)
         if name in secret_names or key.upper() in OWN_SECRETS:
             whole.add(value)
-            whole.update(_json_strings(value))
+            long.update(_json_strings(value))
         elif _secret_name(key, looks_secret) or url_userinfo(value) is not None:
             long.add(value)
     for key, value in values.items():
         name = fold(key)
         if name in secret_names:
             whole.add(value)
-            whole.update(_json_strings(value))
+            long.update(_json_strings(value))
         elif (
             name not in plain_names
             or _secret_name(key, looks_secret)
@@ -115,13 +117,14 @@ def _secret_name(key: str, looks_secret: Callable[[str], bool]) -> bool:
 
 def _variants(value: str, url_userinfo: Callable[[str], str | None]) -> set[str]:
     """Other forms of ``value`` a command's output can show it in: its newlines translated to
-    ``\r\n`` (a terminal with ``onlcr`` on: ``stty onlcr``, a TUI restoring its settings),
+    ``\\r\\n`` (a terminal with ``onlcr`` on: ``stty onlcr``, a TUI restoring its settings),
     each line alone, a URL's password as written and decoded."""
     from urllib.parse import unquote
 
     out: set[str] = set()
     if "\n" in value:
         out.add(value.replace("\r\n", "\n").replace("\n", "\r\n"))
+        out.add(value.replace("\n", "\r\n"))  # a "\r\n" in the value shows as "\r\r\n"
         out.update(line.rstrip("\r") for line in value.split("\n"))
     userinfo = url_userinfo(value)
     if userinfo is not None:

@@ -238,6 +238,27 @@ def test_run_masks_a_secret_looking_name_even_when_the_model_types_it_str(projec
         assert r.stdout == f"{MASK_TEXT} {MASK_TEXT}\npassword: {MASK_TEXT}\n"
 
 
+def test_run_masks_secret_looking_names_and_credential_urls_of_its_own_environment(
+    project: Path,
+) -> None:
+    """Not in the .env, not in a model: a token the shell exported, a proxy URL's password."""
+    canaries = Canaries()
+    token, password = f"ghp_{canaries.new()}", canaries.new()
+    (project / ".env").write_text("LOG_LEVEL=DEBUG\n")
+    env = {"GITHUB_TOKEN": token, "HTTPS_PROXY": f"http://me:{password}@proxy:3128"}
+    code = """
+        import os
+        from urllib.parse import urlsplit
+        print(os.environ["GITHUB_TOKEN"])
+        print(os.environ["HTTPS_PROXY"])
+        print(urlsplit(os.environ["HTTPS_PROXY"]).password, os.environ["LOG_LEVEL"])
+    """
+    r = run_cli("run", *child(code), cwd=project, env=env)
+    assert r.code == 0, r.output
+    canaries.assert_absent(r.output, "run output")
+    assert r.stdout == f"{MASK_TEXT}\n{MASK_TEXT}\n{MASK_TEXT} DEBUG\n"
+
+
 def test_values_to_mask_takes_secret_looking_names_over_the_model() -> None:
     class Plain(SecretSettings):
         database_url: str
