@@ -317,6 +317,8 @@ def looks_secret(name: str) -> bool:
             return True
     if words[-1] in _LINK_WORDS and not _STORE_WORDS.isdisjoint(words[:-1]):
         return True
+    if len(words) > 1 and words[-1] in ("HEADER", "HEADERS"):  # OTEL_EXPORTER_OTLP_HEADERS
+        return True  # extra request headers are how exporters and webhooks get their auth
     return any(
         words[i] in ("CONNECTION", "CONN") and words[i + 1] in ("STRING", "STR")
         for i in range(len(words) - 1)

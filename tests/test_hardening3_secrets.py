@@ -89,6 +89,10 @@ SECRET_NAMES = [
     "SLACK_WEBHOOK_URL",  # webhooks
     "DISCORD_WEBHOOK",
     "slackWebhookUrl",
+    "OTEL_EXPORTER_OTLP_HEADERS",  # "Authorization=Basic ..." (the Langfuse example)
+    "TWILIO_AUTH_TOKEN",
+    "PINLESS_HMAC_SECRET",
+    "VONAGE_PRIVATE_KEY",
 ]
 
 PLAIN_NAMES = [
@@ -112,6 +116,16 @@ PLAIN_NAMES = [
     "PWD",  # the shell's working directory
     "WEBSITE_URL",
     "BOT_NAME",
+    # Read by the real Pipecat bots of ../shared/realbots: all shown.
+    "TWILIO_ACCOUNT_SID",
+    "VONAGE_APPLICATION_ID",
+    "VONAGE_SESSION_ID",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "DAILY_SAMPLE_ROOM_URL",
+    "LOCAL_SERVER_URL",
+    "ELEVENLABS_VOICE_ID",
+    "WS_URI",
+    "AWS_REGION",
 ]
 
 
