@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pcc_env.errors import ConfigError
-from pcc_env.scan import EnvRead, Scalar, ScanResult, left_out, looks_secret
+from pcc_env.rules import holds_credential, looks_secret
+from pcc_env.scan import EnvRead, Scalar, ScanResult, left_out
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
@@ -49,6 +50,8 @@ class FieldPlan:
     default: Scalar
     description: str
     places: tuple[str, ...]  # "bot.py:12": where the code reads it (empty: only in .env)
+    # The code gives it a default that is (or holds) a credential: required, default not copied.
+    withheld: bool = False
 
     @property
     def annotation(self) -> str:
@@ -58,6 +61,8 @@ class FieldPlan:
     @property
     def summary(self) -> str:
         """Required, or the default (never a secret's), for the plan."""
+        if self.withheld:
+            return "required (its default in code is a credential: not copied)"
         if self.required:
             return "required"
         if self.default is None:
@@ -115,10 +120,29 @@ def _field_name(env_name: str, taken: set[str]) -> tuple[str, bool]:
     return name, alias
 
 
+WITHHELD_NOTE = "; required: its default in code is a credential, not copied"
+WITHHELD_COMMENT = (
+    "    # Required: the code's default is (or holds) a credential, so 'pcc-env init' did not\n"
+    "    # copy it here. Put the value in .env, and rotate it if it was ever committed.\n"
+)
+
+
+def default_is_credential(reads: Sequence[EnvRead]) -> bool:
+    """Whether a literal default the code gives the variable is or holds a credential (a URL
+    with ``user:password@``, ``?token=``, a key's shape): then it is a secret, whatever its
+    name."""
+    return any(
+        r.default_kind == "literal" and isinstance(r.default, str) and holds_credential(r.default)
+        for r in reads
+    )
+
+
 def _type_and_default(
     reads: Sequence[EnvRead], secret: bool
 ) -> tuple[Literal["str", "int", "float"], bool, Scalar, str]:
-    """(type, required, default, note) from every read of one variable."""
+    """(type, required, default, note) from every read of one variable. A secret's default
+    (other than empty) counts as a credential: never copied, so the field becomes required
+    (optional with no default, the bot would start without the value it used to have)."""
     casts = {r.cast for r in reads if r.how != "in environ"}
     type_name: Literal["str", "int", "float"] = "str"
     if casts == {"int"}:
@@ -131,7 +155,7 @@ def _type_and_default(
         if secret:
             if value == "":
                 return "str", False, "", ""
-            return "str", False, None, "; its default in code is not copied (a secret)"
+            return "str", True, None, WITHHELD_NOTE
         if isinstance(value, bool) or value is None:
             return type_name, False, None, ""
         if isinstance(value, (int, float)) and type_name == "str":
@@ -172,13 +196,13 @@ def plan_fields(scan: ScanResult, env_keys: Sequence[str]) -> tuple[list[FieldPl
         if reason is not None:
             skipped.append(LeftOut(reads[0].name, reason, places))
             continue
-        secret = looks_secret(env_name)
+        secret = looks_secret(env_name) or default_is_credential(reads)
         type_name, required, default, note = _type_and_default(reads, secret)
         name, alias = _field_name(env_name, taken)
         fields.append(
             FieldPlan(
                 env_name, name, alias, secret, type_name, required, default,
-                f"read in {_places_text(places)}{note}", places,
+                f"read in {_places_text(places)}{note}", places, note == WITHHELD_NOTE,
             )
         )  # fmt: skip
     seen = set(by_name)
@@ -237,10 +261,11 @@ def _field_line(f: FieldPlan) -> str:
         args.append(f"validation_alias={_py(f.env_name)}")
     args.append(f"description={_py(f.description)}")
     head = f"    {f.field_name}: {f.annotation} = Field("
+    comment = WITHHELD_COMMENT if f.withheld else ""
     line = head + ", ".join(args) + ")"
     if len(line) <= 100:
-        return line
-    return head + "\n" + "".join(f"        {a},\n" for a in args) + "    )"
+        return comment + line
+    return comment + head + "\n" + "".join(f"        {a},\n" for a in args) + "    )"
 
 
 def settings_source(fields: Sequence[FieldPlan]) -> str:

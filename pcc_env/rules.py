@@ -241,3 +241,117 @@ def parse_assignments(args: Sequence[str]) -> list[tuple[str, str | None]]:
 def normalize_host(host: str) -> str:
     """Image pull secret hosts end with exactly one '/' (the API adds it when missing)."""
     return host if host.endswith("/") else host + "/"
+
+
+# Secret-looking names and credential-bearing values ---------------------------------------------
+# Used by ``init`` (which variables become ``SecretStr``, which defaults are never copied) and by
+# ``run`` (which values are masked whatever the model says). Names only, or one value tested in
+# memory: nothing here prints or returns a value.
+
+# A name is taken for a secret when one of its words is one of these. Words, not substrings:
+# ``KEYBOARD_LAYOUT``, ``MONKEY_MODE`` and ``TOKENIZER_NAME`` are ordinary names.
+SECRET_WORDS = frozenset(
+    {
+        "KEY", "KEYS", "APIKEY", "APIKEYS", "SECRET", "SECRETS", "TOKEN", "TOKENS", "PASSWORD",
+        "PASSWORDS", "PASSWD", "PASS", "PWD", "PASSPHRASE", "CREDENTIAL", "CREDENTIALS",
+        "CREDS", "PRIVATE", "AUTH", "AUTHORIZATION", "AUTHTOKEN", "ACCESSKEY", "SECRETKEY",
+        "PRIVATEKEY", "DSN", "SALT", "JWT", "BEARER", "HMAC", "SIGNING", "PEM", "WEBHOOK",
+        "WEBHOOKS", "WEBHOOKURL",
+    }
+)  # fmt: skip
+# A word that ends with one of these is a fused secret word (``OPENAIAPIKEY``, ``ACCESSTOKEN``,
+# ``CLIENTSECRET``). ``KEY`` alone is not among them: ``MONKEY``, ``HOTKEY`` are no secrets.
+SECRET_SUFFIXES = (
+    "APIKEY", "SECRETKEY", "ACCESSKEY", "PRIVATEKEY", "SIGNINGKEY", "TOKEN", "SECRET",
+    "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "CREDENTIALS", "WEBHOOK",
+)  # fmt: skip
+# ``MAX_TOKENS=1024``, ``KEY_COUNT``: a quantity of tokens or keys, not one.
+_QUANTITY_WORDS = frozenset(
+    {"MAX", "MIN", "NUM", "COUNT", "LIMIT", "SIZE", "LEN", "LENGTH", "BUDGET"}
+)
+_COUNTABLE_WORDS = frozenset({"KEY", "KEYS", "TOKEN", "TOKENS"})
+# Connection strings: a name whose last word is one of ``_LINK_WORDS`` with a database or broker
+# word before it (``DATABASE_URL``, ``REDIS_TLS_URL``, ``MONGODB_URI``), or ``*_CONNECTION_STRING``.
+_STORE_WORDS = frozenset(
+    {
+        "DATABASE", "DB", "POSTGRES", "POSTGRESQL", "PG", "PSQL", "MYSQL", "MARIADB", "MSSQL",
+        "SQL", "SQLALCHEMY", "REDIS", "VALKEY", "MONGO", "MONGODB", "AMQP", "RABBITMQ",
+        "BROKER", "CELERY", "CACHE", "MEMCACHED", "ELASTICSEARCH", "SUPABASE", "NEON",
+    }
+)  # fmt: skip
+_LINK_WORDS = frozenset({"URL", "URI", "URLS", "DSN", "CONN", "CONNECTION"})
+# A certificate (``TLS_CERT``, ``CLIENT_CERTIFICATE``) is taken for a secret, as it often comes
+# with its key, but not a certificate authority's bundle (a ``CA`` word) nor where one is
+# (``SSL_CERT_FILE``, ``SSL_CERT_DIR``): those are public paths set on many machines.
+_CERT_WORDS = frozenset({"CERT", "CERTS", "CERTIFICATE", "CERTIFICATES"})
+_PUBLIC_CERT_WORDS = frozenset({"CA", "FILE", "DIR", "PATH", "BUNDLE"})
+# Whole names that match a rule here but are not secrets: the shell's working directory, pip's
+# CA bundle path.
+_NOT_SECRET_NAMES = frozenset({"PWD", "PIP_CERT"})
+_WORD_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def name_words(name: str) -> list[str]:
+    """The words of a variable name in any case style, upper-cased: split at ``_ - .`` and
+    spaces, at camelCase humps (``openaiApiKey``, ``OpenAIKey``) and around digits
+    (``DB_PASSWORD1``)."""
+    return [w.upper() for part in re.split(r"[\W_]+", name) for w in _WORD_RE.findall(part)]
+
+
+def looks_secret(name: str) -> bool:
+    """True when ``name`` is what API keys, tokens, passwords, signing material, connection
+    strings and webhook URLs are called (``OPENAI_API_KEY``, ``openaiApiKey``, ``DB_PASSWORD1``,
+    ``DATABASE_URL``, ``SENTRY_DSN``, ``SLACK_WEBHOOK_URL``). Names only: never a value."""
+    if name.upper() in _NOT_SECRET_NAMES:
+        return False
+    words = name_words(name)
+    if not words:
+        return False
+    quantity = not _QUANTITY_WORDS.isdisjoint(words)
+    for word in words:
+        if quantity and word in _COUNTABLE_WORDS:
+            continue
+        if word in SECRET_WORDS or word.endswith(SECRET_SUFFIXES):
+            return True
+        if word in _CERT_WORDS and _PUBLIC_CERT_WORDS.isdisjoint(words):
+            return True
+    if words[-1] in _LINK_WORDS and not _STORE_WORDS.isdisjoint(words[:-1]):
+        return True
+    if len(words) > 1 and words[-1] in ("HEADER", "HEADERS"):  # OTEL_EXPORTER_OTLP_HEADERS
+        return True  # extra request headers are how exporters and webhooks get their auth
+    return any(
+        words[i] in ("CONNECTION", "CONN") and words[i + 1] in ("STRING", "STR")
+        for i in range(len(words) - 1)
+    )
+
+
+# Shapes of well-known credentials: OpenAI/Anthropic ``sk-``, Stripe, Slack, GitHub, AWS access
+# key ids, Google API keys, JWTs, PEM blocks.
+_CREDENTIAL_SHAPES = re.compile(
+    r"sk-[A-Za-z0-9_-]{8,}|[rsp]k_(live|test)_[A-Za-z0-9]{8,}|xox[abposr]-[A-Za-z0-9-]{8,}"
+    r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|A[KS]IA[0-9A-Z]{16}"
+    r"|AIza[0-9A-Za-z_-]{30,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+)
+_URL_USERINFO_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#@\s]*)@")
+
+
+def url_userinfo(value: str) -> str | None:
+    """The user-info of the first ``scheme://user:password@host`` URL in ``value`` (a token
+    given as the user counts too: ``https://TOKEN@github.com``), None when there is none."""
+    match = _URL_USERINFO_RE.search(value)
+    return match.group(1) if match and match.group(1) else None
+
+
+def holds_credential(value: str) -> bool:
+    """Whether a value (a default in code, say) is or holds a credential: a URL with user-info,
+    a URL whose query string has a secret-looking parameter (``?token=``, ``&api_key=``), or
+    the shape of a well-known key. Tested in memory; the value is never shown."""
+    if url_userinfo(value) is not None or _CREDENTIAL_SHAPES.search(value):
+        return True
+    for query in re.findall(r"://[^?#\s]*\?([^#\s]*)", value):
+        for pair in query.split("&"):
+            name, sep, rest = pair.partition("=")
+            if sep and rest and looks_secret(name):
+                return True
+    return False

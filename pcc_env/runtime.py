@@ -104,8 +104,26 @@ def _nested_model(field: FieldInfo) -> type[BaseModel] | None:
 
 
 def _is_secret(field: FieldInfo) -> bool:
-    annotation = _unwrap_optional(field.annotation)
-    return isinstance(annotation, type) and issubclass(annotation, (SecretStr, SecretBytes))
+    """Whether the field holds a ``SecretStr``/``SecretBytes`` anywhere: itself, an item of a
+    ``list[SecretStr]``, a value of a ``dict[str, SecretStr]``, a field of a nested model. Its
+    env value (JSON for a container) then is a secret: never shown as a default, masked by
+    ``run``."""
+    return _holds_secret(field.annotation, 0)
+
+
+def _holds_secret(annotation: Any, depth: int) -> bool:
+    if depth > 10:  # a self-referencing model: what was seen so far decides
+        return False
+    args = get_args(annotation)
+    if isinstance(annotation, type) and not args:
+        if issubclass(annotation, (SecretStr, SecretBytes)):
+            return True
+        if issubclass(annotation, BaseModel):
+            return any(
+                _holds_secret(f.annotation, depth + 1) for f in annotation.model_fields.values()
+            )
+        return False
+    return any(_holds_secret(a, depth + 1) for a in args)
 
 
 def _case(settings_cls: type[BaseSettings], name: str) -> str:

@@ -22,11 +22,14 @@ from __future__ import annotations
 import ast
 import math
 import os
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+# The name rule lives with the other naming rules; imported here for the scan's users.
+from pcc_env.rules import SECRET_WORDS as SECRET_WORDS
+from pcc_env.rules import looks_secret as looks_secret
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 # A default literal larger than this is no configuration value (and past ~14,000 bits Python
@@ -55,26 +58,9 @@ SYSTEM_NAMES = frozenset(
     }
 )  # fmt: skip
 
-# A name is taken for a secret when one of its words (split at ``_``, ``-`` and ``.``) is one of
-# these: what API keys, tokens, passwords and signing material are called.
-SECRET_WORDS = frozenset(
-    {
-        "KEY", "KEYS", "APIKEY", "SECRET", "SECRETS", "TOKEN", "TOKENS", "PASSWORD",
-        "PASSWORDS", "PASSWD", "PASS", "PWD", "PASSPHRASE", "CREDENTIAL", "CREDENTIALS",
-        "CREDS", "PRIVATE", "AUTH", "AUTHTOKEN", "ACCESSKEY", "SECRETKEY", "DSN", "SALT",
-        "JWT", "BEARER",
-    }
-)  # fmt: skip
-
 How = Literal["getenv", "environ[]", "environ.get", "environ.setdefault", "in environ"]
 DefaultKind = Literal["none", "literal", "computed"]
 Scalar = str | int | float | bool | None
-
-
-def looks_secret(name: str) -> bool:
-    """True when a word of ``name`` is one of ``SECRET_WORDS`` (``OPENAI_API_KEY``,
-    ``DAILY_TOKEN``, ``DB_PASSWORD``, ``GOOGLE_CREDENTIALS``...). Names only: never a value."""
-    return any(word in SECRET_WORDS for word in re.split(r"[_.\-]+", name.upper()))
 
 
 def left_out(name: str) -> str | None:

@@ -50,8 +50,9 @@ def test_required_defaults_types_and_secrets() -> None:
     assert f["OPTIONAL_URL"].annotation == "str | None" and not f["OPTIONAL_URL"].required
     assert f["FROM_CODE"].annotation == "str | None"
     assert "computed in code" in f["FROM_CODE"].description
-    # A secret's default in code is never copied into the model (only an empty one is).
-    assert f["HARDCODED_TOKEN"].annotation == "SecretStr | None"
+    # A secret's default in code is never copied into the model (only an empty one is): the
+    # field becomes required (issue 20, item 5).
+    assert f["HARDCODED_TOKEN"].annotation == "SecretStr" and f["HARDCODED_TOKEN"].required
     assert f["HARDCODED_TOKEN"].default is None
     assert "not copied" in f["HARDCODED_TOKEN"].description
     assert (f["EMPTY_SECRET"].annotation, f["EMPTY_SECRET"].default) == ("SecretStr", "")

@@ -73,17 +73,18 @@ def run(
     targets.check_reserved(values, allow=allow_reserved)
     if skipped:
         warn(f"left out keys with empty values: {', '.join(skipped)}")
-    env = child_environment(user_environ(), values)
     model, _ = resolve_model(chosen.settings)
+    env = child_environment(user_environ(), values, model)
+    loaded = None
     if model is not None:
         from pcc_env.runtime import load_settings
 
         try:
-            load_settings(model, env_file=None, environ=env)
+            loaded = load_settings(model, env_file=None, environ=env)
         except SettingsError as exc:
             raise fail(f"{exc} The command was not started.", EXIT_USAGE) from None
-    masks = [] if no_masking else values_to_mask(values, env, model)
-    del values
+    masks = [] if no_masking else values_to_mask(values, env, model, loaded)
+    del values, loaded
     raise typer.Exit(supervise(command, env, masks))
 
 
@@ -110,7 +111,7 @@ def supervise(argv: Sequence[str], env: dict[str, str], masks: Sequence[str]) ->
                     list(argv),
                     env=env,
                     stdout=channels[0].child_end,
-                    stderr=channels[1].child_end,
+                    stderr=(channels[1] if len(channels) > 1 else channels[0]).child_end,
                 )
             except FileNotFoundError:
                 raise fail("cannot start the command: not found", EXIT_NOT_FOUND) from None
@@ -243,9 +244,25 @@ def _write_all(fd: int, data: bytes) -> bool:
     return True
 
 
+def _same_destination(a: int, b: int) -> bool:
+    """Whether two of our descriptors lead to one file, pipe or terminal (``2>&1``, a shell in
+    a terminal): the command's stdout and stderr are then one stream to mask."""
+    try:
+        sa, sb = os.fstat(a), os.fstat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
 @contextlib.contextmanager
-def _output_channels(masked: bool) -> Iterator[tuple[_Channel, _Channel]]:
-    channels = (_Channel(1, masked), _Channel(2, masked))
+def _output_channels(masked: bool) -> Iterator[tuple[_Channel, ...]]:
+    """One channel per destination. When stdout and stderr lead to the same place, the child
+    gets one pipe (or terminal) for both and one masker sees their bytes in the order written:
+    a value written half to each is masked whole, as the merged output would show it."""
+    if masked and _same_destination(1, 2):
+        channels: tuple[_Channel, ...] = (_Channel(1, masked),)
+    else:
+        channels = (_Channel(1, masked), _Channel(2, masked))
     try:
         yield channels
     finally:
