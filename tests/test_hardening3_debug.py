@@ -136,9 +136,9 @@ def test_load_settings_with_every_switch_on_logs_no_value(
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.splitlines()[-2:] == ["HEAVY []", "OK"], r.stdout
     assert "DEBUG" in r.stderr  # logging really was on
+    assert_clean(r.stdout + r.stderr)
     assert "Resolving settings for 'Settings' (names only" in r.stderr
     assert "'openai_api_key'" in r.stderr  # the names are there to debug with
-    assert_clean(r.stdout + r.stderr)
     # Outside load_settings, a plain BaseSettings logs as pydantic-settings always did.
     assert "plain-value-shown" in r.stderr
 
@@ -230,6 +230,33 @@ def test_commands_with_every_switch_on_print_no_value(
     assert any("DEBUG httpcore" in r.stderr for r in results)
 
 
+def test_a_bot_module_that_builds_settings_itself_logs_no_value_in_pcc_env(
+    pcc_emulator: EmulatorServer, project: Path
+) -> None:
+    """``check`` and ``export`` import the bot's module: one that turns logging on and builds
+    a plain ``BaseSettings`` at import time would log its values in pcc-env's process."""
+    (project / "settings.py").write_text(
+        SETTINGS
+        + "import logging\n"
+        + "logging.basicConfig(level=logging.DEBUG)\n"
+        + "from pydantic_settings import BaseSettings\n"
+        + "class Plain(BaseSettings):\n    plain_secret: str = ''\n"
+        + "Plain()\n"
+    )
+    env = {
+        "PYDANTIC_SETTINGS_DEBUG": "1",
+        "PLAIN_SECRET": CANARY,
+        "PIPECAT_API_HOST": pcc_emulator.api_host,
+        "PIPECAT_API_KEY": pcc_emulator.token,
+        "PCC_ENV_DATA_DIR": str(project / ".state"),
+    }
+    for args in (("check", "--env-file", ".env"), ("export", "--output", ".env.example")):
+        r = run_cli(*args, env=env, cwd=project)
+        assert r.code in (0, 1), r.output[-3000:]  # check: the set is not pushed yet
+        assert "DEBUG" in r.stderr  # the module's own logging was on
+        assert_clean(r.output, pcc_emulator.token)
+
+
 def test_watch_start_up_with_every_switch_on_prints_no_value(
     pcc_emulator: EmulatorServer, project: Path, switches: dict[str, str]
 ) -> None:
@@ -267,6 +294,8 @@ def test_watch_start_up_with_every_switch_on_prints_no_value(
     assert proc.returncode in (0, 130), err[-3000:]
     assert "DEBUG" in err
     assert_clean(out + err, pcc_emulator.token)
+    # WATCHFILES_DEBUG prints every raw event, its path unescaped, and the watcher itself.
+    assert "raw-event=" not in err and "watcher: " not in err, err[-3000:]
 
 
 def test_emulator_command_with_every_switch_on_prints_no_value(
@@ -309,6 +338,76 @@ def test_emulator_command_with_every_switch_on_prints_no_value(
     assert proc.returncode == 0, err[-3000:]
     # The banner prints the token on purpose (lines to export); nothing after it may.
     assert_clean(out + err, token, "x" * 30)
+
+
+# The emulator's FastAPI telemetry -----------------------------------------------------------------
+
+TELEMETRY_CHILD = """\
+import json, sys
+import httpx
+from opentelemetry import _logs, trace
+
+CANARY = sys.argv[1]
+seen = []
+
+class Tracer(trace.NoOpTracer):
+    def start_span(self, name, *args, **kwargs):
+        seen.append(f"span {name} {kwargs.get('attributes')!r}")
+        return super().start_span(name, *args, **kwargs)
+
+    def start_as_current_span(self, name, *args, **kwargs):
+        seen.append(f"span {name} {kwargs.get('attributes')!r}")
+        return super().start_as_current_span(name, *args, **kwargs)
+
+class TracerProvider(trace.TracerProvider):
+    def get_tracer(self, *args, **kwargs):
+        return Tracer()
+
+class Logger(_logs.NoOpLogger):
+    def emit(self, *args, **kwargs):
+        seen.append(f"log {args!r} {kwargs!r}")
+
+class LoggerProvider(_logs.LoggerProvider):
+    def get_logger(self, *args, **kwargs):
+        return Logger("recorder")
+
+# What a bot's test session with OpenTelemetry (or logfire) configured has.
+trace.set_tracer_provider(TracerProvider())
+_logs.set_logger_provider(LoggerProvider())
+
+from pcc_env.testing import run_emulator
+
+with run_emulator(provision_delay=0) as emu:
+    auth = {"Authorization": f"Bearer {emu.token}"}
+    body = {"secrets": [{"secretKey": "K", "secretValue": CANARY}]}
+    httpx.put(f"{emu.api_host}/v1/secrets/tel-set", json=body, headers=auth)
+    httpx.get(f"{emu.api_host}/v1/secrets/tel-set?region={CANARY}", headers=auth)
+    broken = b'{"secrets": [{"secretKey": "K", "secretValue": "' + CANARY.encode()
+    httpx.put(f"{emu.api_host}/v1/secrets/tel-set", content=broken, headers=auth)
+print("SEEN " + json.dumps(seen))
+"""
+
+
+def test_the_emulator_records_nothing_for_a_telemetry_provider(tmp_path: Path) -> None:
+    """FastAPI's native telemetry records every request for the process's OpenTelemetry
+    providers (the query string, where a pasted value can land, included), and hands request
+    bodies and validation errors to log processors. The emulator turns it off."""
+    pytest.importorskip("fastapi.telemetry")
+    script = tmp_path / "telemetry_child.py"
+    script.write_text(TELEMETRY_CHILD)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "FASTAPI_OTEL_AUTO_CONFIGURE": "true"}
+    r = subprocess.run(
+        [sys.executable, str(script), CANARY],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    (line,) = [ln for ln in r.stdout.splitlines() if ln.startswith("SEEN ")]
+    assert json.loads(line[5:]) == []
+    assert_clean(r.stdout + r.stderr)
 
 
 # TLS keys ---------------------------------------------------------------------------------------
