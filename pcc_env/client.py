@@ -226,14 +226,24 @@ def _environment_proxy(url: str) -> str | None:
     return proxy if "://" in proxy else f"http://{proxy}"
 
 
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default context (certifi, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``) without its key
+    log: ``ssl.create_default_context`` appends every TLS session key to ``$SSLKEYLOGFILE``,
+    and with those keys any capture of the traffic shows the API key and every value."""
+    context = httpx.create_ssl_context()
+    context.keylog_filename = None  # type: ignore[assignment]  # None switches the log off
+    return context
+
+
 def _make_transport(api_host: str) -> httpx.HTTPTransport:
     """Direct for loopback hosts, else through the environment's proxy; deadline-bounded."""
     loopback = is_loopback_url(api_host)
-    transport = httpx.HTTPTransport(
-        # Loading the CA bundle costs ~60 ms; a plain-http (loopback) host never uses it.
-        verify=not api_host.startswith("http://"),
-        proxy=None if loopback else _environment_proxy(api_host),
-    )
+    # Loading the CA bundle costs ~60 ms; a plain-http (loopback) host never uses it.
+    tls = None if api_host.startswith("http://") else _tls_context()
+    proxy: str | httpx.Proxy | None = None if loopback else _environment_proxy(api_host)
+    if isinstance(proxy, str) and proxy.startswith("https://"):
+        proxy = httpx.Proxy(proxy, ssl_context=tls or _tls_context())  # httpcore's would log keys
+    transport = httpx.HTTPTransport(verify=tls if tls is not None else False, proxy=proxy)
     # httpx has no option for a network backend; its pool (ConnectionPool, HTTPProxy or
     # SOCKSProxy, all httpcore) keeps the one it creates connections with.
     pool = getattr(transport, "_pool", None)

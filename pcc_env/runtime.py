@@ -9,13 +9,19 @@ from pydantic's ``msg`` or ``input``, which a custom validator, ``str_strip_whit
 ``mode="before"`` validator can fill with (a transformed part of) a value. The pydantic error is
 not chained, not in ``__context__``, and no frame of the raised error's traceback holds a value.
 
-This module imports only pydantic, pydantic-settings and pure pcc-env modules: bot start-up
-pays for nothing else.
+pydantic-settings logs every source's values (the environment, .env, secret files) at DEBUG when
+``PYDANTIC_SETTINGS_DEBUG`` is set: while ``load_settings`` builds a model, a filter drops every
+record of the ``pydantic_settings`` logger (in that call's thread only; the bot's own use of
+pydantic-settings is untouched), and a ``SecretSettings`` model logs its sources' field names only.
+
+This module imports only pydantic, pydantic-settings and pure pcc-env modules (and ``logging``,
+which pydantic-settings imports anyway): bot start-up pays for nothing else.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -79,10 +85,47 @@ class SecretSettings(BaseSettings):
             shown = value is None or isinstance(value, (bool, int, float))
             yield name, value if shown else _Masked()
 
+    @classmethod
+    def _settings_log_debug(cls, states: dict[str, dict[str, Any]]) -> None:
+        """pydantic-settings' ``PYDANTIC_SETTINGS_DEBUG`` log, with the names each source set
+        and never their values (pydantic-settings logs the values themselves)."""
+        lines = [f"Resolving settings for {cls.__name__!r} (names only, highest priority first):"]
+        for source, state in states.items():
+            lines.append(f"  {source}: {sorted(map(str, state))!r}")  # repr: escaped
+        _SETTINGS_LOG.debug("\n".join(lines), extra={_NAMES_ONLY: True})
+
 
 class _Masked:
     def __repr__(self) -> str:
         return _MASK
+
+
+# pydantic-settings' logger, quiet while ``load_settings`` builds a model ------------------------
+
+_SETTINGS_LOG = logging.getLogger("pydantic_settings")
+_NAMES_ONLY = "pcc_env_names_only"
+_LOADING: ContextVar[bool] = ContextVar("pcc_env_loading_settings", default=False)
+
+
+class _QuietWhileLoading(logging.Filter):
+    """Drops a pydantic-settings record made inside ``load_settings`` (this context only),
+    but for ``SecretSettings``' own names-only one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _LOADING.get() or getattr(record, _NAMES_ONLY, False) is True
+
+
+def _quiet_settings_loggers() -> None:
+    """The filter on ``pydantic_settings`` and any child logger it has by now (a logger's
+    filters see only its own records). Idempotent; a scan of the loggers costs microseconds."""
+    manager = logging.Logger.manager
+    names = ["pydantic_settings"] + [
+        n for n in list(manager.loggerDict) if n.startswith("pydantic_settings.")
+    ]
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(type(f).__name__ == _QuietWhileLoading.__name__ for f in logger.filters):
+            logger.addFilter(_QuietWhileLoading())
 
 
 # Field introspection ----------------------------------------------------------------------------
@@ -511,7 +554,12 @@ def load_settings(
         kwargs["_env_file"] = env_file
     elif settings_cls.model_config.get("env_file") is None:
         kwargs["_env_file"] = DEFAULT_ENV_FILE
-    result = _build(cls, kwargs, settings_cls, secret_set)
+    _quiet_settings_loggers()
+    loading = _LOADING.set(True)
+    try:
+        result = _build(cls, kwargs, settings_cls, secret_set)
+    finally:
+        _LOADING.reset(loading)
     del cls  # a _with_environ class holds the values in a closure
     if isinstance(result, (MissingSecretsError, InvalidSecretsError)):
         placeholders = _READING_MODEL.get()

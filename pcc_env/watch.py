@@ -296,6 +296,7 @@ class EnvWatcher:
             yield_on_timeout=True,
             raise_interrupt=False,
             recursive=False,
+            debug=False,  # $WATCHFILES_DEBUG prints raw events, paths unescaped, to stderr
         ):
             if stop.is_set():
                 break

@@ -11,7 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-_ADDED_TO_ENVIRON: set[str] = set()
+# What ``main`` changed in os.environ for pcc-env's own process: name -> the user's value.
+_USER_VALUES: dict[str, str | None] = {}
 _CLI_MODULES = ("typer", "rich", "httpx", "keyring", "stamina", "watchfiles", "platformdirs")
 
 
@@ -32,10 +33,11 @@ def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> Non
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     # pcc-env's own models use no pydantic plugin, and finding plugins scans the metadata of
     # every installed package (~15 ms here, more in a bot's large environment). Typer switches
-    # them off the same way while it builds its parsers. ``user_environ`` leaves it out again.
-    if "PYDANTIC_DISABLE_PLUGINS" not in os.environ:
-        os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
-        _ADDED_TO_ENVIRON.add("PYDANTIC_DISABLE_PLUGINS")
+    # them off the same way while it builds its parsers. All of them, whatever the user's
+    # value: a plugin sees every input pcc-env validates, the values of a bot's settings model
+    # included (logfire's records them). ``user_environ`` gives the child the user's value.
+    _USER_VALUES.setdefault("PYDANTIC_DISABLE_PLUGINS", os.environ.get("PYDANTIC_DISABLE_PLUGINS"))
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
     missing = [m for m in _CLI_MODULES if importlib.util.find_spec(m) is None]
     if missing:
         from pcc_env.cli.jsonerror import error_json, json_requested
@@ -65,9 +67,11 @@ def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> Non
 
 
 def user_environ() -> dict[str, str]:
-    """The environment pcc-env was started with, without what ``main`` added to it: for the
+    """The environment pcc-env was started with, without what ``main`` changed in it: for the
     processes it starts (``pcc-env run``)."""
-    return {k: v for k, v in os.environ.items() if k not in _ADDED_TO_ENVIRON}
+    env = {k: v for k, v in os.environ.items() if k not in _USER_VALUES}
+    env.update({k: v for k, v in _USER_VALUES.items() if v is not None})
+    return env
 
 
 def _interrupted(argv: list[str]) -> None:

@@ -118,6 +118,10 @@ def _command_name(args: Sequence[str]) -> str | None:
 
 
 def run(args: Sequence[str] | None = None, prog_name: str | None = None) -> None:
+    # $PYDANTIC_SETTINGS_DEBUG makes pydantic-settings log every value it reads at DEBUG, and a
+    # bot module that check/export imports may build its settings itself with logging on: in
+    # pcc-env's own process that logger never goes below INFO (load_settings quiets it too).
+    logging.getLogger("pydantic_settings").setLevel(logging.INFO)
     level = os.environ.get("PCC_ENV_LOG_LEVEL")
     if level:
         # Library loggers (pcc_env, httpx, httpcore, stamina) to stderr; none logs a value.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hmac
+import importlib.util
 import json
 import random
 import sys
@@ -65,6 +66,24 @@ from pcc_env.rules import (
     key_problems,
     normalize_host,
     set_name_problems,
+)
+
+# FastAPI's native telemetry (``fastapi.telemetry``, recent versions) records every request for
+# any OpenTelemetry provider in the process (a bot's test session may configure one): bodies and
+# validation errors with their input (secret values) for log processors, paths in spans. The
+# emulator records nothing.
+_NO_TELEMETRY: dict[str, Any] = (
+    {
+        "telemetry": {
+            "tracing": False,
+            "metrics": False,
+            "logs": False,
+            "operation_spans": False,
+            "auto_configure": False,
+        }
+    }
+    if importlib.util.find_spec("fastapi.telemetry") is not None
+    else {}
 )
 
 REGIONS: tuple[tuple[str, str], ...] = (
@@ -353,6 +372,7 @@ def create_app(config: EmulatorConfig) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        **_NO_TELEMETRY,
     )
     app.state.emulator = emu
     # Starlette counts the bytes of every body as it is read (chunked ones too) and raises a 413
