@@ -7,6 +7,7 @@ No message contains a value; an invalid key is shown only when it cannot be a pa
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -298,13 +299,10 @@ def _randomness(chars: str) -> int:
     """Places where a random string changes kind and words do not: letter to digit or back,
     and a capital followed by anything but a small letter (camelCase words are Capital+small).
     A hex or base62 key has one every two or three characters; names have a handful."""
-    score = 0
-    for a, b in zip(chars, chars[1:]):
-        if a.isdigit() != b.isdigit():
-            score += 1
-        elif a.isupper() and not b.islower():
-            score += 1
-    return score
+    return sum(
+        a.isdigit() != b.isdigit() or (a.isupper() and not b.islower())
+        for a, b in itertools.pairwise(chars)
+    )
 
 
 def looks_like_credential(text: str) -> bool:
