@@ -279,7 +279,9 @@ def test_version_shows_the_host_as_scheme_host_and_port_only() -> None:
 
 def test_plain_http_refusal_names_the_source_not_the_host() -> None:
     host = KEYS["base62-32"].lower()
-    r = run_cli("secrets", "list", "--api-host", f"http://{host}", env={"PIPECAT_API_KEY": "k" * 20})
+    r = run_cli(
+        "secrets", "list", "--api-host", f"http://{host}", env={"PIPECAT_API_KEY": "k" * 20}
+    )
     assert r.code == 2
     assert "refusing to send the API key over plain HTTP (--api-host)" in r.stderr
     absent(r, host)
