@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from pcc_env import rules
 from pcc_env.emulator.server import EmulatorServer
-from pcc_env.rules import display_name, looks_like_credential, redact_name
 from pcc_env.testing import run_emulator
 from tests.cli_helpers import Result, run_cli
 
@@ -95,11 +95,11 @@ def cli(live: EmulatorServer, cwd: Path, *args: str, **env: str) -> Result:
 @pytest.mark.parametrize("kind", sorted(KEYS))
 def test_real_key_shapes_look_like_credentials(kind: str) -> None:
     key = KEYS[kind]
-    assert looks_like_credential(key), kind
-    shown = display_name(key)
+    assert rules.looks_like_credential(key), kind
+    shown = rules.display_name(key)
     assert key not in shown and key[4:] not in shown
     assert shown == f"'{key[:4]}…' (looks like a credential; not shown)"
-    assert redact_name(key) == key[:4] + "…"
+    assert rules.redact_name(key) == key[:4] + "…"
 
 
 def test_random_keys_of_every_common_shape_are_caught() -> None:
@@ -120,21 +120,21 @@ def test_random_keys_of_every_common_shape_are_caught() -> None:
         lambda: "AKIA" + tok(string.ascii_uppercase + string.digits, 16),
     ]
     for make in exact:
-        assert all(looks_like_credential(make()) for _ in range(1000))
-    caught = sum(looks_like_credential(tok(B62, 32)) for _ in range(1000))
+        assert all(rules.looks_like_credential(make()) for _ in range(1000))
+    caught = sum(rules.looks_like_credential(tok(B62, 32)) for _ in range(1000))
     assert caught >= 990
 
 
 @pytest.mark.parametrize("name", ORDINARY)
 def test_ordinary_names_stay_readable(name: str) -> None:
-    assert not looks_like_credential(name)
-    assert display_name(name) == repr(name)
-    assert redact_name(name) == name
+    assert not rules.looks_like_credential(name)
+    assert rules.display_name(name) == repr(name)
+    assert rules.redact_name(name) == name
 
 
 def test_names_that_are_not_name_shaped_are_described_by_length() -> None:
-    assert display_name("has space") == "<a name of 9 characters, not shown>"
-    assert display_name("a+b/c=") == "<a name of 6 characters, not shown>"
+    assert rules.display_name("has space") == "<a name of 9 characters, not shown>"
+    assert rules.display_name("a+b/c=") == "<a name of 6 characters, not shown>"
 
 
 # Item 4: through the CLI --------------------------------------------------------------------
