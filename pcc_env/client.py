@@ -45,7 +45,13 @@ from pydantic import BaseModel, ValidationError
 
 from pcc_env import __version__
 from pcc_env.agents_api import AgentsApi
-from pcc_env.credentials import ApiKey, is_loopback_url, resolve_api_host, resolve_api_key
+from pcc_env.credentials import (
+    ApiKey,
+    api_host_origin,
+    is_loopback_url,
+    resolve_api_host,
+    resolve_api_key,
+)
 from pcc_env.errors import (
     ApiConnectionError,
     ApiError,
@@ -74,6 +80,7 @@ from pcc_env.models import (
 from pcc_env.rules import (
     check_keys,
     check_set_name,
+    display_path,
     escape_text,
     normalize_host,
     total_size_problems,
@@ -418,6 +425,7 @@ class ApiTransport:
     ) -> tuple[httpx.Response, bytes]:
         """One attempt: the response (read, closed) and its body, of at most
         ``MAX_RESPONSE_BYTES``; an ``ApiError`` for a status that is not a success."""
+        request_path, path = path, display_path(path)  # errors name the path as displayed
         ends = time.monotonic() + self.timeout
         if self._deadline is not None:
             if self._deadline <= time.monotonic():
@@ -425,7 +433,7 @@ class ApiTransport:
             ends = min(ends, self._deadline)
         token = _DEADLINE.set(ends)
         try:
-            request = self._http.build_request(method, path, json=body, params=params)
+            request = self._http.build_request(method, request_path, json=body, params=params)
             response = self._http.send(request, stream=True)
             try:
                 content = _read_capped(response, method, path)
@@ -435,7 +443,9 @@ class ApiTransport:
             raise ApiTimeoutError("the request timed out", method=method, path=path) from None
         except httpx.TransportError as exc:
             raise ApiConnectionError(
-                f"cannot reach {self.api_host} ({type(exc).__name__})", method=method, path=path
+                f"cannot reach {api_host_origin(self.api_host)} ({type(exc).__name__})",
+                method=method,
+                path=path,
             ) from None
         finally:
             _DEADLINE.reset(token)
@@ -473,7 +483,9 @@ class ApiTransport:
         *,
         params: Mapping[str, str] | None = None,
     ) -> Any:
-        """Send with retries; returns the decoded JSON body (None when empty)."""
+        """Send with retries; returns the decoded JSON body (None when empty). Errors and retry
+        notices name the path with any segment that looks like a credential cut short."""
+        request_path, path = path, display_path(path)
         dropped = False
         timeout, wait_max = self.retry.timeout, self.retry.wait_max
         left = self._time_left()
@@ -493,7 +505,7 @@ class ApiTransport:
             self._attempt.value = (method, path, attempt.num)
             with attempt:
                 try:
-                    response, content = self._send(method, path, body, params)
+                    response, content = self._send(method, request_path, body, params)
                 except NotFoundError:
                     if method == "DELETE" and dropped:
                         return _ALREADY_GONE  # the dropped attempt may have deleted it
@@ -520,7 +532,9 @@ class ApiTransport:
             return model.model_validate(data)
         except ValidationError:
             raise UnexpectedResponseError(
-                f"the response does not match {model.__name__}", method=method, path=path
+                f"the response does not match {model.__name__}",
+                method=method,
+                path=display_path(path),
             ) from None
 
 

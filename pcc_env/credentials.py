@@ -45,34 +45,64 @@ def is_loopback_url(url: str) -> bool:
     return is_loopback_host(urlsplit(url).hostname)
 
 
+def _api_host_source(api_host: str | None) -> tuple[str, str]:
+    """The configured host and what to call it in a message (never its text)."""
+    if api_host:
+        return api_host, "--api-host"
+    from_env = os.environ.get(API_HOST_ENV)
+    if from_env:
+        return from_env, API_HOST_ENV
+    return DEFAULT_API_HOST, "the default API host"
+
+
 def resolve_api_host(api_host: str | None = None) -> str:
     """The API host: argument, else ``PIPECAT_API_HOST``, else Pipecat Cloud. No trailing '/'.
 
     Plain ``http://`` is allowed only for loopback addresses (the emulator): anywhere else the
-    API key would cross the network in clear text. A URL with user info is refused (and never
-    printed): the API key is the only credential sent.
+    API key would cross the network in clear text. User info, a query string or a fragment is
+    refused: the API key is the only credential sent, and a token there would be printed with
+    the host. A refused host is named by where it came from, never shown: it may be the key
+    (PIPECAT_API_HOST and PIPECAT_API_KEY swapped).
     """
-    host = (api_host or os.environ.get(API_HOST_ENV) or DEFAULT_API_HOST).rstrip("/")
+    raw, source = _api_host_source(api_host)
+    host = raw.rstrip("/")
+    if not host.isprintable() or any(c.isspace() for c in host):
+        raise ConfigError(f"{source} holds spaces or control characters (not shown)")
     try:
         parts = urlsplit(host)
         hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
-        raise ConfigError(
-            f"the API host is not a valid URL ({API_HOST_ENV} or --api-host)"
-        ) from None
+        raise ConfigError(f"{source} is not a valid URL (not shown)") from None
     if "@" in parts.netloc:
         raise ConfigError(
-            f"the API host URL holds a user name or password (user:pw@host); remove it "
-            f"({API_HOST_ENV} or --api-host). pcc-env sends only the API key."
+            f"{source} holds a user name or password (user:pw@host); remove it. "
+            "pcc-env sends only the API key."
+        )
+    if parts.query or parts.fragment or "?" in host or "#" in host:
+        raise ConfigError(
+            f"{source} holds a query string or fragment (?... or #...), not shown; remove it: "
+            "the API host is scheme://host[:port]. pcc-env sends only the API key."
         )
     if parts.scheme not in ("http", "https") or not hostname:
-        raise ConfigError(f"API host {host!r} is not an http(s) URL ({API_HOST_ENV} or --api-host)")
+        raise ConfigError(
+            f"{source} is not an http(s) URL (not shown: is it the key? The key goes in "
+            f"{API_KEY_ENV}, the URL in {API_HOST_ENV})"
+        )
     if parts.scheme == "http" and not is_loopback_host(hostname):
         raise ConfigError(
-            f"refusing to send the API key over plain HTTP to {hostname}; use https:// "
+            f"refusing to send the API key over plain HTTP ({source}); use https:// "
             "(plain http is only for localhost and 127.0.0.0/8 or ::1)"
         )
     return host
+
+
+def api_host_origin(host: str) -> str:
+    """``scheme://host[:port]`` of a resolved API host, for messages: a path is left out (it
+    is the one part of the URL that could still carry a token)."""
+    parts = urlsplit(host)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return origin if parts.path in ("", "/") else f"{origin} (path not shown)"
 
 
 def keyring_timeout() -> float:
@@ -320,6 +350,6 @@ def resolve_api_key(
     if stored:
         return check_api_key(ApiKey(stored, "keyring"))
     raise NoApiKeyError(
-        f"no API key for {api_host}. Run 'pcc-env login' to store one in the OS keyring, "
-        f"or set {API_KEY_ENV}."
+        f"no API key for {api_host_origin(api_host)}. Run 'pcc-env login' to store one in the OS "
+        f"keyring, or set {API_KEY_ENV}."
     )

@@ -133,7 +133,12 @@ _TARGET_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
 def _show(text: str) -> str:
-    """A name from the user's file, quoted with anything unprintable escaped."""
+    """A name from the user's file or command line: quoted when printable and short; a prefix
+    when a part of it looks like a credential (a key pasted as ``--settings``); else a length."""
+    from pcc_env.rules import CREDENTIAL_NOT_SHOWN, looks_like_credential
+
+    if any(looks_like_credential(part) for part in re.split(r"[:/\\\s]+", text)):
+        return f"'{text[:4]}…' ({CREDENTIAL_NOT_SHOWN})"
     return repr(text) if text.isprintable() and len(text) <= 80 else f"<{len(text)} characters>"
 
 
@@ -233,7 +238,9 @@ def load_settings_class(ref: str) -> type[Any]:
 
     target, sep, attr = ref.rpartition(":")
     if not sep or not target or not attr:
-        raise ConfigError(f"settings reference {ref!r} must be 'module:Class' or 'file.py:Class'")
+        raise ConfigError(
+            f"settings reference {_show(ref)} must be 'module:Class' or 'file.py:Class'"
+        )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     failure: str | None = None
@@ -242,11 +249,11 @@ def load_settings_class(ref: str) -> type[Any]:
             if target.endswith(".py") or os.sep in target:
                 path = Path(target)
                 if not path.is_file():
-                    raise ConfigError(f"settings reference {ref!r}: {path} not found")
+                    raise ConfigError(f"settings reference {_show(ref)}: the file is not found")
                 name = f"_pcc_env_settings_{path.stem}"
                 spec = importlib.util.spec_from_file_location(name, path)
                 if spec is None or spec.loader is None:
-                    raise ConfigError(f"settings reference {ref!r}: cannot load {path}")
+                    raise ConfigError(f"settings reference {_show(ref)}: cannot load the file")
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[spec.name] = module
                 spec.loader.exec_module(module)
@@ -260,11 +267,15 @@ def load_settings_class(ref: str) -> type[Any]:
         raise ConfigError(failure)
     cls = getattr(module, attr, None)
     if not isinstance(cls, type):
-        raise ConfigError(f"settings reference {ref!r}: no class {attr!r} in {target}")
+        raise ConfigError(
+            f"settings reference {_show(ref)}: no class {_show(attr)} in {_show(target)}"
+        )
     from pydantic_settings import BaseSettings
 
     if not issubclass(cls, BaseSettings):
-        raise ConfigError(f"settings reference {ref!r}: {attr} is not a pydantic-settings model")
+        raise ConfigError(
+            f"settings reference {_show(ref)}: {attr} is not a pydantic-settings model"
+        )
     return cls
 
 
@@ -274,7 +285,7 @@ def _import_failure(ref: str, exc: BaseException, placeholders: list[str]) -> st
     exception's message, which may quote a value."""
     kind = type(exc).__name__
     where = _failing_line(exc)
-    head = f"settings reference {ref!r}: importing it failed ({kind}{where})"
+    head = f"settings reference {_show(ref)}: importing it failed ({kind}{where})"
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         return f"{head}: no module named {_show(exc.name)}"
     if isinstance(exc, SystemExit):

@@ -7,6 +7,7 @@ No message contains a value; an invalid key is shown only when it cannot be a pa
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -58,9 +59,7 @@ def escape_text(text: str) -> str:
 def show_key(key: str, what: str = "key") -> str:
     """Quote a key for a message, or describe it when it might be a value pasted by mistake.
     ``what`` says what it is in that description ("name" for a set name: never "a key")."""
-    if _SHOWABLE_RE.fullmatch(key):
-        return repr(key)
-    return f"<a {what} of {len(key)} characters, not shown>"
+    return display_name(key, what)
 
 
 def show_set_name(name: str) -> str:
@@ -355,3 +354,116 @@ def holds_credential(value: str) -> bool:
             if sep and rest and looks_secret(name):
                 return True
     return False
+
+# Names that look like credentials --------------------------------------------------------------
+#
+# A name typed where a name belongs may be a key pasted by mistake: `secrets delete <key>`, a
+# key in --agent or --target, PIPECAT_API_HOST and PIPECAT_API_KEY swapped. Such an argument
+# often has the shape of a valid name (Deepgram's 32 hex digits are a valid set name), so a
+# message that names what was not found would print the key. These rules decide when a name is
+# shown only by a short prefix.
+
+# Prefixes of real provider keys (case-sensitive): OpenAI and Anthropic (sk-), ElevenLabs,
+# Stripe and Pipecat Cloud (sk_, rk_, pk_), Deepgram, AWS access key ids, GitHub, Groq,
+# Hugging Face, Replicate, GitLab, Slack, Google, Stripe webhooks, JWTs.
+CREDENTIAL_PREFIXES = (
+    "sk-",
+    "sk_",
+    "rk_",
+    "pk_",
+    "xi-",
+    "dg_",
+    "AKIA",
+    "ASIA",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "gsk_",
+    "hf_",
+    "r8_",
+    "glpat-",
+    "xoxb-",
+    "xoxp-",
+    "xoxa-",
+    "xoxr-",
+    "xoxs-",
+    "AIza",
+    "whsec_",
+    "eyJ",
+)
+# At least this many characters after a prefix: "sk-bot" stays a name, "sk-proj-..." does not.
+_PREFIX_TAIL = 4
+# Letters and digits (separators not counted) below which nothing is called random.
+_RANDOM_MIN = 16
+_SHOWN_PREFIX = 4
+# 32, 40 and 64 hex digits (Deepgram, AssemblyAI, Daily keys), in one run or as a UUID.
+_HEX_RUN_MIN = 24
+_HEX_RUN_RE = re.compile(r"(?<![A-Za-z0-9])[0-9A-Fa-f]+(?![A-Za-z0-9])")
+_UUID_RE = re.compile(r"[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
+_ALNUM_RUN_RE = re.compile(r"[A-Za-z0-9]+")
+_LONG_RUN = 8
+CREDENTIAL_NOT_SHOWN = "looks like a credential; not shown"
+
+
+def _randomness(chars: str) -> int:
+    """Places where a random string changes kind and words do not: letter to digit or back,
+    and a capital followed by anything but a small letter (camelCase words are Capital+small).
+    A hex or base62 key has one every two or three characters; names have a handful."""
+    return sum(
+        a.isdigit() != b.isdigit() or (a.isupper() and not b.islower())
+        for a, b in itertools.pairwise(chars)
+    )
+
+
+def looks_like_credential(text: str) -> bool:
+    """True when ``text`` is probably a key rather than a name: a known key prefix followed by
+    more; 24 hex digits or more (in one run, or as a UUID); or long runs of letters and digits
+    that change kind as often as a random token does, or have as few vowels. Runs are cut at
+    every character that is not a letter or digit, and only runs of 8 or more count: names made
+    of words, versions and dates (``voice_agent_v2.prod``, ``gpt4o-bot-2024-12-01``) stay names.
+    """
+    if any(text.startswith(p) and len(text) >= len(p) + _PREFIX_TAIL for p in CREDENTIAL_PREFIXES):
+        return True
+    if _UUID_RE.search(text) or any(len(run) >= _HEX_RUN_MIN for run in _HEX_RUN_RE.findall(text)):
+        return True
+    runs = _ALNUM_RUN_RE.findall(text)
+    if sum(map(len, runs)) < _RANDOM_MIN:
+        return False
+    if all(run.isdigit() for run in runs):
+        return sum(map(len, runs)) >= 20  # a long number: an account token, not a name
+    long_runs = [run for run in runs if len(run) >= _LONG_RUN]
+    size = sum(map(len, long_runs))
+    if size < 12:
+        return False
+    score = sum(map(_randomness, long_runs))
+    if score >= max(3, size // 5):
+        return True
+    letters = [c for run in long_runs for c in run if c.isalpha()]
+    vowels = sum(c in "aeiouAEIOU" for c in letters)
+    return size >= _RANDOM_MIN and vowels < 0.25 * len(letters) and score >= size // 10
+
+
+def redact_name(text: str) -> str:
+    """``text`` itself, or its first characters and an ellipsis when it looks like a
+    credential: for URL paths and JSON fields, where no explanation fits."""
+    if looks_like_credential(text):
+        return text[:_SHOWN_PREFIX] + "…"
+    return escape_text(text)
+
+
+def display_name(text: str, what: str = "name") -> str:
+    """A name for a message: quoted when it is safe to show; its first characters and why when
+    it looks like a credential; only its length when it is not name-shaped at all."""
+    if looks_like_credential(text):
+        return f"'{text[:_SHOWN_PREFIX]}…' ({CREDENTIAL_NOT_SHOWN})"
+    if _SHOWABLE_RE.fullmatch(text):
+        return repr(text)
+    return f"<a {what} of {len(text)} characters, not shown>"
+
+
+def display_path(path: str) -> str:
+    """A request path with each segment that looks like a credential cut to a prefix."""
+    return "/".join(redact_name(segment) for segment in path.split("/"))

@@ -24,7 +24,7 @@ from pcc_env.deploy_config import (
     read_deploy_config,
 )
 from pcc_env.errors import ConfigError, DotenvError, InputError, PccEnvError
-from pcc_env.rules import DEFAULT_REGION, check_set_name, reserved_key_problems
+from pcc_env.rules import DEFAULT_REGION, check_set_name, display_name, reserved_key_problems
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
@@ -156,7 +156,8 @@ def resolve_target(
         if config is None:
             known = ", ".join(sorted(project.targets)) or "none are configured"
             raise ConfigError(
-                f"no target {name!r} in [tool.pcc-env.targets] of pyproject.toml (targets: {known})"
+                f"no target {display_name(name)} in [tool.pcc-env.targets] of pyproject.toml "
+                f"(targets: {known})"
             )
     where = f"target '{name}'" if name else "the project"
     path = _deploy_path(deploy_file, config)

@@ -25,6 +25,7 @@ CACHE_TTL = 60.0
 BUDGET = 1.0
 SHELLS = ("bash", "zsh", "fish")
 _CACHE_VERSION = 1
+_SET_TYPES = ("secret", "imagePullSecret")
 
 
 # Set names --------------------------------------------------------------------------------------
@@ -37,7 +38,13 @@ def cache_path() -> Path:
 
 
 def _read_cache(path: Path) -> dict[str, Any]:
+    """The cache's entries per host; nothing from a file that another user could have written
+    (not ours, or writable by group or others)."""
     try:
+        if os.name == "posix":
+            st = path.stat()
+            if st.st_uid != os.getuid() or st.st_mode & 0o022:
+                return {}
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
@@ -55,7 +62,23 @@ def _fresh(entry: Any, now: float) -> list[tuple[str, str]] | None:
         return None
     if not isinstance(sets, list):
         return None
-    return [(s[0], s[1]) for s in sets if isinstance(s, list) and len(s) == 2]
+    names = [(s[0], s[1]) for s in sets if isinstance(s, list) and len(s) == 2]
+    # Checked as on fetch: a file written by anything else must not feed a shell escapes,
+    # newlines or $(...). One bad entry discards the host's entry (fetched again).
+    if len(names) != len(sets) or not all(_valid(n, t) for n, t in names):
+        return None
+    return names
+
+
+def _valid(name: Any, kind: Any) -> bool:
+    from pcc_env.rules import set_name_problems
+
+    return (
+        isinstance(name, str)
+        and isinstance(kind, str)
+        and kind in _SET_TYPES
+        and not set_name_problems(name)
+    )
 
 
 def _write_cache(path: Path, hosts: dict[str, Any]) -> None:

@@ -305,9 +305,12 @@ def hint_for(exc: PccEnvError) -> str | None:
         return f"Check again later with 'pcc-env secrets wait {escape_text(exc.set_name)}'."
     if isinstance(exc, NotFoundError) and exc.path and exc.path.startswith("/secrets/"):
         parts = exc.path.split("/")[2:]
-        if len(parts) == 1:
-            return "'pcc-env secrets list' shows the secret sets of this organization."
-        return (
+        # The client cut names that look like credentials to a prefix ending in "…".
+        cut = "A name that looks like a credential is shown by its first characters only. "
+        head = cut if any(p.endswith("…") for p in parts) else ""
+        if len(parts) == 1 or parts[0].endswith("…"):
+            return head + "'pcc-env secrets list' shows the secret sets of this organization."
+        return head + (
             "'pcc-env secrets list' shows the secret sets, and "
             f"'pcc-env secrets list {escape_text(parts[0])}' the keys of one."
         )

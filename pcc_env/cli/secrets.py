@@ -40,8 +40,15 @@ from pcc_env.cli.output import (
     success,
     table,
 )
-from pcc_env.errors import BadRequestError
-from pcc_env.rules import check_set_name, escape_text, parse_assignments
+from pcc_env.errors import BadRequestError, InputError
+from pcc_env.rules import (
+    check_set_name,
+    display_name,
+    escape_text,
+    looks_like_credential,
+    parse_assignments,
+    redact_name,
+)
 
 if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
@@ -218,6 +225,18 @@ def _show_image_pull_secret(entry: SecretSetSummary, json: bool) -> None:
     )
 
 
+def check_key_names(keys: list[str]) -> None:
+    """Refuse, before any request, a key to remove that looks like a credential: a value pasted
+    where its key's name belongs (``unset SET <value>``) would go into the DELETE URL, the
+    server's logs and the 404 message."""
+    pasted = [str(n) for n, key in enumerate(keys, start=1) if looks_like_credential(key)]
+    if pasted:
+        raise InputError(
+            f"key {', '.join(pasted)} to remove looks like a credential, not a key name (not "
+            "shown; nothing was sent): give the names of the keys, e.g. OPENAI_API_KEY"
+        )
+
+
 @app.command("unset")
 @handle_errors
 def unset(
@@ -235,13 +254,14 @@ def unset(
 
     check_set_name(name)
     check_keys(keys)
+    check_key_names(keys)
     note_organization(organization)
-    confirm_or_exit(f"Remove {', '.join(keys)} from '{name}'?", yes)
+    confirm_or_exit(f"Remove {', '.join(keys)} from {display_name(name)}?", yes)
     removed: list[str] = []
     absent: list[str] = []
     with make_client(api_host) as client:
         for key in keys:
-            add_error_context(name=name, removed=removed, absent=absent)
+            add_error_context(name=redact_name(name), removed=removed, absent=absent)
             if client.delete_key(name, key):
                 removed.append(key)
                 if not json:
@@ -268,7 +288,7 @@ def delete(
     """Delete a whole secret set."""
     check_set_name(name)
     note_organization(organization)
-    confirm_or_exit(f"Delete the secret set '{name}' and all its keys?", yes)
+    confirm_or_exit(f"Delete the secret set {display_name(name)} and all its keys?", yes)
     with make_client(api_host) as client:
         deleted = client.delete_set(name)
     if json:
@@ -276,7 +296,10 @@ def delete(
     elif deleted:
         success(f"Deleted the secret set '{name}'.")
     else:
-        info(f"The secret set '{name}' does not exist (already gone; the connection dropped once).")
+        info(
+            f"The secret set {display_name(name)} does not exist (already gone; the connection "
+            "dropped once)."
+        )
 
 
 @app.command("wait")
@@ -289,7 +312,8 @@ def wait(
 ) -> None:
     """Wait until a set is ready (exit 0), or failed / timed out (exit 1). For CI."""
     check_set_name(name)
-    with make_client(api_host) as client, spinner(f"Waiting for '{name}' to be ready..."):
+    waiting = f"Waiting for {display_name(name)} to be ready..."
+    with make_client(api_host) as client, spinner(waiting):
         status = client.wait_ready(name, timeout=timeout)
     if json:
         print_json({"name": name, "region": status.region, "status": status.status})
