@@ -355,6 +355,7 @@ def holds_credential(value: str) -> bool:
                 return True
     return False
 
+
 # Names that look like credentials --------------------------------------------------------------
 #
 # A name typed where a name belongs may be a key pasted by mistake: `secrets delete <key>`, a
