@@ -73,6 +73,7 @@ from pcc_env.models import (
 )
 from pcc_env.rules import (
     check_keys,
+    check_region,
     check_set_name,
     escape_text,
     normalize_host,
@@ -540,6 +541,7 @@ class SecretsClient(ApiTransport, AgentsApi):
     ) -> PutResponse:
         """Create or merge ``secrets`` into set ``name`` with one PUT (keys not sent are kept)."""
         check_set_name(name)
+        check_region(region)  # a region goes into the body: never one with a newline or escape
         if not secrets:
             raise InputError("no secrets to send")
         check_keys(secrets)
@@ -564,6 +566,7 @@ class SecretsClient(ApiTransport, AgentsApi):
     ) -> PutResponse:
         """Create or update an image pull secret; ``username:token`` is base64-encoded."""
         check_set_name(name)
+        check_region(region)
         if not credentials:
             raise InputError("the registry credentials are empty")
         value = base64.b64encode(credentials.encode()).decode() if encode else credentials
