@@ -347,3 +347,12 @@ def test_the_client_refuses_a_bad_region_before_any_request(emulator: EmulatorSe
         with pytest.raises(InputError, match="not a region code"):
             client.put_image_pull_secret("pull-x", "https://r.example/", "u:t", region=FORGED)
     assert emulator.stats()["total"] == 0
+
+
+def test_run_touches_no_set_and_is_not_refused(emulator: EmulatorServer, tmp_path: Path) -> None:
+    project = _project(tmp_path, TEMPLATED)
+    code = "import os; print(len(os.environ['A_KEY']))"
+    r = cli(emulator, project, "run", "--target", "a", "python", "-c", code)
+    assert r.code == 0, r.output
+    assert r.stdout.strip() == str(len(CANARY)) and "Warning" not in r.stderr
+    assert emulator.stats()["total"] == 0
