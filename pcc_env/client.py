@@ -79,6 +79,7 @@ from pcc_env.models import (
 )
 from pcc_env.rules import (
     check_keys,
+    check_region,
     check_set_name,
     display_path,
     escape_text,
@@ -564,6 +565,7 @@ class SecretsClient(ApiTransport, AgentsApi):
     ) -> PutResponse:
         """Create or merge ``secrets`` into set ``name`` with one PUT (keys not sent are kept)."""
         check_set_name(name)
+        check_region(region)  # a region goes into the body: never one with a newline or escape
         if not secrets:
             raise InputError("no secrets to send")
         check_keys(secrets)
@@ -588,6 +590,7 @@ class SecretsClient(ApiTransport, AgentsApi):
     ) -> PutResponse:
         """Create or update an image pull secret; ``username:token`` is base64-encoded."""
         check_set_name(name)
+        check_region(region)
         if not credentials:
             raise InputError("the registry credentials are empty")
         value = base64.b64encode(credentials.encode()).decode() if encode else credentials

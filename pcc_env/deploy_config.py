@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pcc_env.errors import ConfigError, InputError
+from pcc_env.rules import region_problems
 
 DEPLOY_FILE = "pcc-deploy.toml"
 MAX_DEPLOY_FILE_BYTES = 1024 * 1024
@@ -50,6 +51,7 @@ def read_deploy_config(path: str | os.PathLike[str] = DEPLOY_FILE) -> DeployConf
         if value is not None and not isinstance(value, str):
             raise ConfigError(f"{p}: '{key}' must be a string")
         fields[key] = value
+    _check_region(p, None, fields["region"])
     return DeployConfig(path=p, **fields)
 
 
@@ -142,6 +144,15 @@ def _show(text: str) -> str:
     return repr(text) if text.isprintable() and len(text) <= 80 else f"<{len(text)} characters>"
 
 
+def _check_region(p: Path, where: str | None, region: str | None) -> None:
+    """A region from a file is sent to the API and printed in plans: a newline or an escape in
+    it could forge output lines. Refused naming the file and the key, the value not shown."""
+    problems = region_problems(region) if region is not None else []
+    if problems:
+        head = f"{p}: {where}:" if where else f"{p}:"
+        raise ConfigError(f"{head} {'; '.join(problems)}")
+
+
 def _string(p: Path, where: str, key: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{p}: {where} {key} must be a non-empty string")
@@ -187,6 +198,9 @@ def _read_target(p: Path, name: str, table: Any) -> TargetConfig:
     for key in ("regions", "env_files"):
         if key in table:
             fields[key] = _strings(p, where, key, table[key])
+    _check_region(p, where, fields.get("region"))
+    for n, region in enumerate(fields.get("regions", ()), start=1):
+        _check_region(p, f"{where} regions item {n}", region)
     template = fields.get("set")
     if template is not None:
         try:

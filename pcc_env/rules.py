@@ -20,6 +20,10 @@ SET_NAME_MAX_LENGTH = 63
 KEY_PATTERN = r"^[A-Za-z0-9_-]+$"
 KEY_MAX_LENGTH = 64
 DEFAULT_REGION = "us-west"
+# Region codes as the API lists them (us-west, eu-central, ap-south): one DNS label. A region
+# reaches a request body and every plan line, so anything else is refused, never printed raw.
+REGION_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+REGION_MAX_LENGTH = 63
 # Not documented by the API: secret sets are mounted into the agent's container, and a
 # Kubernetes Secret holds at most 1 MiB, so pcc-env refuses more before sending anything.
 MAX_VALUE_BYTES = 64 * 1024
@@ -27,6 +31,7 @@ MAX_SET_BYTES = 1024 * 1024
 
 _SET_NAME_RE = re.compile(SET_NAME_PATTERN)
 _KEY_RE = re.compile(KEY_PATTERN)
+_REGION_RE = re.compile(REGION_PATTERN)
 # Python keeps undecodable bytes of argv and stdin as lone surrogates (PEP 383).
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # Shown in messages: what a mistyped key looks like. Not '+', '/', '=' (base64), quotes, spaces.
@@ -80,6 +85,29 @@ def set_name_problems(name: str) -> list[str]:
             "'-' and '.', and each dot-separated part must start and end with a letter or digit"
         )
     return problems
+
+
+def region_problems(region: str) -> list[str]:
+    """What is wrong with a region code (empty list when it is valid). The region is quoted
+    only when it cannot hide a line break, an escape or a pasted value."""
+    if len(region) <= REGION_MAX_LENGTH and _REGION_RE.fullmatch(region):
+        return []
+    return [
+        f"region {show_key(region, 'region')} is not a region code: 1 to {REGION_MAX_LENGTH} "
+        "lowercase letters, digits and '-', starting and ending with a letter or digit "
+        "(such as 'us-west')"
+    ]
+
+
+def check_region(region: str | None, *, source: str | None = None) -> str | None:
+    """Return ``region`` (None passes) or raise ``InputError`` naming ``source``, where the
+    region came from (a flag, a file and table)."""
+    if region is None:
+        return None
+    problems = region_problems(region)
+    if problems:
+        raise InputError(problems, source=source)
+    return region
 
 
 def key_problems(key: str) -> list[str]:

@@ -193,6 +193,68 @@ def all_targets(project: ProjectSettings, **flags: Any) -> list[Target]:
     return [resolve_target(project, name, **flags) for name in sorted(project.targets)]
 
 
+# Two targets, one set ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharedSet:
+    """A secret set that several targets write. Each push of one plans from the same remote
+    and writes its own values: the other's are overwritten, and with --prune its keys deleted."""
+
+    set_name: str
+    targets: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        names = [f"'{t}'" for t in self.targets]
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        verb = "both write" if len(names) == 2 else "all write"
+        return f"targets {listed} {verb} secret set '{self.set_name}'"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"set": self.set_name, "targets": list(self.targets)}
+
+
+def shared_sets(chosen: Sequence[Target], others: Sequence[Target] = ()) -> list[SharedSet]:
+    """The sets that more than one target writes, among ``chosen`` (what a command works on)
+    and ``others`` (the project's other targets). Only sets a chosen target writes count: a
+    clash between two targets the command does not touch is not its concern. Names are
+    compared as resolved (``bot-{region}`` for us-west is ``bot-us-west``); a set name is one
+    set whatever its region."""
+    writers: dict[str, list[str]] = {}
+    for t in [*chosen, *others]:
+        for st in t.sets:
+            labels = writers.setdefault(st.set_name, [])
+            if t.label not in labels:
+                labels.append(t.label)
+    mine = {st.set_name for t in chosen for st in t.sets}
+    return [
+        SharedSet(name, tuple(sorted(labels)))
+        for name, labels in writers.items()
+        if name in mine and len(labels) > 1
+    ]
+
+
+def project_shared_sets(project: ProjectSettings, chosen: Sequence[Target]) -> list[SharedSet]:
+    """``shared_sets`` of the named targets in ``chosen`` against every other configured target
+    as pyproject.toml resolves it without flags (``push --target a`` writes what ``b`` also
+    writes: the same clash, one run later). A target that does not resolve on its own writes no
+    set known here and is left out. The project without targets (no name) clashes with none."""
+    named = [t for t in chosen if t.name is not None]
+    if not named:
+        return []
+    names = {t.name for t in named}
+    others = []
+    for name in sorted(project.targets):
+        if name in names:
+            continue
+        try:
+            others.append(resolve_target(project, name, need_set=False))
+        except (ConfigError, InputError):
+            continue
+    return shared_sets(named, others)
+
+
 # Values -----------------------------------------------------------------------------------------
 
 
@@ -379,8 +441,21 @@ def plan_many(
     prune: bool = False,
 ) -> list[SetPush]:
     """Plan every (target, set, values): reads only. Raises one ``InputError`` listing every
-    refusal of every set, so that nothing is written when any set would be refused."""
+    refusal of every set, so that nothing is written when any set would be refused. A set
+    given twice is refused before any request: two plans from one snapshot undo each other."""
     from pcc_env.sync import fetch_remote, plan_push
+
+    writers: dict[str, list[str]] = {}
+    for target, st, _ in wanted:
+        writers.setdefault(st.set_name, []).append(f"'{target or '(default)'}'")
+    twice = [
+        f"secret set '{name}' is written by {' and '.join(labels)}: the writes would race and "
+        "each one's --prune would delete the other's keys"
+        for name, labels in writers.items()
+        if len(labels) > 1
+    ]
+    if twice:  # before any request: one set, one plan
+        raise InputError(twice)
 
     def one(item: tuple[str | None, SetTarget, Mapping[str, str]]) -> SetPush:
         target, st, values = item

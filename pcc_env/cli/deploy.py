@@ -304,7 +304,7 @@ def status(
 
     chosen: list[str] | None = None
     if target is not None:
-        (t,) = resolve_targets(target, set_name=set_name)
+        (t,) = resolve_targets(target, set_name=set_name, on_shared="warn")
         chosen = [st.set_name for st in t.sets]
     elif set_name is not None:
         check_set_name(set_name)

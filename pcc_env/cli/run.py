@@ -66,7 +66,9 @@ def run(
     allow_reserved: AllowReservedFlag = False,
 ) -> None:
     """Run a command with the .env values in its environment, secrets masked in its output."""
-    (chosen,) = resolve_targets(target, env_file=env_file, settings=settings, need_set=False)
+    (chosen,) = resolve_targets(
+        target, env_file=env_file, settings=settings, need_set=False, on_shared="ignore"
+    )
     values, skipped = targets.read_env_files(
         chosen.env_files, interpolate=not no_interpolate, skip_empty=skip_empty
     )

@@ -42,6 +42,7 @@ from pcc_env.cli.output import (
 )
 from pcc_env.errors import BadRequestError, InputError
 from pcc_env.rules import (
+    check_region,
     check_set_name,
     display_name,
     escape_text,
@@ -117,6 +118,7 @@ def set_(
 
     check_set_name(name)
     note_organization(organization)
+    check_region(region, source="--region")
     if pairs and file:
         raise fail("pass KEY=VALUE pairs or --file, not both", EXIT_USAGE)
     if file is not None:
@@ -182,6 +184,7 @@ def list_(
 ) -> None:
     """List secret sets, or the keys of one set (never values: the API does not return them)."""
     note_organization(organization)
+    check_region(region, source="--region")
     with make_client(api_host) as client:
         if name is None:
             sets = [s for s in client.list_sets() if region is None or s.region == region]
@@ -348,6 +351,7 @@ def image_pull_secret(
     """Create or update an image pull secret; credentials come from a prompt or stdin."""
     check_set_name(name)
     note_organization(organization)
+    check_region(region, source="--region")
     if stdin or not stdin_is_tty():
         credentials = sys.stdin.readline().rstrip("\r\n")
     else:

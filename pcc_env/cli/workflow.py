@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from pcc_env.redeploy import AgentView
     from pcc_env.sync import Finding, PushPlan, PushState
 
+SharedSetPolicy = Literal["refuse", "warn", "ignore"]
 SettingsOption = Annotated[
     str | None,
     typer.Option(
@@ -96,10 +97,23 @@ def resolve_targets(
     settings: str | None = None,
     need_set: bool = True,
     every: bool = False,
+    on_shared: SharedSetPolicy = "refuse",
 ) -> list[targets.Target]:
-    """--target (or $PCC_ENV_TARGET), or every target with ``every``; flags win over targets."""
-    from pcc_env.deploy_config import read_project_settings
+    """--target (or $PCC_ENV_TARGET), or every target with ``every``; flags win over targets.
 
+    A set that one of these targets writes and another target writes too: the commands that
+    write (``on_shared="refuse"``, the default) stop with exit 2 before any request, naming the
+    targets; those that only read (``"warn"``) say so and go on; ``"ignore"`` for commands that
+    touch no set. --region is checked here, before anything is read or sent."""
+    from pcc_env.deploy_config import read_project_settings
+    from pcc_env.rules import check_region
+
+    check_region(region, source="--region")
+    if every and set_name:
+        raise InputError(
+            "--set names one secret set and --all-targets writes the sets of every target: "
+            "they would all write that one set; pass --target with --set, or --all-targets alone"
+        )
     project = read_project_settings()
     flags: dict[str, Any] = {
         "set_name": set_name,
@@ -112,8 +126,26 @@ def resolve_targets(
     if every:
         if target:
             raise InputError("pass --target or --all-targets, not both")
-        return targets.all_targets(project, **flags)
-    return [targets.resolve_target(project, target, **flags)]
+        resolved = targets.all_targets(project, **flags)
+    else:
+        resolved = [targets.resolve_target(project, target, **flags)]
+    if on_shared != "ignore":
+        _shared_sets(targets.project_shared_sets(project, resolved), on_shared == "refuse")
+    return resolved
+
+
+def _shared_sets(shared: list[targets.SharedSet], refuse: bool) -> None:
+    """Refuse (ConfigError, exit 2, nothing sent) or warn about sets that two targets write."""
+    if not shared:
+        return
+    clashes = "; ".join(s.message for s in shared)
+    if refuse:
+        raise ConfigError(
+            f"{clashes}: a write for one of them would overwrite what the others wrote (and "
+            "--prune delete their keys). Give each target its own set in [tool.pcc-env.targets] of "
+            "pyproject.toml ('set', or a deploy file with its own secret_set). Nothing was sent."
+        )
+    warn(f"{clashes}: push, watch and redeploy refuse these targets until each has its own set")
 
 
 def resolve_target(
@@ -125,6 +157,7 @@ def resolve_target(
     target: str | None = None,
     env_file: Path | None = None,
     settings: str | None = None,
+    on_shared: SharedSetPolicy = "refuse",
 ) -> Target:
     """The one set of --set/--region, --target, or the deploy file; a clear error when a
     target fans out to several regions and --region does not pick one."""
@@ -136,6 +169,7 @@ def resolve_target(
         env_file=env_file,
         settings=settings,
         need_set=need_set,
+        on_shared=on_shared,
     )
     one = t.single() if t.sets else targets.SetTarget("", region)
     return Target(one.set_name, one.region, t.deploy, t.env_files, t.settings, t.name)
@@ -596,7 +630,12 @@ def export(
     from pcc_env.sync import fetch_remote, template_entries
 
     (chosen,) = resolve_targets(
-        target, set_name=set_name, deploy_file=deploy_file, settings=settings, need_set=False
+        target,
+        set_name=set_name,
+        deploy_file=deploy_file,
+        settings=settings,
+        need_set=False,
+        on_shared="warn",
     )
     model, ref = resolve_model(chosen.settings)
     # A target with several regions: the template holds the keys of all its sets.
@@ -800,6 +839,7 @@ def check(
         deploy_file=deploy_file,
         settings=settings,
         every=all_targets,
+        on_shared="warn",
     )
     several = all_targets or sum(len(t.sets) for t in resolved) > 1
     rows: list[tuple[str | None, Finding]] = []
