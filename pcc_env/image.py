@@ -1066,3 +1066,91 @@ def dependency_edit(
         f"no pyproject.toml [project] or requirements.txt: add {requirement} to the image's "
         "dependencies yourself",
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ShipPlan:
+    """What ``init`` found about the image: whether the settings module ships (None: no
+    Dockerfile), the edit that makes it (None: none needed, or none proven), pcc-env in the
+    dependencies, and what is left to the user (a line to edit by hand, ``uv lock``)."""
+
+    shipping: Shipping | None
+    edit: ShipEdit | None
+    dependency: DependencyEdit
+    notes: tuple[str, ...] = ()
+    relock: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        s, e, d = self.shipping, self.edit, self.dependency
+        image: dict[str, Any] | None = None
+        if s is not None:
+            image = {
+                "dockerfile": DOCKERFILE,
+                "module": s.module,
+                "ships": s.shipped,
+                "line": s.line,
+                "instruction": s.instruction,
+                "reason": s.reason,
+                "edit": None
+                if e is None
+                else {
+                    "afterLine": e.after_line,
+                    "add": e.new_line,
+                    "dockerignore": e.dockerignore is not None,
+                },
+            }
+        return {
+            "image": image,
+            "dependency": {"file": d.file, "status": d.status, "summary": d.summary},
+            "notes": list(self.notes),
+        }
+
+
+def requirement_spec(version: str) -> str:
+    """``pcc-env>=<this version>`` for a release version (the model needs this API), else the
+    bare name."""
+    return f"{REQUIREMENT}>={version}" if re.fullmatch(r"\d+(\.\d+)*", version) else REQUIREMENT
+
+
+def plan_shipping(
+    dockerfile_text: str | None,
+    dockerignore_text: str | None,
+    module: str,
+    files: Iterable[str],
+    dependency: DependencyEdit,
+    has_uv_lock: bool,
+) -> ShipPlan:
+    """The image part of ``init``'s plan, from the project's texts (see ``ShipPlan``)."""
+    from pcc_env.rules import escape_text
+
+    notes: list[str] = []
+    verdict: Shipping | None = None
+    edit: ShipEdit | None = None
+    if dockerfile_text is not None:
+        files = list(files)
+        verdict = shipping(
+            parse_dockerfile(dockerfile_text), parse_dockerignore(dockerignore_text), module, files
+        )
+        edit = ship_edit(dockerfile_text, dockerignore_text, module, files)
+        if verdict.verdict == "missing" and edit is None:
+            notes.append(
+                f"{verdict.reason}. init cannot prove an edit of {verdict.where} works: make "
+                f"{DOCKERFILE} copy {module} beside {ENTRY} yourself ('pcc-env check' fails "
+                "until it does)."
+            )
+        elif verdict.verdict == "unknown":
+            notes.append(f"{verdict.reason}: make sure {module} ships beside {ENTRY}.")
+    relock = dependency.status == "add" and dependency.file == "pyproject.toml" and has_uv_lock
+    if dependency.status == "manual":
+        where = f"{escape_text(dependency.file)} " if dependency.file else ""
+        notes.append(
+            f"{where}{dependency.summary}: add {REQUIREMENT} to the dependencies yourself."
+            if dependency.file
+            else f"{dependency.summary}."
+        )
+    if relock:
+        notes.append(
+            "uv.lock: run 'uv lock' once pyproject.toml has pcc-env (the Dockerfile's "
+            "'uv sync --locked' refuses a stale lock) and commit it."
+        )
+    return ShipPlan(verdict, edit, dependency, tuple(notes), relock)
