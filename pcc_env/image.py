@@ -1154,3 +1154,60 @@ def plan_shipping(
             "'uv sync --locked' refuses a stale lock) and commit it."
         )
     return ShipPlan(verdict, edit, dependency, tuple(notes), relock)
+
+
+def settings_module_file(ref: str, files: Iterable[str]) -> str | None:
+    """The project file of a ``[tool.pcc-env] settings`` reference (``module:Class`` or
+    ``path/to/file.py:Class``), None when it is not a project file (an installed package)."""
+    target = ref.rpartition(":")[0]
+    names = [_clean(f) for f in files]
+    if target.endswith(".py") or "/" in target:
+        path = _clean(target)
+        return path if path in names else None
+    return module_file(target, names)
+
+
+@dataclass(frozen=True)
+class ImageCheck:
+    ok: bool
+    message: str
+
+
+def check_image(
+    dockerfile_text: str,
+    dockerignore_text: str | None,
+    module: str,
+    files: Iterable[str],
+    read: Callable[[str], str | None],
+) -> list[ImageCheck]:
+    """``check``: one failure per module (the settings module and the project modules it
+    imports) that would not reach the image beside ``bot.py``, naming the Dockerfile line and
+    the edit that fixes it; else one passing finding. "Cannot tell" passes, saying so."""
+    files = [_clean(f) for f in files]
+    df, ignore = parse_dockerfile(dockerfile_text), parse_dockerignore(dockerignore_text)
+    modules = import_closure(module, files, read)
+    out: list[ImageCheck] = []
+    unknown: list[Shipping] = []
+    for m in modules:
+        verdict = shipping(df, ignore, m, files)
+        if verdict.verdict == "unknown":
+            unknown.append(verdict)
+        if verdict.verdict != "missing":
+            continue
+        by = "" if m == module else f" (imported by the settings module {_short(module)})"
+        edit = ship_edit(dockerfile_text, dockerignore_text, m, files)
+        fix = f"; fix: {edit.summary}" if edit else ""
+        where = f"{DOCKERIGNORE}:{verdict.excluded_by}" if verdict.excluded_by else verdict.where
+        prefix = "" if where in verdict.reason else f"{where}: "
+        out.append(ImageCheck(False, f"{prefix}{verdict.reason}{by}{fix}"))
+    if out:
+        return out
+    if unknown:
+        return [ImageCheck(True, f"image: {unknown[0].reason} ({unknown[0].where})")]
+    more = f" and the {len(modules) - 1} project module(s) it imports" if len(modules) > 1 else ""
+    return [
+        ImageCheck(
+            True,
+            f"{DOCKERFILE} ships the settings module {_short(module)}{more} beside {ENTRY}",
+        )
+    ]
