@@ -594,6 +594,7 @@ def shipping(
     """Whether ``module`` (relative to the context) lands beside the agent's entry point as it
     sits in the project (``settings.py`` next to ``bot.py``: ``import settings`` works)."""
     module = _clean(module)
+    name = _short(module)
     files = [_clean(f) for f in files]
     if module not in files:
         files.append(module)
@@ -602,7 +603,7 @@ def shipping(
         return Shipping(
             module, "unknown",
             f"no COPY or ADD puts {ENTRY} into the final stage: cannot tell where the agent "
-            f"imports {module} from",
+            f"imports {name} from",
         )  # fmt: skip
     entry_file, entry_land = entry
     origin = entry_land.origin
@@ -614,25 +615,25 @@ def shipping(
         "line": line, "instruction": shown, "expected": expected, "origin": origin,
     }  # fmt: skip
     if any(land.path == expected for land in lands):
-        return Shipping(module, "shipped", f"{module} reaches the image beside {ENTRY}", **common)
+        return Shipping(module, "shipped", f"{name} reaches the image beside {ENTRY}", **common)
     if any(land.uncertain for land in lands) or entry_land.uncertain:
         return Shipping(
             module, "unknown",
-            f"cannot tell whether {module} reaches the image ({DOCKERFILE} uses a value or a "
+            f"cannot tell whether {name} reaches the image ({DOCKERFILE} uses a value or a "
             "path the build decides)", **common,
         )  # fmt: skip
     rule = ignore.excluded_by(module)
     if rule is not None:
         return Shipping(
             module, "missing",
-            f"{DOCKERIGNORE}:{rule.line} keeps {module} out of the build context, so it never "
+            f"{DOCKERIGNORE}:{rule.line} keeps {name} out of the build context, so it never "
             f"reaches the image", excluded_by=rule.line, **common,
         )  # fmt: skip
     if lands:
         at = _short(lands[0].path)
         return Shipping(
             module, "missing",
-            f"{module} lands at {at}, not beside {ENTRY} ({_short(entry_land.path)}): the "
+            f"{name} lands at {at}, not beside {ENTRY} ({_short(entry_land.path)}): the "
             f"agent cannot import it", image_path=lands[0].path, **common,
         )  # fmt: skip
     alone = "alone" if len(origin.sources) == 1 and not _has_glob(origin.sources[0]) else ""
@@ -642,8 +643,8 @@ def shipping(
         what += f" and {DOCKERFILE}:{via.instruction.line} carries it into the final stage"
     return Shipping(
         module, "missing",
-        f"{module} would not reach the image: {DOCKERFILE}:{line} ({shown}) {what}, and no "
-        f"other line copies {module}",
+        f"{name} would not reach the image: {DOCKERFILE}:{line} ({shown}) {what}, and no "
+        f"other line copies {name}",
         **common,
     )  # fmt: skip
 
@@ -1124,6 +1125,7 @@ def plan_shipping(
     from pcc_env.rules import escape_text
 
     notes: list[str] = []
+    name = _short(module)
     verdict: Shipping | None = None
     edit: ShipEdit | None = None
     if dockerfile_text is not None:
@@ -1135,11 +1137,11 @@ def plan_shipping(
         if verdict.verdict == "missing" and edit is None:
             notes.append(
                 f"{verdict.reason}. init cannot prove an edit of {verdict.where} works: make "
-                f"{DOCKERFILE} copy {module} beside {ENTRY} yourself ('pcc-env check' fails "
+                f"{DOCKERFILE} copy {name} beside {ENTRY} yourself ('pcc-env check' fails "
                 "until it does)."
             )
         elif verdict.verdict == "unknown":
-            notes.append(f"{verdict.reason}: make sure {module} ships beside {ENTRY}.")
+            notes.append(f"{verdict.reason}: make sure {name} ships beside {ENTRY}.")
     relock = dependency.status == "add" and dependency.file == "pyproject.toml" and has_uv_lock
     if dependency.status == "manual":
         where = f"{escape_text(dependency.file)} " if dependency.file else ""

@@ -494,7 +494,10 @@ def ship_changes(
     ``.dockerignore``) edit that ships it beside ``bot.py``, and ``pcc-env`` added to
     ``pyproject.toml``'s dependencies (on top of the ``[tool.pcc-env]`` line) or to
     ``requirements.txt``. Each file is still one change, planned from its current text."""
+    from dataclasses import replace
+
     from pcc_env import __version__
+    from pcc_env.errors import InputError
     from pcc_env.image import (
         DOCKERFILE,
         DOCKERIGNORE,
@@ -506,8 +509,16 @@ def ship_changes(
     out = list(changes)
     dockerfile_path, ignore_path = root / DOCKERFILE, root / DOCKERIGNORE
     requirements_path = root / "requirements.txt"
-    dockerfile, ignore = read_existing(dockerfile_path), read_existing(ignore_path)
-    requirements = read_existing(requirements_path)
+    unreadable: list[str] = []
+
+    def read(path: Path) -> str | None:  # a Dockerfile init cannot read is no reason to refuse
+        try:
+            return read_existing(path)
+        except (InputError, ConfigError):
+            unreadable.append(path.name)
+            return None
+
+    dockerfile, ignore, requirements = map(read, (dockerfile_path, ignore_path, requirements_path))
     at = next((i for i, c in enumerate(out) if c.path.name == "pyproject.toml"), None)
     py = out[at] if at is not None else None
     py_before = py.before if py is not None and py.writes else None
@@ -523,6 +534,9 @@ def ship_changes(
     plan = plan_shipping(
         dockerfile, ignore, SETTINGS_FILE, py_files, dep, (root / "uv.lock").exists()
     )
+    if unreadable:
+        note = f"not read (not a regular UTF-8 file): {', '.join(unreadable)}; left as it is."
+        plan = replace(plan, notes=(*plan.notes, note))
     if plan.edit is not None and plan.edit.dockerfile is not None:
         out.append(
             FileChange(

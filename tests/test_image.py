@@ -413,3 +413,18 @@ def test_check_fails_naming_the_dockerfile_line_offline_and_online(
     (root / "Dockerfile").write_text(PIPECAT_INIT.replace("COPY ./bot.py bot.py", "COPY *.py ./"))
     assert run(root, "check", "--offline").code == 0
     assert run(root, "check", emu=emulator).code == 0
+
+
+def test_an_unreadable_dockerfile_is_a_note_and_a_hostile_one_is_escaped(tmp_path: Path) -> None:
+    root = pipecat_project(tmp_path / "bot")
+    (root / "Dockerfile").unlink()
+    (root / "Dockerfile").mkdir()  # not a file: init still plans, and says so
+    r = run(root, "init", "--dry-run")
+    assert r.code == 0, r.output
+    assert "not read (not a regular UTF-8 file): Dockerfile" in r.stderr
+    (root / "Dockerfile").rmdir()
+    (root / "Dockerfile").write_text("FROM x\nCOPY ./bot.py bot.py \x1b[2J\x1b]0;pwned\x07\n")
+    r = run(root, "init", "--dry-run")
+    assert r.code == 0, r.output
+    assert "\x1b" not in r.output and "\x07" not in r.output
+    assert "Dockerfile:2 (COPY ./bot.py bot.py \\x1b[2J" in r.stderr
