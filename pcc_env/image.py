@@ -473,7 +473,7 @@ def _into(copy: Copy, dirs: set[str]) -> bool:
 
 def _dest(copy: Copy, target: str, rest: str | None, dirs: set[str]) -> str:
     base = _resolve(copy.dest, copy.workdir)
-    if any(f.lower() == "--parents" for f in copy.flags):
+    if any(f.lower() in ("--parents", "--parents=true") for f in copy.flags):
         return _resolve(target, base)
     if rest is not None:  # a folder's contents go into the destination
         return _resolve(rest, base)
@@ -522,7 +522,7 @@ def _landings(
                     uncertain = True  # where the other stage's base put it is unknown
                 else:
                     uncertain = t.uncertain or copy.uncertain
-                if rest is not None and _excluded(copy, rest):
+                if _excluded(copy, rest if rest is not None else posixpath.basename(t.path)):
                     continue
                 origin = t.origin if copy.stage is not None else copy
                 found.append(Landing(_dest(copy, t.path, rest, dirs), origin, uncertain, copy))
@@ -573,12 +573,9 @@ def find_entry(
         for land in landings(dockerfile, ignore, f):
             if land.path != "?" and posixpath.basename(land.path) == ENTRY:
                 candidates.append((f, land))
-    for f, land in candidates:
-        if f == ENTRY or posixpath.basename(f) == ENTRY:
-            return f, land
-    if candidates:
-        return candidates[0]
-    return None
+    # the shallowest bot.py in the image is the one the base image imports (from its WORKDIR)
+    candidates.sort(key=lambda c: (c[1].path.count("/"), posixpath.basename(c[0]) != ENTRY))
+    return candidates[0] if candidates else None
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -738,6 +735,8 @@ def ship_edit(
     if not in_stage:
         return None
     rel = posixpath.relpath(module, posixpath.dirname(entry_file) or ".")
+    if rel.startswith("../"):  # the module sits above the entry point: no COPY line puts it beside
+        return None
     dest = _dest_text(origin, rel, _stage_dirs(df.stages[stage]))
     new_line = origin.instruction.indent + _copy_line(origin, module, dest)
     text = _insert_after(dockerfile_text, origin.instruction.end_line, new_line)

@@ -185,6 +185,19 @@ def test_escape_directive_heredocs_and_variables() -> None:
     assert edit is not None and edit.new_line == "COPY settings.py ${APP}/"  # as written
 
 
+def test_exclude_flag_nested_bots_and_a_module_above_the_entry_point() -> None:
+    assert ship("FROM x\nCOPY --exclude=settings.py *.py ./\n").verdict == "missing"
+    # COPY . . with a second bot.py deeper down: the one at the WORKDIR is the agent
+    nested = ["examples/bot.py", "bot.py", "settings.py"]
+    s = ship("FROM x\nWORKDIR /app\nCOPY . .\n", files=nested)
+    assert s.verdict == "shipped" and s.expected == "/app/settings.py"
+    # bot.py in src/, the module at the root: no COPY line can put it beside bot.py
+    text = "FROM x\nWORKDIR /app\nCOPY src/ .\n"
+    s = ship(text, files=["src/bot.py", "settings.py"])
+    assert s.verdict == "missing" and s.line == 3
+    assert ship_edit(text, None, "settings.py", ["src/bot.py", "settings.py"]) is None
+
+
 def test_no_entry_point_means_cannot_tell() -> None:
     s = ship("FROM node\nCOPY package.json ./\n")
     assert s.verdict == "unknown" and s.line is None
