@@ -25,6 +25,8 @@ from pcc_env.scan import EnvRead, Scalar, ScanResult, left_out
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
+    from pcc_env.image import ShipPlan
+
 SETTINGS_FILE = "settings.py"
 SETTINGS_CLASS = "Settings"
 SETTINGS_REF = "settings:Settings"
@@ -482,6 +484,7 @@ class InitPlan:
     fields: list[FieldPlan]
     left_out: list[LeftOut]
     changes: list[FileChange]
+    shipping: ShipPlan | None = None  # the settings module in the image, pcc-env in the deps
 
     @property
     def conflicts(self) -> list[FileChange]:
@@ -505,7 +508,76 @@ def plan_init(
         gitignore_change(gitignore_path, read_existing(gitignore_path)),
         pyproject_change(pyproject_path, read_existing(pyproject_path)),
     ]
-    return InitPlan(fields, skipped, changes)
+    changes, shipping = ship_changes(root, changes, [*scan.files, SETTINGS_FILE])
+    return InitPlan(fields, skipped, changes, shipping)
+
+
+def ship_changes(
+    root: Path, changes: list[FileChange], py_files: Sequence[str]
+) -> tuple[list[FileChange], ShipPlan]:
+    """The settings module into the image (``pcc_env.image``): the Dockerfile (and
+    ``.dockerignore``) edit that ships it beside ``bot.py``, and ``pcc-env`` added to
+    ``pyproject.toml``'s dependencies (on top of the ``[tool.pcc-env]`` line) or to
+    ``requirements.txt``. Each file is still one change, planned from its current text."""
+    from dataclasses import replace
+
+    from pcc_env import __version__
+    from pcc_env.errors import InputError
+    from pcc_env.image import (
+        DOCKERFILE,
+        DOCKERIGNORE,
+        dependency_edit,
+        plan_shipping,
+        requirement_spec,
+    )
+
+    out = list(changes)
+    dockerfile_path, ignore_path = root / DOCKERFILE, root / DOCKERIGNORE
+    requirements_path = root / "requirements.txt"
+    unreadable: list[str] = []
+
+    def read(path: Path) -> str | None:  # a Dockerfile init cannot read is no reason to refuse
+        try:
+            return read_existing(path)
+        except (InputError, ConfigError):
+            unreadable.append(path.name)
+            return None
+
+    dockerfile, ignore, requirements = map(read, (dockerfile_path, ignore_path, requirements_path))
+    at = next((i for i, c in enumerate(out) if c.path.name == "pyproject.toml"), None)
+    py = out[at] if at is not None else None
+    py_before = py.before if py is not None and py.writes else None
+    if py is not None and not py.writes:
+        py_before = read_existing(py.path)
+    py_text = py.text if py is not None and py.writes else py_before
+    if py is not None and py.action == "create":
+        py_text = None  # a new file has no [project] table the image installs from
+    dep = dependency_edit(
+        py_text, requirements, dockerfile, requirement_spec(__version__),
+        lambda text: _toml(text, root / "pyproject.toml"),
+    )  # fmt: skip
+    plan = plan_shipping(
+        dockerfile, ignore, SETTINGS_FILE, py_files, dep, (root / "uv.lock").exists()
+    )
+    if unreadable:
+        note = f"not read (not a regular UTF-8 file): {', '.join(unreadable)}; left as it is."
+        plan = replace(plan, notes=(*plan.notes, note))
+    if plan.edit is not None and plan.edit.dockerfile is not None:
+        out.append(
+            FileChange(
+                dockerfile_path, "update", plan.edit.summary, plan.edit.dockerfile, dockerfile
+            )
+        )
+    if plan.edit is not None and plan.edit.dockerignore is not None:
+        summary = f"!{SETTINGS_FILE}: the settings module is sent to the build"
+        out.append(FileChange(ignore_path, "update", summary, plan.edit.dockerignore, ignore))
+    if dep.status == "add" and dep.text is not None:
+        if dep.file == "pyproject.toml" and py is not None and at is not None:
+            summary = dep.summary if not py.writes else f"{py.summary}; {dep.summary}"
+            out[at] = FileChange(py.path, "update", summary, dep.text, py_before)
+        elif dep.file == "requirements.txt":
+            out.append(FileChange(requirements_path, "append", dep.summary, dep.text, requirements))
+    return out, plan
 
 
 def apply_init(plan: InitPlan) -> list[FileChange]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pcc_env import __version__
 from pcc_env.emulator.server import EmulatorServer
 from tests.cli_helpers import ROOT, Result, cli_env, run_cli
 from tests.test_no_leaks import Canaries
@@ -97,8 +98,10 @@ def test_init_writes_four_files_and_the_model_loads_the_env(bot: Path) -> None:
     assert 'log_level: str = Field("INFO", description="read in bot.py:27")' in settings
     assert 'bot_port: int = Field(7860, description="read in server.py:25")' in settings
     assert '__pcc_read_elsewhere__ = ("DAILY_SAMPLE_ROOM_URL",)' in settings
+    dep = f'"pcc-env>={__version__}"'  # init adds it: the image needs the runtime
+    with_dep = pyproject_before.replace('"python-dotenv"]', f'"python-dotenv", {dep}]')
     assert (bot / "pyproject.toml").read_text() == (
-        pyproject_before + '\n[tool.pcc-env]\nsettings = "settings:Settings"\n'
+        with_dep + '\n[tool.pcc-env]\nsettings = "settings:Settings"\n'
     )
     assert (bot / ".gitignore").read_text().endswith("\n.env\n")
     assert (bot / "settings.py").stat().st_mode & 0o777 == 0o644

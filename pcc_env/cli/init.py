@@ -130,6 +130,10 @@ def init(
         print_json({**document, "dryRun": False, "written": paths})
         return
     success(f"Wrote {', '.join(str(c.path.relative_to(root)) for c in written)}.")
+    if plan.shipping is not None and plan.shipping.relock:
+        info(
+            "Run 'uv lock' now: pyproject.toml has a new dependency (pcc-env) and uv.lock is stale."
+        )
     info(
         "Next: load the settings in your bot (from settings import Settings; settings = "
         "load_settings(Settings)), fill in .env, and 'pcc-env push'. Commit settings.py and "
@@ -184,6 +188,7 @@ def _plan_json(
             {"path": str(c.path.relative_to(root)), "action": c.action, "summary": c.summary}
             for c in plan.changes
         ],
+        **(plan.shipping.to_json() if plan.shipping is not None else {}),
     }
 
 
@@ -238,6 +243,19 @@ def _show_plan(plan: InitPlan, root: Path) -> None:
     for change in plan.changes:
         name = str(change.path.relative_to(root))
         styled(f"  {change.action:<10} {name:<16} {change.summary}", ACTION_STYLE[change.action])
+    _show_shipping(plan)
+
+
+def _show_shipping(plan: InitPlan) -> None:
+    """Why the Dockerfile is edited (its line that drops the settings module), and what init
+    leaves to the user."""
+    ship = plan.shipping
+    if ship is None:
+        return
+    if ship.shipping is not None and ship.edit is not None:
+        info(f"{ship.shipping.reason}.")
+    for note in ship.notes:
+        info(note)
 
 
 def _report_drift(ref: str, scan: ScanResult, check: bool, json: bool = False) -> None:

@@ -823,12 +823,24 @@ def check(
             "neither the settings model nor the set (with file and line).",
         ),
     ] = False,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Only the checks that need no API: the settings module (and the project "
+            "modules it imports) reaching the image the Dockerfile builds.",
+        ),
+    ] = False,
 ) -> None:
     """Preflight for CI before 'pipecat cloud deploy': exit 0 when every check passes."""
     from pcc_env.redeploy import check_agents
     from pcc_env.scan import scan_project
     from pcc_env.sync import PushState, check_code, run_check
 
+    image_rows = image_findings(Path.cwd(), settings)
+    if offline:
+        _offline_report(image_rows, json)
+        return
     state = PushState()
     scan = scan_project(Path.cwd()) if code else None
 
@@ -842,7 +854,7 @@ def check(
         on_shared="warn",
     )
     several = all_targets or sum(len(t.sets) for t in resolved) > 1
-    rows: list[tuple[str | None, Finding]] = []
+    rows: list[tuple[str | None, Finding]] = [(None, f) for f in image_rows]
     with (
         make_client(api_host) as client,
         # With --wait, --timeout bounds the whole command, not only the wait for ready.
@@ -881,6 +893,56 @@ def check(
             )
         failed = sum(not f.ok for _, f in rows)
         echo(f"{len(rows) - failed} passed, {failed} failed" if failed else "All checks passed.")
+    if not ok:
+        raise typer.Exit(1)
+
+
+def image_findings(root: Path, ref: str | None) -> list[Finding]:
+    """The settings module in the image (``pcc_env.image.check_image``), read from the
+    Dockerfile with no API: none when there is no Dockerfile or no settings model in the
+    project."""
+    from pcc_env.deploy_config import read_project_settings
+    from pcc_env.image import DOCKERFILE, DOCKERIGNORE, check_image, settings_module_file
+    from pcc_env.project_init import read_existing
+    from pcc_env.scan import python_files
+    from pcc_env.sync import Finding
+
+    ref = ref or read_project_settings().settings
+    dockerfile = read_existing(root / DOCKERFILE)
+    if not ref or dockerfile is None:
+        return []
+    files = [p.relative_to(root).as_posix() for p in python_files(root)]
+    module = settings_module_file(ref, files)
+    if module is None:
+        return []
+
+    def read(path: str) -> str | None:
+        try:
+            return read_existing(root / path)
+        except (InputError, ConfigError):
+            return None
+
+    found = check_image(dockerfile, read_existing(root / DOCKERIGNORE), module, files, read)
+    return [Finding(c.ok, "image", c.message) for c in found]
+
+
+def _offline_report(findings: list[Finding], json: bool) -> None:
+    """``check --offline``: the image findings alone (no secret set was checked: never "All
+    checks passed")."""
+    ok = all(f.ok for f in findings)
+    if json:
+        print_json({"ok": ok, "offline": True, "findings": [f.to_json() for f in findings]})
+    else:
+        for f in findings:
+            styled(f"{'ok  ' if f.ok else 'FAIL'} {f.message}", "green" if f.ok else "red")
+        failed = sum(not f.ok for f in findings)
+        if not findings:
+            info("--offline: nothing to check (no Dockerfile or no settings model in the project).")
+        else:
+            echo(
+                f"{len(findings) - failed} passed, {failed} failed (offline: the secret set was "
+                "not checked)."
+            )
     if not ok:
         raise typer.Exit(1)
 
