@@ -29,6 +29,7 @@ import ssl
 import threading
 import time
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -248,11 +249,14 @@ def _make_transport(api_host: str) -> httpx.HTTPTransport:
 # An answer of the API is a few KB; a listing of thousands of sets or agents stays far below
 # this. A server sending more is not the API: it would cost seconds and hundreds of MB to parse.
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+# The encodings a server may use although we ask for none (``Accept-Encoding: identity``): a
+# proxy or CDN may compress anyway. zlib's window bits for each; anything else is refused.
+_DECOMPRESS_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS}
 
 
 def _read_capped(response: httpx.Response, method: str, path: str) -> bytes:
     """The body of a streamed response, refused past ``MAX_RESPONSE_BYTES`` (before reading it
-    when its length is announced)."""
+    when its length is announced), then decoded by ``_decode_body`` (bounded the same way)."""
     too_big = UnexpectedResponseError(
         f"the response is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB",
         status_code=response.status_code,
@@ -264,12 +268,62 @@ def _read_capped(response: httpx.Response, method: str, path: str) -> bytes:
         raise too_big
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes():
+    # Raw bytes: httpx's own decoders inflate a whole chunk before any size check (a 40 KB gzip
+    # becomes 40 MB in memory) and raise httpx.DecodingError, which is no TransportError.
+    for chunk in response.iter_raw():
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
             raise too_big
         chunks.append(chunk)
-    return b"".join(chunks)
+    return _decode_body(b"".join(chunks), response, too_big, method, path)
+
+
+def _decode_body(
+    data: bytes, response: httpx.Response, too_big: ApiError, method: str, path: str
+) -> bytes:
+    """``data`` without its Content-Encoding (gzip or deflate, innermost last), at most
+    ``MAX_RESPONSE_BYTES`` once inflated; ``UnexpectedResponseError`` for anything else."""
+
+    def bad(why: str) -> UnexpectedResponseError:
+        return UnexpectedResponseError(
+            why, status_code=response.status_code, method=method, path=path
+        )
+
+    header = ",".join(response.headers.get_list("content-encoding"))
+    codings = [c.strip().lower() for c in header.split(",") if c.strip()]
+    for coding in reversed(codings):
+        if coding == "identity":
+            continue
+        if coding == "deflate":  # zlib-wrapped as the RFC says, or raw as some servers send
+            options = [zlib.MAX_WBITS, -zlib.MAX_WBITS]
+        elif coding in _DECOMPRESS_WBITS:
+            options = [_DECOMPRESS_WBITS[coding]]
+        else:  # the server's own word: not shown
+            raise bad("the response uses a content encoding pcc-env does not accept")
+        for n, wbits in enumerate(options, start=1):
+            inflater = zlib.decompressobj(wbits)
+            try:
+                out = inflater.decompress(data, MAX_RESPONSE_BYTES + 1)
+            except zlib.error:
+                if n < len(options):
+                    continue
+                raise bad(f"the response is not valid {coding} data") from None
+            break
+        if len(out) > MAX_RESPONSE_BYTES:
+            raise too_big
+        if not inflater.eof or inflater.unused_data:
+            raise bad(f"the response is not valid {coding} data (truncated or trailing bytes)")
+        data = out
+    return data
+
+
+def _json(content: bytes) -> Any:
+    """The decoded JSON; ``ValueError`` for anything else, a nesting too deep for the parser
+    (``RecursionError``) included."""
+    try:
+        return json.loads(content)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 @dataclass(frozen=True)
@@ -324,6 +378,9 @@ class ApiTransport:
             headers={
                 "Authorization": f"Bearer {self.api_key.value}",
                 "User-Agent": f"pcc-env/{__version__}",
+                # Compressed answers would save little on a few KB, and add a decoder that a
+                # hostile server can feed; one that compresses anyway is decoded, bounded.
+                "Accept-Encoding": "identity",
             },
             timeout=timeout,
             transport=transport or _make_transport(self.api_host),
@@ -427,6 +484,10 @@ class ApiTransport:
             raise ApiConnectionError(
                 f"cannot reach {self.api_host} ({type(exc).__name__})", method=method, path=path
             ) from None
+        except httpx.HTTPError as exc:  # any other failure to read it: not the API's answer
+            raise UnexpectedResponseError(
+                f"the response cannot be read ({type(exc).__name__})", method=method, path=path
+            ) from None
         finally:
             _DEADLINE.reset(token)
         if response.is_success:
@@ -437,7 +498,7 @@ class ApiTransport:
         status = response.status_code
         message, code = response.reason_phrase or "error", None
         try:
-            body = json.loads(content)
+            body = _json(content)
             if isinstance(body, dict) and isinstance(body.get("error"), str):
                 message, code = body["error"], body.get("code")
         except ValueError:
@@ -494,7 +555,7 @@ class ApiTransport:
                 if not content:
                     return None
                 try:
-                    return json.loads(content)
+                    return _json(content)
                 except ValueError:
                     raise UnexpectedResponseError(
                         "the response is not JSON",
@@ -508,7 +569,7 @@ class ApiTransport:
     def _parse(model: type[M], data: Any, method: str, path: str) -> M:
         try:
             return model.model_validate(data)
-        except ValidationError:
+        except (ValidationError, RecursionError):
             raise UnexpectedResponseError(
                 f"the response does not match {model.__name__}", method=method, path=path
             ) from None
