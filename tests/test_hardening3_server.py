@@ -14,6 +14,7 @@ import functools
 import gzip
 import json
 import os
+import signal
 import socket
 import threading
 import zlib
@@ -26,6 +27,8 @@ import click
 import pytest
 import stamina
 from click.testing import CliRunner
+
+from tests.cli_helpers import run_cli
 
 SET = "hostile-set"
 AGENT = "agent-a"
@@ -460,3 +463,87 @@ def test_every_command_fails_cleanly_whatever_the_server_answers(
     if cmd.json:
         ran = invoke((*cmd.argv, "--json"), cmd.stdin)
         assert_clean_failure(ran, code, json_mode=True, what=(case, command, "--json"))
+
+
+@pytest.fixture
+def watch_one_cycle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``watch`` stops (as on Ctrl-C) once its first sync has reported what happened."""
+    from pcc_env.watch import EnvWatcher
+
+    emit = EnvWatcher._emit
+
+    def emit_then_stop(self: EnvWatcher, event: Any) -> None:
+        emit(self, event)
+        signal.raise_signal(signal.SIGINT)  # watch's own handler: stop after this sync
+
+    monkeypatch.setattr(EnvWatcher, "_emit", emit_then_stop)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_watch_survives_whatever_the_server_answers(
+    case: str, server: HostileServer, project: Path, no_retries: None, watch_one_cycle: None
+) -> None:
+    """One cycle of watch: the first sync fails in one line (exit 1: every sync failed), or
+    succeeds when the malformed part is deeper than what a push reads."""
+    answer = CASES[case]
+    server.respond = answer.respond
+    code = expected_code(answer, Command(("watch",), 3))
+    for json_mode in (False, True):
+        argv = ("watch", "--set", SET, "--debounce-ms", "10", *(("--json",) if json_mode else ()))
+        ran = invoke(argv)
+        output = ran.stdout + ran.stderr
+        assert ran.code == code, (case, ran)
+        assert "Traceback" not in output and CANARY_VALUE not in output, (case, ran)
+        if json_mode:
+            events = [json.loads(line) for line in ran.stdout.splitlines()]
+            assert events[-1]["event"] == "stopped", (case, ran)
+            failed = [e for e in events if e.get("kind") == "failed" or e["event"] == "failed"]
+            assert len(failed) == code, (case, ran)
+        else:
+            failed = [line for line in ran.stdout.splitlines() if " sync failed: " in line]
+            assert len(failed) == code and "Stopped." in ran.stdout, (case, ran)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_completion_survives_whatever_the_server_answers(
+    case: str,
+    server: HostileServer,
+    project: Path,
+    no_retries: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Tab asks the API for set names: it completes nothing and prints nothing else."""
+    server.respond = CASES[case].respond
+    monkeypatch.setenv("_PCC_ENV_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", "pcc-env secrets list ")
+    monkeypatch.setenv("COMP_CWORD", "3")
+    before = len(server.requests)
+    ran = invoke(())
+    # A listing malformed only deeper than a set's fields still names the set.
+    names = SET if expected_code(CASES[case], Command((), 3)) == 0 else ""
+    assert (ran.code, ran.stdout.strip(), ran.stderr) == (0, names, ""), (case, ran)
+    assert len(server.requests) > before  # it did ask
+
+
+@pytest.mark.parametrize("case", ["deeply-nested-json", "gzip-that-is-not-gzip"])
+@pytest.mark.parametrize("command", ["push", "status", "redeploy", "secrets-list", "whoami"])
+def test_real_entry_point_ends_in_one_error_line(
+    case: str, command: str, server: HostileServer, tmp_path: Path
+) -> None:
+    """The issue's two answers against the installed ``pcc-env`` (a real process, real retries
+    bounded by a short deadline): one error line, or one JSON document under --json."""
+    server.respond = CASES[case].respond
+    (tmp_path / ".env").write_text(f"K={CANARY_VALUE}\n")
+    env = {
+        "PIPECAT_API_HOST": server.url,
+        "PIPECAT_API_KEY": TOKEN,
+        "PCC_ENV_DATA_DIR": str(tmp_path / ".state"),
+        "XDG_CACHE_HOME": str(tmp_path / ".cache"),
+    }
+    for json_mode in (False, True):
+        argv = (*COMMANDS[command].argv, *(("--json",) if json_mode else ()))
+        r = run_cli(*argv, env=env, cwd=tmp_path)
+        assert_clean_failure(
+            Ran(r.code, r.stdout, r.stderr), 1, json_mode=json_mode, what=(case, command)
+        )
+        assert "UnexpectedResponseError" in r.stdout or "Error: " in r.stderr
