@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpcore
 import httpx
@@ -77,6 +77,7 @@ from pcc_env.rules import (
     check_set_name,
     escape_text,
     normalize_host,
+    set_name_problems,
     total_size_problems,
     value_problems,
 )
@@ -575,18 +576,36 @@ class ApiTransport:
             ) from None
 
 
+def _set_path(name: str) -> str:
+    """``/secrets/{name}``, only for a valid set name (``InputError`` otherwise, nothing sent);
+    quoted all the same."""
+    return "/secrets/" + quote(check_set_name(name), safe="")
+
+
 class SecretsClient(ApiTransport, AgentsApi):
     """The API client: the secrets calls below, the agents calls from ``AgentsApi``."""
 
     # Secrets API --------------------------------------------------------------------------------
 
     def list_sets(self) -> list[SecretSetSummary]:
-        """Every set of the organization (name, type, region, status), never values."""
-        return self._parse(SecretSetList, self._request("GET", "/secrets"), "GET", "/secrets").sets
+        """Every set of the organization (name, type, region, status), never values. Refused
+        whole (``UnexpectedResponseError``) when a name breaks the naming rules: the API never
+        sends one, and each name builds a URL (``GET /secrets/{name}``)."""
+        data = self._request("GET", "/secrets")
+        sets = self._parse(SecretSetList, data, "GET", "/secrets").sets
+        for entry in sets:
+            problems = set_name_problems(entry.name)
+            if problems:
+                raise UnexpectedResponseError(
+                    f"the response names an invalid secret set: {problems[0]}",
+                    method="GET",
+                    path="/secrets",
+                )
+        return sets
 
     def get_set(self, name: str) -> SecretSetDetail:
         """Keys, region and status of a regular set; ``NotFoundError`` when absent."""
-        path = f"/secrets/{check_set_name(name)}"
+        path = _set_path(name)
         return self._parse(SecretSetDetail, self._request("GET", path), "GET", path)
 
     def find_set(self, name: str) -> SecretSetDetail | None:
@@ -612,7 +631,7 @@ class SecretsClient(ApiTransport, AgentsApi):
             secrets=[SecretPair(secret_key=k, secret_value=v) for k, v in secrets.items()],
             region=region,
         )
-        path = f"/secrets/{name}"
+        path = _set_path(name)
         return self._parse(PutResponse, self._request("PUT", path, request.to_wire()), "PUT", path)
 
     def put_image_pull_secret(
@@ -633,7 +652,7 @@ class SecretsClient(ApiTransport, AgentsApi):
             secret_value=value,
             region=region,
         )
-        path = f"/secrets/{name}"
+        path = _set_path(name)
         return self._parse(PutResponse, self._request("PUT", path, request.to_wire()), "PUT", path)
 
     def delete_key(self, name: str, key: str) -> bool:
@@ -642,11 +661,12 @@ class SecretsClient(ApiTransport, AgentsApi):
         ``NotFoundError`` when the first answer is 404."""
         check_set_name(name)
         check_keys([key])
-        return self._request("DELETE", f"/secrets/{name}/{key}") is not _ALREADY_GONE
+        path = f"{_set_path(name)}/{quote(key, safe='')}"
+        return self._request("DELETE", path) is not _ALREADY_GONE
 
     def delete_set(self, name: str) -> bool:
         """Delete a whole set; True/False/``NotFoundError`` as ``delete_key``."""
-        return self._request("DELETE", f"/secrets/{check_set_name(name)}") is not _ALREADY_GONE
+        return self._request("DELETE", _set_path(name)) is not _ALREADY_GONE
 
     def set_status(self, name: str) -> SecretSetSummary:
         """Status of any set, image pull secrets included (they cannot be read by name)."""

@@ -547,3 +547,115 @@ def test_real_entry_point_ends_in_one_error_line(
             Ran(r.code, r.stdout, r.stderr), 1, json_mode=json_mode, what=(case, command)
         )
         assert "UnexpectedResponseError" in r.stdout or "Error: " in r.stderr
+
+
+# 11. Names from the server never build a URL unchecked ------------------------------------------
+
+BAD_NAMES = [".", "..", "a/..", "a/b", "%2e%2e", "a?x=1", "a#b", "", "Agent-A", "-a", "a" * 64]
+
+
+def naming(*, agents: list[str], sets: list[str]) -> Responder:
+    """The documented answers, naming these agents (each binding ``SET``) and sets; any other
+    request (``POST /agents``: create; ``POST /``) is answered as a success, as a careless
+    server would, so that reaching it is not an error the test could miss."""
+
+    def respond(method: str, path: str) -> bytes:
+        body = valid_body(method, path)
+        if path == "/v1/secrets":
+            body = {"sets": [{**body["sets"][0], "name": n} for n in sets]}
+        elif path == "/v1/agents":
+            body = {"services": [{**body["services"][0], "name": n} for n in agents]}
+        elif path.startswith("/v1/agents/"):
+            body = {**body, "name": path.removeprefix("/v1/agents/")}
+        elif not path.startswith("/v1/secrets/"):
+            body = valid_body("GET", "/v1/agents/x")
+        return http("200 OK", json.dumps(body).encode())
+
+    return respond
+
+
+AGENT_COMMANDS = {
+    "redeploy": ("redeploy", "--set", SET, "--timeout", "5"),
+    "redeploy-agent": ("redeploy", "--set", SET, "--agent", AGENT, "--timeout", "5"),
+    "status": ("status",),
+    "status-set": ("status", "--set", SET),
+    "check": ("check", "--set", SET),
+    "push-redeploy": ("push", "--set", SET, "--redeploy", "--yes"),
+}
+
+
+def assert_no_request_left_the_names(server: HostileServer, good_agents: set[str]) -> None:
+    allowed = {"/v1/secrets", f"/v1/secrets/{SET}", "/v1/agents"}
+    allowed |= {f"/v1/agents/{a}" for a in good_agents}
+    stray = [r for r in server.requests if r[1] not in allowed]
+    assert not stray, stray
+    assert not [r for r in server.requests if r == ("POST", "/v1/agents")]
+
+
+@pytest.mark.parametrize("command", AGENT_COMMANDS)
+@pytest.mark.parametrize("bad", BAD_NAMES)
+def test_agent_names_from_the_server_are_checked_before_any_url(
+    bad: str, command: str, server: HostileServer, project: Path, no_retries: None
+) -> None:
+    """A listing that names an invalid agent is refused whole, before any request about an
+    agent: ``.`` and ``..`` made redeploy POST to ``/v1/agents`` (create) and ``/v1``."""
+    server.respond = naming(agents=[AGENT, bad], sets=[SET])
+    for json_mode in (False, True):
+        server.requests.clear()
+        argv = (*AGENT_COMMANDS[command], *(("--json",) if json_mode else ()))
+        ran = invoke(argv)
+        assert_clean_failure(ran, 1, json_mode=json_mode, what=(bad, command))
+        assert "invalid agent" in ran.stdout + ran.stderr, (bad, command, ran)
+        assert_no_request_left_the_names(server, good_agents=set())
+        assert ("GET", "/v1/agents") in server.requests
+
+
+@pytest.mark.parametrize("bad", [b for b in BAD_NAMES if b] + ["UPPER-set", "ab"])
+def test_set_names_from_the_server_are_checked_before_any_url(
+    bad: str, server: HostileServer, project: Path, no_retries: None
+) -> None:
+    """``status`` reads each listed set by name: an invalid one is the server's fault (exit 1,
+    UnexpectedResponseError), not the user's (it was exit 2, "bad input"), and builds no URL."""
+    server.respond = naming(agents=[AGENT], sets=[SET, bad])
+    for argv in (("status", "--json"), ("secrets", "list", "--json"), ("status",)):
+        server.requests.clear()
+        ran = invoke(argv)
+        assert_clean_failure(ran, 1, json_mode="--json" in argv, what=(bad, argv))
+        assert "invalid secret set" in ran.stdout + ran.stderr, (bad, argv, ran)
+        if "--json" in argv:
+            assert json.loads(ran.stdout)["error"]["type"] == "UnexpectedResponseError"
+        assert server.requests == [("GET", "/v1/secrets")], server.requests
+
+
+def test_valid_names_from_the_server_still_work(
+    server: HostileServer, project: Path, no_retries: None
+) -> None:
+    server.respond = naming(agents=[AGENT, "b0t-2"], sets=[SET, "other.set-1"])
+    ran = invoke(("redeploy", "--set", SET, "--timeout", "5", "--json"))
+    assert ran.code == 0, ran
+    assert {a["name"] for a in json.loads(ran.stdout)["agents"]} == {AGENT, "b0t-2"}
+    assert ("POST", f"/v1/agents/{AGENT}") in server.requests
+    assert ("POST", "/v1/agents/b0t-2") in server.requests
+    assert_no_request_left_the_names(server, good_agents={AGENT, "b0t-2"})
+    ran = invoke(("status", "--json"))
+    assert ran.code == 0, ran
+    assert [s["name"] for s in json.loads(ran.stdout)["sets"]] == [SET, "other.set-1"]
+
+
+@pytest.mark.parametrize("bad", BAD_NAMES)
+def test_the_client_builds_no_agent_url_from_an_invalid_name(
+    bad: str, server: HostileServer
+) -> None:
+    from pcc_env.agents_api import agent_path
+    from pcc_env.client import NO_RETRIES, SecretsClient
+    from pcc_env.errors import InputError
+
+    server.requests.clear()
+    with pytest.raises(InputError, match="agent name"):
+        agent_path(bad)
+    with SecretsClient(api_key=TOKEN, api_host=server.url, retry=NO_RETRIES) as client:
+        for call in (client.get_agent, client.find_agent, client.redeploy_agent):
+            with pytest.raises(InputError):
+                call(bad)
+    assert server.requests == []
+    assert agent_path(AGENT) == f"/agents/{AGENT}"
