@@ -63,6 +63,7 @@ class HostileServer:
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         self.respond: Responder = lambda method, path: http("200 OK", b"{}")
         self.requests: list[tuple[str, str]] = []
+        self.headers: list[dict[str, str]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -111,6 +112,12 @@ class HostileServer:
                     rest += chunk
                 path = target.split("?", 1)[0]
                 self.requests.append((method, path))
+                self.headers.append(
+                    {
+                        k.strip().lower(): v.strip()
+                        for k, _, v in (h.partition(":") for h in lines[1:])
+                    }
+                )
                 conn.sendall(self.respond(method, path))
                 conn.shutdown(socket.SHUT_WR)
                 conn.recv(1)  # let the client close first: no reset before it read the answer
@@ -245,6 +252,15 @@ CASES: dict[str, Case] = {
                 "200 OK",
                 gzip.compress(b'{"sets": []}' * 100)[:30],
                 headers=("Content-Encoding: gzip",),
+            )
+        )
+    ),
+    "gzip-three-times": Case(
+        raw(
+            http(
+                "200 OK",
+                gzip.compress(gzip.compress(gzip.compress(b"{}"))),
+                headers=("Content-Encoding: gzip, gzip, gzip",),
             )
         )
     ),
@@ -463,6 +479,39 @@ def test_every_command_fails_cleanly_whatever_the_server_answers(
     if cmd.json:
         ran = invoke((*cmd.argv, "--json"), cmd.stdin)
         assert_clean_failure(ran, code, json_mode=True, what=(case, command, "--json"))
+
+
+def raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", raw_deflate),
+        ("identity, gzip", gzip.compress),
+        ("gzip, deflate", lambda b: zlib.compress(gzip.compress(b))),
+    ],
+)
+def test_a_server_that_compresses_anyway_is_still_read(
+    encoding: str,
+    encode: Callable[[bytes], bytes],
+    server: HostileServer,
+    project: Path,
+    no_retries: None,
+) -> None:
+    """pcc-env asks for no compression; a proxy that compresses anyway is decoded (bounded)."""
+    body = json.dumps(valid_body("GET", "/v1/secrets")).encode()
+    answer = http("200 OK", encode(body), headers=(f"Content-Encoding: {encoding}",))
+    server.respond = raw(answer)
+    ran = invoke(("secrets", "list", "--json"))
+    assert ran.code == 0, ran
+    assert [s["name"] for s in json.loads(ran.stdout)["sets"]] == [SET]
+    assert server.headers[-1].get("accept-encoding") == "identity"
 
 
 @pytest.fixture
