@@ -14,17 +14,33 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from pcc_env.errors import NotFoundError
+from pcc_env.errors import NotFoundError, UnexpectedResponseError
+from pcc_env.rules import agent_name_problems, check_agent_name
 
 if TYPE_CHECKING:
     from pcc_env.models import AgentDetail, AgentSummary
 
 M = TypeVar("M", bound=BaseModel)
+A = TypeVar("A", bound="AgentSummary")
 
 
 def agent_path(name: str) -> str:
-    """``/agents/{name}``; the name comes from the user or the server, so it is quoted."""
-    return "/agents/" + quote(name, safe="")
+    """``/agents/{name}``, only for a valid agent name (``InputError`` otherwise, nothing sent):
+    httpx resolves dot segments, so ``.`` and ``..`` would reach ``/agents`` (create) and the
+    API root. Quoted all the same."""
+    return "/agents/" + quote(check_agent_name(name), safe="")
+
+
+def checked_names(agents: list[A], method: str, path: str) -> list[A]:
+    """``agents``, refused whole (``UnexpectedResponseError``) when one name breaks the naming
+    rules: the API never sends such a name, and each one builds a URL."""
+    for agent in agents:
+        problems = agent_name_problems(agent.name)
+        if problems:
+            raise UnexpectedResponseError(
+                f"the response names an invalid agent: {problems[0]}", method=method, path=path
+            )
+    return agents
 
 
 class AgentsApi:
@@ -53,7 +69,9 @@ class AgentsApi:
         if region is not None:
             params["region"] = region
         data = self._request("GET", "/agents", params=params)
-        return self._parse(AgentList, data, "GET", "/agents").services
+        return checked_names(
+            self._parse(AgentList, data, "GET", "/agents").services, "GET", "/agents"
+        )
 
     def get_agent(self, name: str) -> AgentDetail:
         """An agent's detail: desired/reconciled deployment, ``ready``, the active deployment
@@ -61,7 +79,8 @@ class AgentsApi:
         from pcc_env.models import AgentDetail
 
         path = agent_path(name)
-        return self._parse(AgentDetail, self._request("GET", path), "GET", path)
+        detail = self._parse(AgentDetail, self._request("GET", path), "GET", path)
+        return checked_names([detail], "GET", path)[0]
 
     def find_agent(self, name: str) -> AgentDetail | None:
         """Like ``get_agent`` but None when the agent does not exist."""
@@ -81,7 +100,8 @@ class AgentsApi:
             service_name=name, image=image, secret_set=secret_set, region=region
         ).dump()
         body.pop("forceRedeploy", None)
-        return self._parse(AgentDetail, self._request("POST", "/agents", body), "POST", "/agents")
+        detail = self._parse(AgentDetail, self._request("POST", "/agents", body), "POST", "/agents")
+        return checked_names([detail], "POST", "/agents")[0]
 
     def redeploy_agent(self, name: str) -> AgentDetail:
         """Make a new deployment of the agent with its current configuration
@@ -91,4 +111,4 @@ class AgentsApi:
 
         path = agent_path(name)
         data = self._request("POST", path, {"forceRedeploy": True})
-        return self._parse(AgentDetail, data, "POST", path)
+        return checked_names([self._parse(AgentDetail, data, "POST", path)], "POST", path)[0]

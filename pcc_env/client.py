@@ -29,13 +29,14 @@ import ssl
 import threading
 import time
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpcore
 import httpx
@@ -84,6 +85,7 @@ from pcc_env.rules import (
     display_path,
     escape_text,
     normalize_host,
+    set_name_problems,
     total_size_problems,
     value_problems,
 )
@@ -266,11 +268,14 @@ def _make_transport(api_host: str) -> httpx.HTTPTransport:
 # An answer of the API is a few KB; a listing of thousands of sets or agents stays far below
 # this. A server sending more is not the API: it would cost seconds and hundreds of MB to parse.
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+# The encodings a server may use although we ask for none (``Accept-Encoding: identity``): a
+# proxy or CDN may compress anyway. zlib's window bits for each; anything else is refused.
+_DECOMPRESS_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS}
 
 
 def _read_capped(response: httpx.Response, method: str, path: str) -> bytes:
     """The body of a streamed response, refused past ``MAX_RESPONSE_BYTES`` (before reading it
-    when its length is announced)."""
+    when its length is announced), then decoded by ``_decode_body`` (bounded the same way)."""
     too_big = UnexpectedResponseError(
         f"the response is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB",
         status_code=response.status_code,
@@ -280,14 +285,70 @@ def _read_capped(response: httpx.Response, method: str, path: str) -> bytes:
     announced = response.headers.get("content-length", "")
     if announced.isdigit() and int(announced) > MAX_RESPONSE_BYTES:
         raise too_big
+    if response.is_stream_consumed:  # a body given whole (httpx.MockTransport), decoded by httpx
+        if len(response.content) > MAX_RESPONSE_BYTES:
+            raise too_big
+        return response.content
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes():
+    # Raw bytes: httpx's own decoders inflate a whole chunk before any size check (a 40 KB gzip
+    # becomes 40 MB in memory) and raise httpx.DecodingError, which is no TransportError.
+    for chunk in response.iter_raw():
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
             raise too_big
         chunks.append(chunk)
-    return b"".join(chunks)
+    return _decode_body(b"".join(chunks), response, too_big, method, path)
+
+
+def _decode_body(
+    data: bytes, response: httpx.Response, too_big: ApiError, method: str, path: str
+) -> bytes:
+    """``data`` without its Content-Encoding (gzip or deflate, innermost last), at most
+    ``MAX_RESPONSE_BYTES`` once inflated; ``UnexpectedResponseError`` for anything else."""
+
+    def bad(why: str) -> UnexpectedResponseError:
+        return UnexpectedResponseError(
+            why, status_code=response.status_code, method=method, path=path
+        )
+
+    header = ",".join(response.headers.get_list("content-encoding"))
+    codings = [
+        c for c in (c.strip().lower() for c in header.split(",")) if c not in ("", "identity")
+    ]
+    if len(codings) > 2:  # each layer may inflate to the cap: a long chain costs seconds
+        raise bad("the response is compressed more times than pcc-env accepts")
+    for coding in reversed(codings):
+        if coding == "deflate":  # zlib-wrapped as the RFC says, or raw as some servers send
+            options = [zlib.MAX_WBITS, -zlib.MAX_WBITS]
+        elif coding in _DECOMPRESS_WBITS:
+            options = [_DECOMPRESS_WBITS[coding]]
+        else:  # the server's own word: not shown
+            raise bad("the response uses a content encoding pcc-env does not accept")
+        for n, wbits in enumerate(options, start=1):
+            inflater = zlib.decompressobj(wbits)
+            try:
+                out = inflater.decompress(data, MAX_RESPONSE_BYTES + 1)
+            except zlib.error:
+                if n < len(options):
+                    continue
+                raise bad(f"the response is not valid {coding} data") from None
+            break
+        if len(out) > MAX_RESPONSE_BYTES:
+            raise too_big
+        if not inflater.eof or inflater.unused_data:
+            raise bad(f"the response is not valid {coding} data (truncated or trailing bytes)")
+        data = out
+    return data
+
+
+def _json(content: bytes) -> Any:
+    """The decoded JSON; ``ValueError`` for anything else, a nesting too deep for the parser
+    (``RecursionError``) included."""
+    try:
+        return json.loads(content)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 @dataclass(frozen=True)
@@ -342,6 +403,9 @@ class ApiTransport:
             headers={
                 "Authorization": f"Bearer {self.api_key.value}",
                 "User-Agent": f"pcc-env/{__version__}",
+                # Compressed answers would save little on a few KB, and add a decoder that a
+                # hostile server can feed; one that compresses anyway is decoded, bounded.
+                "Accept-Encoding": "identity",
             },
             timeout=timeout,
             transport=transport or _make_transport(self.api_host),
@@ -448,6 +512,10 @@ class ApiTransport:
                 method=method,
                 path=path,
             ) from None
+        except httpx.HTTPError as exc:  # any other failure to read it: not the API's answer
+            raise UnexpectedResponseError(
+                f"the response cannot be read ({type(exc).__name__})", method=method, path=path
+            ) from None
         finally:
             _DEADLINE.reset(token)
         if response.is_success:
@@ -458,7 +526,7 @@ class ApiTransport:
         status = response.status_code
         message, code = response.reason_phrase or "error", None
         try:
-            body = json.loads(content)
+            body = _json(content)
             if isinstance(body, dict) and isinstance(body.get("error"), str):
                 message, code = body["error"], body.get("code")
         except ValueError:
@@ -517,7 +585,7 @@ class ApiTransport:
                 if not content:
                     return None
                 try:
-                    return json.loads(content)
+                    return _json(content)
                 except ValueError:
                     raise UnexpectedResponseError(
                         "the response is not JSON",
@@ -531,12 +599,18 @@ class ApiTransport:
     def _parse(model: type[M], data: Any, method: str, path: str) -> M:
         try:
             return model.model_validate(data)
-        except ValidationError:
+        except (ValidationError, RecursionError):
             raise UnexpectedResponseError(
                 f"the response does not match {model.__name__}",
                 method=method,
                 path=display_path(path),
             ) from None
+
+
+def _set_path(name: str) -> str:
+    """``/secrets/{name}``, only for a valid set name (``InputError`` otherwise, nothing sent);
+    quoted all the same."""
+    return "/secrets/" + quote(check_set_name(name), safe="")
 
 
 class SecretsClient(ApiTransport, AgentsApi):
@@ -545,12 +619,24 @@ class SecretsClient(ApiTransport, AgentsApi):
     # Secrets API --------------------------------------------------------------------------------
 
     def list_sets(self) -> list[SecretSetSummary]:
-        """Every set of the organization (name, type, region, status), never values."""
-        return self._parse(SecretSetList, self._request("GET", "/secrets"), "GET", "/secrets").sets
+        """Every set of the organization (name, type, region, status), never values. Refused
+        whole (``UnexpectedResponseError``) when a name breaks the naming rules: the API never
+        sends one, and each name builds a URL (``GET /secrets/{name}``)."""
+        data = self._request("GET", "/secrets")
+        sets = self._parse(SecretSetList, data, "GET", "/secrets").sets
+        for entry in sets:
+            problems = set_name_problems(entry.name)
+            if problems:
+                raise UnexpectedResponseError(
+                    f"the response names an invalid secret set: {problems[0]}",
+                    method="GET",
+                    path="/secrets",
+                )
+        return sets
 
     def get_set(self, name: str) -> SecretSetDetail:
         """Keys, region and status of a regular set; ``NotFoundError`` when absent."""
-        path = f"/secrets/{check_set_name(name)}"
+        path = _set_path(name)
         return self._parse(SecretSetDetail, self._request("GET", path), "GET", path)
 
     def find_set(self, name: str) -> SecretSetDetail | None:
@@ -577,7 +663,7 @@ class SecretsClient(ApiTransport, AgentsApi):
             secrets=[SecretPair(secret_key=k, secret_value=v) for k, v in secrets.items()],
             region=region,
         )
-        path = f"/secrets/{name}"
+        path = _set_path(name)
         return self._parse(PutResponse, self._request("PUT", path, request.to_wire()), "PUT", path)
 
     def put_image_pull_secret(
@@ -599,7 +685,7 @@ class SecretsClient(ApiTransport, AgentsApi):
             secret_value=value,
             region=region,
         )
-        path = f"/secrets/{name}"
+        path = _set_path(name)
         return self._parse(PutResponse, self._request("PUT", path, request.to_wire()), "PUT", path)
 
     def delete_key(self, name: str, key: str) -> bool:
@@ -608,11 +694,12 @@ class SecretsClient(ApiTransport, AgentsApi):
         ``NotFoundError`` when the first answer is 404."""
         check_set_name(name)
         check_keys([key])
-        return self._request("DELETE", f"/secrets/{name}/{key}") is not _ALREADY_GONE
+        path = f"{_set_path(name)}/{quote(key, safe='')}"
+        return self._request("DELETE", path) is not _ALREADY_GONE
 
     def delete_set(self, name: str) -> bool:
         """Delete a whole set; True/False/``NotFoundError`` as ``delete_key``."""
-        return self._request("DELETE", f"/secrets/{check_set_name(name)}") is not _ALREADY_GONE
+        return self._request("DELETE", _set_path(name)) is not _ALREADY_GONE
 
     def set_status(self, name: str) -> SecretSetSummary:
         """Status of any set, image pull secrets included (they cannot be read by name)."""

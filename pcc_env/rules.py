@@ -17,6 +17,10 @@ from pcc_env.errors import InputError
 SET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 SET_NAME_MIN_LENGTH = 3
 SET_NAME_MAX_LENGTH = 63
+# An agent (service) name is a DNS label. Names the server sends are checked against it before
+# they build a URL: "." and ".." would make ``/agents/{name}`` the create endpoint or the root.
+AGENT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+AGENT_NAME_MAX_LENGTH = 63
 KEY_PATTERN = r"^[A-Za-z0-9_-]+$"
 KEY_MAX_LENGTH = 64
 DEFAULT_REGION = "us-west"
@@ -32,6 +36,7 @@ MAX_SET_BYTES = 1024 * 1024
 _SET_NAME_RE = re.compile(SET_NAME_PATTERN)
 _KEY_RE = re.compile(KEY_PATTERN)
 _REGION_RE = re.compile(REGION_PATTERN)
+_AGENT_NAME_RE = re.compile(AGENT_NAME_PATTERN)
 # Python keeps undecodable bytes of argv and stdin as lone surrogates (PEP 383).
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # Shown in messages: what a mistyped key looks like. Not '+', '/', '=' (base64), quotes, spaces.
@@ -108,6 +113,16 @@ def check_region(region: str | None, *, source: str | None = None) -> str | None
     if problems:
         raise InputError(problems, source=source)
     return region
+
+
+def agent_name_problems(name: str) -> list[str]:
+    """Everything wrong with an agent name (empty list when it is valid)."""
+    if len(name) <= AGENT_NAME_MAX_LENGTH and _AGENT_NAME_RE.fullmatch(name):
+        return []
+    return [
+        f"agent name {show_key(name, 'name')} must be 1 to {AGENT_NAME_MAX_LENGTH} lowercase "
+        "letters, digits and '-', starting and ending with a letter or digit"
+    ]
 
 
 def key_problems(key: str) -> list[str]:
@@ -201,6 +216,14 @@ def total_size_problems(values: dict[str, str]) -> list[str]:
 def check_set_name(name: str) -> str:
     """Return ``name`` or raise ``InputError`` naming every problem."""
     problems = set_name_problems(name)
+    if problems:
+        raise InputError(problems)
+    return name
+
+
+def check_agent_name(name: str) -> str:
+    """Return ``name`` or raise ``InputError``."""
+    problems = agent_name_problems(name)
     if problems:
         raise InputError(problems)
     return name
