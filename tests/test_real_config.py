@@ -11,7 +11,9 @@ and never a template. The fixtures are our own, shaped like those projects.
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -19,9 +21,10 @@ import pytest
 from pcc_env.deploy_config import read_deploy_config
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.errors import ConfigError
-from tests.cli_helpers import ROOT
+from tests.cli_helpers import ROOT, start_cli
 from tests.cli_helpers import run_against as cli
 from tests.cli_helpers import write_requests as writes
+from tests.test_cli_watch import Watch
 
 # Shaped like the 1.14 template's output for a bot with Krisp (tabs, blank lines where its
 # template's conditionals were), plus the tables the CLI also accepts.
@@ -134,3 +137,118 @@ def test_pcc_env_accepts_exactly_the_deploy_files_pipecat_cloud_deploy_accepts(
         except ConfigError:
             ours = "refused"
         assert (name, ours) == (name, theirs)
+
+
+# Item 9: watch follows the README's targets --------------------------------------------------
+
+README_TARGETS = """
+[tool.pcc-env.targets.staging]
+set = "bot-staging"
+region = "us-west"
+env_files = [".env", ".env.staging"]
+
+[tool.pcc-env.targets.prod]
+regions = ["us-west", "us-east"]
+env_files = [".env", ".env.prod"]
+"""
+
+
+@pytest.fixture
+def targets_project(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text(README_TARGETS)
+    (tmp_path / "pcc-deploy.toml").write_text(PIPECAT_INIT_DEPLOY.replace("my-voice-bot", "bot"))
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-CANARY-common\nDAILY_API_KEY=d-common\n")
+    (tmp_path / ".env.staging").write_text("OPENAI_API_KEY=sk-CANARY-staging\n")
+    (tmp_path / ".env.prod").write_text("OPENAI_API_KEY=sk-CANARY-prod\n")
+    return tmp_path
+
+
+class TargetWatch(Watch):
+    """``pcc-env watch ARGS`` (no --set of its own, unlike ``Watch``)."""
+
+    def __init__(self, emu: EmulatorServer, directory: Path, *args: str) -> None:
+        self.emu, self.dir = emu, directory
+        self.lines = queue.Queue()
+        self.seen = []
+        env = {**emu.env(), "PCC_ENV_DATA_DIR": str(directory / ".state")}
+        self.proc = start_cli("watch", "--debounce-ms", "60", *args, env=env, cwd=directory)
+        threading.Thread(target=self._read, daemon=True).start()
+
+
+def holds(emu: EmulatorServer, set_name: str, key: str, value: str) -> bool:
+    return emu.emulator.store.check_value(set_name, key, value)
+
+
+def test_watch_follows_every_env_file_of_the_readme_staging_target(
+    emulator: EmulatorServer, targets_project: Path
+) -> None:
+    w = TargetWatch(emulator, targets_project, "-t", "staging")
+    w.ready("initial sync: ")
+    assert holds(emulator, "bot-staging", "OPENAI_API_KEY", "sk-CANARY-staging")
+    assert holds(emulator, "bot-staging", "DAILY_API_KEY", "d-common")
+    (targets_project / ".env.staging").write_text("OPENAI_API_KEY=sk-CANARY-staging-2\n")
+    w.expect(r"synced: ~OPENAI_API_KEY, ready")
+    assert holds(emulator, "bot-staging", "OPENAI_API_KEY", "sk-CANARY-staging-2")
+    (targets_project / ".env").write_text(
+        "OPENAI_API_KEY=sk-CANARY-common-2\nDAILY_API_KEY=d-common\nNEW_KEY=n\n"
+    )
+    w.expect(r"synced: \+NEW_KEY, ready")  # OPENAI_API_KEY stays the staging file's
+    assert holds(emulator, "bot-staging", "OPENAI_API_KEY", "sk-CANARY-staging-2")
+    code, out, err = w.stop()
+    assert code == 0, err
+    for text in [*w.seen, out, err]:
+        assert "sk-CANARY" not in text
+    assert emulator.emulator.store.get_set("bot-staging").region == "us-west"
+
+
+def test_watch_follows_every_region_of_a_target_each_with_its_own_push(
+    emulator: EmulatorServer, targets_project: Path
+) -> None:
+    w = TargetWatch(emulator, targets_project, "-t", "prod")
+    w.expect("initial sync: ")
+    w.ready("initial sync: ")
+    initial = [line for line in w.seen if "initial sync" in line]
+    assert sorted(line.split("'")[1] for line in initial) == [
+        "bot-secrets-us-east",
+        "bot-secrets-us-west",
+    ]
+    (targets_project / ".env.prod").write_text("OPENAI_API_KEY=sk-CANARY-prod-2\n")
+    synced = sorted(w.expect(r"synced: ~OPENAI_API_KEY").split("'")[1] for _ in range(2))
+    assert synced == ["bot-secrets-us-east", "bot-secrets-us-west"]
+    for region in ("us-west", "us-east"):
+        name = f"bot-secrets-{region}"
+        assert holds(emulator, name, "OPENAI_API_KEY", "sk-CANARY-prod-2")
+        assert emulator.emulator.store.get_set(name).region == region
+    code, _, err = w.stop()
+    assert code == 0, err
+
+
+def test_watch_sends_nothing_to_any_set_when_push_would_refuse_one(
+    emulator: EmulatorServer, targets_project: Path
+) -> None:
+    """push's guards, per set: bot-secrets-us-east exists in another region, so push -t prod
+    refuses; watch -t prod sends nothing to bot-secrets-us-west either."""
+    assert cli(emulator, targets_project, "secrets", "set", "bot-secrets-us-east", "X=1",
+               "--region", "eu-central").code == 0  # fmt: skip
+    before = writes(emulator)
+    assert cli(emulator, targets_project, "push", "-t", "prod", "--yes").code == 2
+    w = TargetWatch(emulator, targets_project, "-t", "prod")
+    line = w.expect("not synced")
+    assert "'bot-secrets-us-east'" in line and "region 'eu-central'" in line
+    assert "nothing sent to any set" in line
+    w.quiet(1.0)
+    code, _, _ = w.stop()
+    assert writes(emulator) == before
+    assert not emulator.emulator.store.exists("bot-secrets-us-west")
+    assert code == 0
+
+
+def test_watch_with_region_still_follows_one_set_of_a_target(
+    emulator: EmulatorServer, targets_project: Path
+) -> None:
+    w = TargetWatch(emulator, targets_project, "-t", "prod", "--region", "us-east")
+    w.ready("initial sync: ")
+    code, _, err = w.stop()
+    assert code == 0, err
+    assert emulator.emulator.store.exists("bot-secrets-us-east")
+    assert not emulator.emulator.store.exists("bot-secrets-us-west")
