@@ -252,3 +252,49 @@ def test_watch_with_region_still_follows_one_set_of_a_target(
     assert code == 0, err
     assert emulator.emulator.store.exists("bot-secrets-us-east")
     assert not emulator.emulator.store.exists("bot-secrets-us-west")
+
+
+# Item 9: init's .gitignore ------------------------------------------------------------------
+
+VALUE_FILES = [".env", ".env.production", ".env.local", ".env.staging", "sub/.env.prod"]
+TEMPLATES = [".env.example", "env.example", ".env.sample"]
+BOT = 'import os\n\nKEY = os.environ["OPENAI_API_KEY"]\n'
+
+
+def git_ignored(root: Path, names: list[str]) -> set[str]:
+    """What git itself ignores of ``names`` under ``root`` (a fresh repository)."""
+    if not (root / ".git").exists():
+        subprocess.run(["git", "init", "-q", str(root)], check=True, timeout=30)
+    r = subprocess.run(
+        ["git", "check-ignore", "--no-index", *names],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return set(r.stdout.split())
+
+
+@pytest.mark.parametrize(
+    "existing",
+    [None, "__pycache__/\n.env\n", ".env*\n", "*.env\n.env.*\n"],
+    ids=["no gitignore", "pipecat's .env line", "all .env*", "both globs"],
+)
+def test_init_gitignore_ignores_every_env_file_with_values_never_a_template(
+    tmp_path: Path, existing: str | None
+) -> None:
+    from pcc_env.project_init import gitignore_change, project_templates
+    from tests.cli_helpers import run_cli
+
+    (tmp_path / "bot.py").write_text(BOT)
+    (tmp_path / ".env.sample").write_text("OPENAI_API_KEY=\n")  # a template init did not write
+    if existing is not None:
+        (tmp_path / ".gitignore").write_text(existing)
+    r = run_cli("init", "--yes", cwd=tmp_path, env={"PCC_ENV_DATA_DIR": str(tmp_path / ".st")})
+    assert r.code == 0, r.output
+    assert git_ignored(tmp_path, VALUE_FILES + TEMPLATES) == set(VALUE_FILES)
+    if existing is not None:
+        assert (tmp_path / ".gitignore").read_text().startswith(existing)
+    gitignore = tmp_path / ".gitignore"  # a second run leaves it alone
+    again = gitignore_change(gitignore, gitignore.read_text(), project_templates(tmp_path))
+    assert again.action == "unchanged"
