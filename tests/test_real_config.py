@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import subprocess
 import threading
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from pcc_env.deploy_config import read_deploy_config
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.errors import ConfigError
-from tests.cli_helpers import ROOT, start_cli
+from tests.cli_helpers import ROOT, Result, start_cli
 from tests.cli_helpers import run_against as cli
 from tests.cli_helpers import write_requests as writes
 from tests.test_cli_watch import Watch
@@ -298,3 +299,142 @@ def test_init_gitignore_ignores_every_env_file_with_values_never_a_template(
     gitignore = tmp_path / ".gitignore"  # a second run leaves it alone
     again = gitignore_change(gitignore, gitignore.read_text(), project_templates(tmp_path))
     assert again.action == "unchanged"
+
+
+# Item 9: every hint that suggests a command works when followed ---------------------------
+
+HAND_WRITTEN = """import os
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings
+
+
+class Settings(BaseSettings):
+    openai_api_key: SecretStr
+
+
+def main() -> None:
+    print(os.getenv("DEEPGRAM_API_KEY"))
+"""
+
+
+def run_in(root: Path, *args: str) -> Result:
+    from tests.cli_helpers import run_cli
+
+    return run_cli(*args, cwd=root, env={"PCC_ENV_DATA_DIR": str(root / ".state")})
+
+
+def hinted_command(text: str) -> list[str]:
+    """The pcc-env command a hint quotes ('pcc-env init --force'), as arguments."""
+    match = re.search(r"'pcc-env ([^']+)'", text)
+    assert match is not None, text
+    return match.group(1).split()
+
+
+def test_init_check_hint_works_when_followed_on_init_s_own_model(tmp_path: Path) -> None:
+    (tmp_path / "bot.py").write_text(BOT)
+    r = run_in(tmp_path, "init", "--check")  # no model yet: the hint says to run init first
+    assert r.code == 2 and "run 'pcc-env init' first" in r.stderr, r.output
+    assert run_in(tmp_path, *hinted_command(r.stderr), "--yes").code == 0
+    (tmp_path / "bot.py").write_text(BOT + 'DEEPGRAM = os.getenv("DEEPGRAM_API_KEY")\n')
+    r = run_in(tmp_path, "init", "--check")
+    assert r.code == 1 and "'pcc-env init --force'" in r.stderr, r.output
+    r = run_in(tmp_path, *hinted_command(r.stderr), "--yes")
+    assert r.code == 0, r.output
+    assert run_in(tmp_path, "init", "--check").code == 0
+
+
+def test_init_check_hint_works_when_followed_on_a_hand_written_model(tmp_path: Path) -> None:
+    """The README's hand-written model (bot:Settings): init --force refuses to take it over
+    ("already names settings 'bot:Settings'"), so the hint must not send the user there."""
+    (tmp_path / "bot.py").write_text(HAND_WRITTEN)
+    pyproject = '[project]\nname = "bot"\n\n[tool.pcc-env]\nsettings = "bot:Settings"\n'
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    r = run_in(tmp_path, "init", "--check")
+    assert r.code == 1 and "DEEPGRAM_API_KEY" in r.stdout, r.output
+    assert "init --force" not in r.stderr.replace("init --force would refuse", "")
+    assert 'remove settings = "bot:Settings" from [tool.pcc-env]' in r.stderr, r.stderr
+    # Following it: the line removed, init writes its own model from the code.
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "bot"\n\n[tool.pcc-env]\n')
+    r = run_in(tmp_path, *hinted_command(r.stderr), "--yes")
+    assert r.code == 0, r.output
+    assert run_in(tmp_path, "init", "--check").code == 0
+    assert (tmp_path / "bot.py").read_text() == HAND_WRITTEN  # the user's code is untouched
+
+
+def test_init_conflict_hint_force_works_when_followed(tmp_path: Path) -> None:
+    (tmp_path / "bot.py").write_text(BOT)
+    (tmp_path / "settings.py").write_text("# an old file\n")
+    r = run_in(tmp_path, "init", "--yes")
+    assert r.code == 2 and "pass --force to overwrite it" in r.stderr, r.output
+    r = run_in(tmp_path, "init", "--yes", "--force")
+    assert r.code == 0, r.output
+    assert run_in(tmp_path, "init", "--check").code == 0
+
+
+def test_init_pyproject_refusal_hints_work_when_followed(tmp_path: Path) -> None:
+    (tmp_path / "bot.py").write_text(HAND_WRITTEN)
+    (tmp_path / "pyproject.toml").write_text('[tool.pcc-env]\nsettings = "bot:Settings"\n')
+    r = run_in(tmp_path, "init", "--force", "--yes")
+    assert r.code == 2 and "run 'pcc-env init' without --force" in r.stderr, r.output
+    r = run_in(tmp_path, "init")  # without --force: the drift report, no refusal
+    assert r.code == 0 and "Comparing settings bot:Settings" in r.stdout, r.output
+    (tmp_path / "pyproject.toml").write_text("[tool.pcc-env]\n")  # or remove the line first
+    assert run_in(tmp_path, "init", "--force", "--yes").code == 0
+
+
+def test_check_files_hint_export_works_when_followed(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    (tmp_path / "bot.py").write_text(BOT)
+    assert run_in(tmp_path, "init", "--yes").code == 0
+    (tmp_path / ".env.example").write_text("OPENAI_API_KEY=sk-CANARY-committed\n")
+    r = run_in(tmp_path, "check-files", ".env.example")
+    assert r.code == 1 and "'pcc-env export --output .env.example'" in r.stderr, r.output
+    assert "rename it to .env" in r.stderr
+    (tmp_path / ".env.example").rename(tmp_path / ".env")  # following it
+    r = cli(emulator, tmp_path, *hinted_command(r.stderr), "--offline")
+    assert r.code == 0, r.output
+    assert run_in(tmp_path, "check-files", ".env.example").code == 0
+    assert "sk-CANARY" not in (tmp_path / ".env.example").read_text() + r.output
+
+
+def test_export_check_hint_works_when_followed(emulator: EmulatorServer, tmp_path: Path) -> None:
+    (tmp_path / "bot.py").write_text(BOT)
+    assert run_in(tmp_path, "init", "--yes").code == 0
+    (tmp_path / ".env.example").write_text("# our own comment\n")
+    r = cli(emulator, tmp_path, "export", "--check", "--offline")
+    assert r.code == 1 and "Update it: pcc-env export --output .env.example" in r.stderr
+    command = r.stderr.split("Update it: pcc-env ", 1)[1].split()
+    r = cli(emulator, tmp_path, *command, "--offline")
+    assert r.code == 0, r.output
+    assert cli(emulator, tmp_path, "export", "--check", "--offline").code == 0
+    assert (tmp_path / ".env.example").read_text().startswith("# our own comment\n")
+
+
+def test_push_hints_work_when_followed(emulator: EmulatorServer, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-CANARY-h\nEMPTY=\n")
+    r = cli(emulator, tmp_path, "push", "--set", "hints", "--yes")
+    assert r.code == 2 and "pass --skip-empty to leave them out" in r.stderr, r.output
+    r = cli(emulator, tmp_path, "push", "--set", "hints", "--yes", "--skip-empty")
+    assert r.code == 0, r.output
+    r = cli(emulator, tmp_path, "push", "--set", "hints", "--yes", "--skip-empty")
+    assert "Use --force to send them anyway" in r.output, r.output
+    before = writes(emulator)
+    r = cli(emulator, tmp_path, "push", "--set", "hints", "--yes", "--skip-empty", "--force")
+    assert r.code == 0 and writes(emulator) == before + 1, r.output
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-CANARY-h\nPORT=8\n")
+    r = cli(emulator, tmp_path, "push", "--set", "hints", "--yes")
+    assert r.code == 2 and "--allow-reserved" in r.stderr, r.output
+    r = cli(emulator, tmp_path, "push", "--set", "hints", "--yes", "--allow-reserved")
+    assert r.code == 0, r.output
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-CANARY-h\nURL=${HOME}/x\n")
+    r = cli(emulator, tmp_path, "push", "--set", "hints", "--yes")
+    assert r.code == 2 and "pass --no-interpolate" in r.stderr, r.output
+    r = cli(emulator, tmp_path, "push", "--set", "hints", "--yes", "--no-interpolate")
+    assert r.code == 0, r.output
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-CANARY-h2\n")
+    r = cli(emulator, tmp_path, "push", "--set", "hints", "--prune")  # off a terminal
+    assert r.code == 2 and "pass --yes" in r.stderr, r.output
+    assert cli(emulator, tmp_path, "push", "--set", "hints", "--prune", "--yes").code == 0
+    assert emulator.emulator.store.get_set("hints").keys == ["OPENAI_API_KEY"]
