@@ -438,3 +438,61 @@ def test_push_hints_work_when_followed(emulator: EmulatorServer, tmp_path: Path)
     assert r.code == 2 and "pass --yes" in r.stderr, r.output
     assert cli(emulator, tmp_path, "push", "--set", "hints", "--prune", "--yes").code == 0
     assert emulator.emulator.store.get_set("hints").keys == ["OPENAI_API_KEY"]
+
+
+def push_hint_args(text: str) -> list[str]:
+    """'pcc-env push --set NAME' from init's Next line, NAME filled in."""
+    args = hinted_command(text.split("fill in .env, and ", 1)[1])
+    return ["hinted-set" if a == "NAME" else a for a in args]
+
+
+def test_init_next_hint_push_works_when_followed_without_a_deploy_file(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    (tmp_path / "bot.py").write_text(BOT)
+    r = run_in(tmp_path, "init", "--yes")
+    assert r.code == 0, r.output
+    args = push_hint_args(r.stderr)
+    assert args == ["push", "--set", "hinted-set"], r.stderr
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-CANARY-next\n")
+    r = cli(emulator, tmp_path, *args, "--yes")
+    assert r.code == 0, r.output
+
+
+def test_pipecat_init_1_14_scaffold_init_push_check_export_check_with_no_hand_edits(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """A scaffold shaped like the current pipecat CLI's: its deploy file, a bot reading keys."""
+    (tmp_path / "pcc-deploy.toml").write_text(PIPECAT_INIT_DEPLOY)
+    (tmp_path / "bot.py").write_text(BOT + 'DEEPGRAM = os.environ["DEEPGRAM_API_KEY"]\n')
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-CANARY-a\nDEEPGRAM_API_KEY=sk-CANARY-b\n")
+    r = cli(emulator, tmp_path, "init", "--yes")
+    assert r.code == 0, r.output
+    args = push_hint_args(r.stderr)
+    assert args == ["push"], r.stderr
+    steps = [
+        cli(emulator, tmp_path, *args, "--yes"),
+        cli(emulator, tmp_path, "check"),
+        cli(emulator, tmp_path, "export", "--check"),
+    ]
+    for step in steps:
+        assert step.code == 0, step.output
+        assert "sk-CANARY" not in step.output
+    keys = emulator.emulator.store.get_set("my-voice-bot-secrets").keys
+    assert sorted(keys) == ["DEEPGRAM_API_KEY", "OPENAI_API_KEY"]
+
+
+def test_export_offline_hint_appears_only_when_it_works(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    r = cli(emulator, tmp_path, "export", "--set", "no-such-set")
+    assert r.code != 0 and "does not exist" in r.stderr, r.output
+    assert "--offline" not in r.stderr  # no model: export --offline would refuse
+    (tmp_path / "bot.py").write_text(BOT)
+    assert run_in(tmp_path, "init", "--yes").code == 0
+    (tmp_path / ".env.example").unlink()
+    r = cli(emulator, tmp_path, "export", "--set", "no-such-set", "--output", ".env.example")
+    assert r.code != 0 and "--offline writes the settings model's template" in r.stderr
+    r = cli(emulator, tmp_path, "export", "--set", "no-such-set", "--output", ".env.example",
+            "--offline")  # fmt: skip
+    assert r.code == 0, r.output

@@ -132,9 +132,19 @@ def init(
     success(f"Wrote {', '.join(str(c.path.relative_to(root)) for c in written)}.")
     info(
         "Next: load the settings in your bot (from settings import Settings; settings = "
-        "load_settings(Settings)), fill in .env, and 'pcc-env push'. Commit settings.py and "
+        f"load_settings(Settings)), fill in .env, and {_push_hint()}. Commit settings.py and "
         ".env.example, never .env."
     )
+
+
+def _push_hint() -> str:
+    """The push command that works here: plain ``push`` needs a secret set from the deploy
+    file; without one it would refuse, so the hint names the flag that gives it."""
+    from pcc_env.deploy_config import default_deploy_file, secret_set_from_deploy_file
+
+    if secret_set_from_deploy_file(default_deploy_file()):
+        return "'pcc-env push'"
+    return "'pcc-env push --set NAME' (or add secret_set = \"NAME\" to pcc-deploy.toml)"
 
 
 def _env_keys(path: Path, *, named: bool) -> list[str]:
