@@ -496,3 +496,22 @@ def test_export_offline_hint_appears_only_when_it_works(
     r = cli(emulator, tmp_path, "export", "--set", "no-such-set", "--output", ".env.example",
             "--offline")  # fmt: skip
     assert r.code == 0, r.output
+
+
+def test_redeploy_hints_work_when_followed(emulator: EmulatorServer, targets_project: Path) -> None:
+    from tests.test_cli_redeploy import deploy, up_to_date
+
+    assert cli(emulator, targets_project, "push", "-t", "staging", "--yes").code == 0
+    deploy(emulator, "bot", "bot-staging")
+    (targets_project / ".env.staging").write_text("OPENAI_API_KEY=sk-CANARY-staging-3\n")
+    r = cli(emulator, targets_project, "push", "-t", "staging", "--yes")
+    assert r.code == 0 and "Update them: pcc-env redeploy --set bot-staging" in r.output
+    command = r.output.split("Update them: pcc-env ", 1)[1].split()
+    r = cli(emulator, targets_project, *command)
+    assert r.code == 0, r.output
+    assert up_to_date(emulator, "bot")
+    r = cli(emulator, targets_project, "redeploy", "-t", "prod", "--agent", "bot")
+    assert r.code == 2 and "name one with --set to use --agent" in r.stderr, r.output
+    r = cli(emulator, targets_project, "redeploy", "-t", "prod", "--agent", "bot",
+            "--set", "bot-staging")  # fmt: skip
+    assert r.code == 0, r.output
