@@ -515,3 +515,24 @@ def test_redeploy_hints_work_when_followed(emulator: EmulatorServer, targets_pro
     r = cli(emulator, targets_project, "redeploy", "-t", "prod", "--agent", "bot",
             "--set", "bot-staging")  # fmt: skip
     assert r.code == 0, r.output
+
+
+def test_watch_json_names_the_set_of_each_event(
+    emulator: EmulatorServer, targets_project: Path
+) -> None:
+    import json
+
+    w = TargetWatch(emulator, targets_project, "-t", "prod", "--json")
+    w.expect('"event": "synced"')
+    w.ready('"event": "synced"')
+    code, tail, err = w.stop()
+    assert code == 0, err
+    events = [json.loads(line) for line in [*w.seen, *tail.splitlines()] if line]
+    watching = events[0]
+    assert watching["event"] == "watching" and watching["target"] == "prod"
+    assert [s["region"] for s in watching["sets"]] == ["us-west", "us-east"]
+    assert [p.rsplit("/", 1)[1] for p in watching["paths"]] == [".env", ".env.prod"]
+    synced = sorted(e["set"] for e in events if e["event"] == "synced")
+    assert synced == ["bot-secrets-us-east", "bot-secrets-us-west"]
+    assert events[-1]["event"] == "stopped" and events[-1]["synced"] == 2
+    assert "sk-CANARY" not in "\n".join(w.seen) + tail + err
