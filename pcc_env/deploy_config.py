@@ -41,10 +41,77 @@ class DeployConfig:
     image_credentials: str | None = None
 
 
+# The keys ``pipecat cloud deploy`` accepts (pipecatcloud's load_deploy_config_file): it refuses
+# any other top-level key, and any other key in the tables it builds from (``scaling``,
+# ``krisp_viva``, ``resources``, ``git``). ``docker`` and ``build`` it reads loosely, so do we.
+DEPLOY_KEYS = (
+    "agent_name",
+    "image",
+    "build_id",
+    "image_credentials",
+    "secret_set",
+    "region",
+    "scaling",
+    "docker",
+    "build",
+    "agent_profile",
+    "krisp_viva",
+    "git",
+    "websocket_auth",
+    "max_session_duration",
+    "resources",
+    "architecture",
+)
+DEPLOY_TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "scaling": ("min_agents", "max_agents"),
+    "krisp_viva": ("audio_filter",),
+    "resources": ("cpu", "memory"),
+    "git": ("repo", "branch", "dockerfile_path", "subdirectory"),
+    "docker": (),
+    "build": (),
+}
+
+
+def _deploy_file_problems(data: dict[str, Any]) -> list[str]:
+    """Why ``pipecat cloud deploy`` would refuse this deploy file's keys (names only): pcc-env
+    must not push to a set named by a file the deploy then rejects."""
+    if "enable_krisp" in data:  # the CLI's own migration message
+        return [
+            "'enable_krisp' is no longer supported by pipecat cloud deploy: configure Krisp with "
+            'a [krisp_viva] table (audio_filter = "tel" or "pro") and remove enable_krisp'
+        ]
+    problems = []
+    unknown = sorted(k for k in data if k not in DEPLOY_KEYS)
+    if unknown:
+        problems.append(
+            f"unknown key(s) {', '.join(map(_show, unknown))}, which pipecat cloud deploy "
+            f"refuses too (known: {', '.join(DEPLOY_KEYS)})"
+        )
+    for table, known in DEPLOY_TABLE_KEYS.items():
+        if table not in data:
+            continue
+        value = data[table]
+        if not isinstance(value, dict):
+            problems.append(f"[{table}] must be a table")
+            continue
+        extra = sorted(k for k in value if k not in known) if known else []
+        if extra:
+            problems.append(
+                f"[{table}] has unknown key(s) {', '.join(map(_show, extra))} "
+                f"(known: {', '.join(known)})"
+            )
+    return problems
+
+
 def read_deploy_config(path: str | os.PathLike[str] = DEPLOY_FILE) -> DeployConfig:
-    """Parse a deploy file; raises ``ConfigError`` naming the file when it cannot be used."""
+    """Parse a deploy file; raises ``ConfigError`` naming the file when it cannot be used, or
+    when ``pipecat cloud deploy`` would refuse its keys (its tables, ``agent_profile``...,
+    are accepted and otherwise left to that command)."""
     p = Path(path)
     data = read_toml_file(p, "a deploy file")
+    problems = _deploy_file_problems(data)
+    if problems:
+        raise ConfigError(f"{_show_path(str(p))}: " + "; ".join(problems))
     fields = {}
     for key in ("agent_name", "image", "region", "secret_set", "image_credentials"):
         value = data.get(key)

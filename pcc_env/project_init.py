@@ -380,9 +380,10 @@ def template_change(
     return FileChange(path, "overwrite" if force else "update", summary, text, current)
 
 
-def env_is_ignored(text: str) -> bool:
-    """Whether a ``.gitignore`` ignores a file named ``.env``: the last pattern that matches it
-    wins, and ``!pattern`` un-ignores (directory-only patterns ``x/`` do not match a file)."""
+def env_is_ignored(text: str, name: str = ".env") -> bool:
+    """Whether a ``.gitignore`` ignores a file ``name`` (default ``.env``) at the top: the last
+    pattern that matches it wins, and ``!pattern`` un-ignores (directory-only patterns ``x/``
+    do not match a file)."""
     ignored = False
     for raw in text.splitlines():
         line = raw.strip()
@@ -391,22 +392,64 @@ def env_is_ignored(text: str) -> bool:
         negate = line.startswith("!")
         pattern = line[1:] if negate else line
         pattern = pattern.removeprefix("**/").lstrip("/")
-        if "/" not in pattern and fnmatch.fnmatchcase(".env", pattern):
+        if "/" not in pattern and fnmatch.fnmatchcase(name, pattern):
             ignored = not negate
     return ignored
 
 
-GITIGNORE_ENTRY = "# Local secrets: never commit them (pcc-env init)\n.env\n"
+# Files that hold values (``.env.production``, ``.env.local``...: the names frameworks and the
+# README's targets use) and templates, which must stay committed. A template init does not know
+# of is kept committed when it exists (``gitignore_change``'s ``templates``).
+VALUE_FILE_PROBES = (
+    ".env",
+    ".env.local",
+    ".env.production",
+    ".env.prod",
+    ".env.staging",
+    ".env.development",
+    ".env.dev",
+    ".env.test",
+)
+TEMPLATE_NAMES = (".env.example", "env.example", ".env.sample", ".env.template", ".env.dist")
+GITIGNORE_HEAD = "# Local secrets: never commit them; templates stay committed (pcc-env init)\n"
 
 
-def gitignore_change(path: Path, current: str | None) -> FileChange:
-    if current is not None and env_is_ignored(current):
-        return FileChange(path, "unchanged", ".env is ignored already")
+def gitignore_lines(current: str, templates: Sequence[str] = (TEMPLATE_FILE,)) -> list[str]:
+    """The lines that make ``current`` ignore ``.env`` and every ``.env.*`` holding values
+    while leaving each of ``templates`` committed; none when it does so already."""
+    lines: list[str] = []
+
+    def text() -> str:
+        return current + "\n" + "\n".join(lines)
+
+    if not env_is_ignored(current, ".env"):
+        lines.append(".env")
+    if any(not env_is_ignored(text(), name) for name in VALUE_FILE_PROBES):
+        lines.append(".env.*")
+    lines.extend(f"!{name}" for name in templates if env_is_ignored(text(), name))
+    return lines
+
+
+def gitignore_change(
+    path: Path, current: str | None, templates: Sequence[str] = (TEMPLATE_FILE,)
+) -> FileChange:
+    lines = gitignore_lines(current or "", templates)
+    if current is not None and not lines:
+        return FileChange(path, "unchanged", ".env and .env.* are ignored already")
+    entry = GITIGNORE_HEAD + "".join(f"{line}\n" for line in lines)
+    summary = ", ".join(lines)
     if current is None:
-        return FileChange(path, "create", ".env", GITIGNORE_ENTRY)
+        return FileChange(path, "create", summary, entry)
     sep = "" if not current or current.endswith("\n") else "\n"
     blank = "\n" if current.strip() else ""
-    return FileChange(path, "append", ".env", current + sep + blank + GITIGNORE_ENTRY, current)
+    return FileChange(path, "append", summary, current + sep + blank + entry, current)
+
+
+def project_templates(root: Path) -> list[str]:
+    """The template init writes, and any other template the project has (kept committed)."""
+    return [TEMPLATE_FILE] + [
+        n for n in TEMPLATE_NAMES if n != TEMPLATE_FILE and (root / n).is_file()
+    ]
 
 
 _TABLE_HEADER = re.compile(
@@ -505,7 +548,7 @@ def plan_init(
     changes = [
         settings_change(settings_path, read_existing(settings_path), source, force, len(fields)),
         template_change(template_path, read_existing(template_path), model, force),
-        gitignore_change(gitignore_path, read_existing(gitignore_path)),
+        gitignore_change(gitignore_path, read_existing(gitignore_path), project_templates(root)),
         pyproject_change(pyproject_path, read_existing(pyproject_path)),
     ]
     changes, shipping = ship_changes(root, changes, [*scan.files, SETTINGS_FILE])

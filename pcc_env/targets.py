@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
     from pcc_env.client import SecretsClient
+    from pcc_env.dotenv_file import EnvFile
     from pcc_env.sync import PushPlan, PushResult, PushState
 
 TARGET_ENV = "PCC_ENV_TARGET"
@@ -263,19 +264,32 @@ def read_env_files(
 ) -> tuple[dict[str, str], list[str]]:
     """The values to push from several .env files merged in order (later files win), and the
     keys left out as empty. Every file gets the guards of ``push``; problems name the file."""
-    from pcc_env.dotenv_file import read_env_file, secrets_to_send
+    import functools
 
-    if len(paths) == 1:
-        return secrets_to_send(
-            read_env_file(paths[0]), interpolate=interpolate, skip_empty=skip_empty
-        )
+    from pcc_env.dotenv_file import read_env_file
+
+    loaders = [(p, functools.partial(read_env_file, p)) for p in paths]
+    return merge_env_files(loaders, interpolate=interpolate, skip_empty=skip_empty)
+
+
+def merge_env_files(
+    loaders: Sequence[tuple[Path, Callable[[], EnvFile]]],
+    *,
+    interpolate: bool = True,
+    skip_empty: bool = False,
+) -> tuple[dict[str, str], list[str]]:
+    """``read_env_files`` on files already read (``watch`` reads their bytes itself): each
+    (path, parse) pair is parsed and guarded alone, then merged in order."""
+    from pcc_env.dotenv_file import secrets_to_send
+
+    if len(loaders) == 1:
+        return secrets_to_send(loaders[0][1](), interpolate=interpolate, skip_empty=skip_empty)
+    paths = [path for path, _ in loaders]
     merged: dict[str, str] = {}
     problems: list[str] = []
-    for path in paths:
+    for path, load in loaders:
         try:
-            values, empty = secrets_to_send(
-                read_env_file(path), interpolate=interpolate, skip_empty=True
-            )
+            values, empty = secrets_to_send(load(), interpolate=interpolate, skip_empty=True)
         except DotenvError as exc:
             problems.extend(f"{exc.source or path}: {p}" for p in exc.problems)
             continue

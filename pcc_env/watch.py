@@ -1,6 +1,11 @@
-"""Keep a secret set in sync with a local .env while you develop (watchfiles).
+"""Keep a target's secret sets in sync with its local .env files while you develop (watchfiles).
 
-The file's *directory* is watched, filtered to the file's name: editors save by writing a new
+A target may merge several files (``env_files = [".env", ".env.staging"]``, later files win, as
+``push`` merges them) and fan out to several sets (one per region): a change to any file plans
+every set again, and each set gets its own push with every guard of ``push``. A refusal for one
+set sends nothing to any set, as ``push --target`` does.
+
+Each file's *directory* is watched, filtered to the file's name: editors save by writing a new
 file and renaming it over the old one, and a watch on the file itself would stop after the first
 such save. A change is pushed only once the content is stable (two reads a debounce apart agree),
 so a truncate-then-write save never sends the empty or half-written intermediate. Pushes reuse
@@ -10,19 +15,22 @@ so a truncate-then-write save never sends the empty or half-written intermediate
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import watchfiles
 
-from pcc_env.dotenv_file import parse_env_bytes, secrets_to_send
+from pcc_env.concurrency import map_in_background
+from pcc_env.dotenv_file import parse_env_bytes
 from pcc_env.errors import ConfigError, InputError, PccEnvError
-from pcc_env.rules import reserved_key_problems
+from pcc_env.rules import escape_text, reserved_key_problems
 from pcc_env.sync import (
     PushPlan,
     PushState,
@@ -32,9 +40,11 @@ from pcc_env.sync import (
     plan_push,
     plan_update,
 )
+from pcc_env.targets import SetTarget, merge_env_files
 
 if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
+    from pcc_env.sync import PushResult
 
 EventKind = Literal["synced", "unchanged", "skipped", "failed"]
 # Seconds a file must stay unchanged before a sync that reads a last line with no newline yet
@@ -45,7 +55,8 @@ DELETE_QUIET = 2.0
 
 @dataclass(frozen=True)
 class SyncEvent:
-    """What happened on one look at the file. Names and line numbers only, never values."""
+    """What happened on one look at the files, for one set (``set_name``) or for all (None).
+    Names and line numbers only, never values."""
 
     kind: EventKind
     at: float  # wall-clock time
@@ -56,6 +67,7 @@ class SyncEvent:
     latency: float | None = None  # seconds from the file event to ready
     message: str | None = None
     initial: bool = False
+    set_name: str | None = None
 
 
 @dataclass
@@ -69,16 +81,31 @@ class WatchSummary:
     write_requests: int = 0
 
 
+Contents = tuple[bytes | None, ...]  # one item per file; None: the file is missing
+
+
+@dataclass
+class _SetSync:
+    """One set of the target, and what it holds from us (None before its first sync)."""
+
+    target: SetTarget
+    last: dict[str, str] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.target.set_name
+
+
 class EnvWatcher:
-    """Watches one .env file and pushes its changes to one set until ``stop`` is set."""
+    """Watches a target's .env files and pushes their merged changes to each of its sets until
+    ``stop`` is set."""
 
     def __init__(
         self,
         client: SecretsClient,
-        env_file: Path,
-        set_name: str,
+        env_files: Sequence[Path],
+        sets: Sequence[SetTarget],
         *,
-        region: str | None = None,
         prune: bool = False,
         debounce: float = 0.1,
         interpolate: bool = True,
@@ -90,10 +117,11 @@ class EnvWatcher:
         state: PushState | None = None,
         allow_reserved: bool = False,
     ) -> None:
+        if not env_files or not sets:
+            raise ValueError("watch needs at least one file and one set")
         self.client = client
-        self.env_file = env_file
-        self.set_name = set_name
-        self.region = region
+        self.env_files = tuple(env_files)
+        self.sets = [_SetSync(t) for t in sets]
         self.prune = prune
         self.debounce = debounce
         self.interpolate = interpolate
@@ -105,30 +133,39 @@ class EnvWatcher:
         self.state = state or PushState()
         self.allow_reserved = allow_reserved
         self.summary = WatchSummary()
-        self._last: dict[str, str] | None = None  # what the set holds from us
         self._seen_digest: str | None = None  # the content last looked at
         self._retry_at: float | None = None
         self._failures_in_a_row = 0
 
-    # One look at the file ---------------------------------------------------------------------
+    # One look at the files --------------------------------------------------------------------
 
-    def _read(self) -> bytes | None:
-        try:
-            return self.env_file.read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
-            return None
+    def _read(self) -> Contents:
+        def one(path: Path) -> bytes | None:
+            try:
+                return path.read_bytes()
+            except (FileNotFoundError, IsADirectoryError):
+                return None
+
+        return tuple(one(p) for p in self.env_files)
+
+    @staticmethod
+    def _digest(data: Contents) -> str:
+        h = hashlib.sha256()
+        for item in data:
+            h.update(b"-" if item is None else b"+%d:" % len(item) + item)
+        return h.hexdigest()
 
     def _settle(
         self,
         stop: threading.Event,
         quiet: float,
-        data: bytes | None = None,
+        data: Contents | None = None,
         since: float | None = None,
-    ) -> tuple[bytes | None, float]:
-        """Read until the content has not changed for ``quiet`` seconds (re-reading every
-        ``debounce``): a quiet period is only evidence once reads agree. Returns the content
-        and the monotonic time it last changed. ``data``/``since`` continue an earlier read."""
-        if since is None:
+    ) -> tuple[Contents, float]:
+        """Read until the contents have not changed for ``quiet`` seconds (re-reading every
+        ``debounce``): a quiet period is only evidence once reads agree. Returns the contents
+        and the monotonic time they last changed. ``data``/``since`` continue an earlier read."""
+        if data is None or since is None:
             data, since = self._read(), time.monotonic()
         while not stop.is_set():
             left = quiet - (time.monotonic() - since)
@@ -146,45 +183,52 @@ class EnvWatcher:
         self.report(event)
 
     def sync(self, trigger: float, stop: threading.Event, *, quiet: bool = False) -> None:
-        """Look at the file once and push what changed (``trigger``: monotonic event time).
+        """Look at the files once and push what changed (``trigger``: monotonic event time).
 
         Slow writers are waited for: a file whose last line has no newline yet must be quiet
-        for ``PARTIAL_LINE_QUIET``, and a sync that deletes keys for ``DELETE_QUIET``; if the
+        for ``PARTIAL_LINE_QUIET``, and a sync that deletes keys for ``DELETE_QUIET``; if a
         file changes meanwhile, the sync starts over with the new content.
         """
         data, since = self._settle(stop, self.debounce)
         while not stop.is_set():
-            if data and not data.endswith(b"\n"):
+            if any(d and not d.endswith(b"\n") for d in data):
                 data, since = self._settle(
                     stop, max(PARTIAL_LINE_QUIET, self.debounce), data, since
                 )
             planned = self._plan(data, quiet)
             if planned is None or stop.is_set():
                 return
-            plan, values = planned
-            if plan.to_delete and time.monotonic() - since < DELETE_QUIET:
+            pushes, values = planned
+            deletes = any(plan.to_delete for _, plan in pushes)
+            if deletes and time.monotonic() - since < DELETE_QUIET:
                 settled, since = self._settle(stop, DELETE_QUIET, data, since)
                 if settled != data:
                     data = settled
-                    continue  # the file changed while we waited: plan again
+                    continue  # a file changed while we waited: plan again
             if not stop.is_set():
-                self._apply(plan, values, trigger)
+                self._apply(pushes, values, trigger)
             return
 
-    def _plan(self, data: bytes | None, quiet: bool) -> tuple[PushPlan, dict[str, str]] | None:
-        """The plan for ``data``, or None after reporting why nothing is sent."""
+    def _values(self, data: Contents) -> tuple[dict[str, str], list[str]] | None:
+        """The merged values to send and the keys left blank, or None after reporting why
+        nothing is sent."""
         now = time.time()
-        self._seen_digest = hashlib.sha256(data).hexdigest() if data is not None else None
-        if data is None:
-            self._emit(SyncEvent("skipped", now, message=f"{self.env_file} is missing; waiting"))
-            return None
-        if not data.strip():
-            self._emit(SyncEvent("skipped", now, message=f"{self.env_file} is empty; not syncing"))
-            return None
+        for path, content in zip(self.env_files, data, strict=True):
+            shown = escape_text(str(path))
+            if content is None:
+                self._emit(SyncEvent("skipped", now, message=f"{shown} is missing; waiting"))
+                return None
+            if not content.strip():
+                self._emit(SyncEvent("skipped", now, message=f"{shown} is empty; not syncing"))
+                return None
         try:
-            env = parse_env_bytes(data, self.env_file)
-            values, blank = secrets_to_send(
-                env, interpolate=self.interpolate, skip_empty=self.skip_empty
+            loaders = [
+                (path, functools.partial(parse_env_bytes, content, path))
+                for path, content in zip(self.env_files, data, strict=True)
+                if content is not None
+            ]
+            values, blank = merge_env_files(
+                loaders, interpolate=self.interpolate, skip_empty=self.skip_empty
             )
             if not values:
                 raise InputError(
@@ -195,100 +239,162 @@ class EnvWatcher:
         except InputError as exc:
             self._emit(SyncEvent("skipped", now, message=str(exc)))
             return None
-        if values == self._last:
-            if not quiet:
-                self._emit(SyncEvent("unchanged", now))
-            return None
-        try:
-            if self._last is None:
-                remote = fetch_remote(self.client, self.set_name)
-                plan = plan_push(
-                    self.set_name,
-                    values,
-                    remote,
-                    self.state.previous(self.client.api_host, self.set_name),
-                    region=self.region,
-                    prune=self.prune,
-                )
-                existing = len(remote.keys) if remote is not None else 0
-            else:
-                # Keys left blank (with --skip-empty) are left out, not removed.
-                plan = plan_update(
-                    self.set_name,
-                    values,
-                    self._last,
-                    region=self.region,
-                    prune=self.prune,
-                    keep=blank,
-                )
-                existing = len(self._last)
-            problem = mass_delete_problem(self.set_name, plan.to_delete, existing)
-            if problem:
-                raise InputError(problem)
-        except InputError as exc:
-            self._emit(SyncEvent("skipped", time.time(), message=str(exc)))
-            return None
-        except PccEnvError as exc:
-            self._failed(exc)
-            return None
-        return plan, values
+        return values, blank
 
-    def _failed(self, exc: PccEnvError) -> None:
+    def _plan(
+        self, data: Contents, quiet: bool
+    ) -> tuple[list[tuple[_SetSync, PushPlan]], dict[str, str]] | None:
+        """A plan for every set that does not hold these values yet, or None after reporting
+        why nothing is sent (a refusal or a failure for one set sends nothing to any)."""
+        self._seen_digest = self._digest(data)
+        found = self._values(data)
+        if found is None:
+            return None
+        values, blank = found
+        pending = [s for s in self.sets if s.last != values]
+        if not pending:
+            if not quiet:
+                self._emit(SyncEvent("unchanged", time.time()))
+            return None
+        pushes: list[tuple[_SetSync, PushPlan]] = []
+        refused = False
+        failures: list[tuple[_SetSync, PccEnvError]] = []
+        for s in pending:
+            try:
+                pushes.append((s, self._plan_set(s, values, blank)))
+            except InputError as exc:
+                refused = True
+                others = " (nothing sent to any set)" if len(self.sets) > 1 else ""
+                self._emit(
+                    SyncEvent("skipped", time.time(), message=f"{exc}{others}", set_name=s.name)
+                )
+            except PccEnvError as exc:
+                failures.append((s, exc))
+        if failures:
+            self._failed(failures)
+        if refused or failures:
+            return None
+        return pushes, values
+
+    def _plan_set(self, s: _SetSync, values: dict[str, str], blank: list[str]) -> PushPlan:
+        """One set's plan with push's guards: the first from the remote set, later ones from
+        what this watch last sent it; ``InputError`` when push would refuse it."""
+        region = s.target.region
+        if s.last is None:
+            remote = fetch_remote(self.client, s.name)
+            plan = plan_push(
+                s.name,
+                values,
+                remote,
+                self.state.previous(self.client.api_host, s.name),
+                region=region,
+                prune=self.prune,
+            )
+            existing = len(remote.keys) if remote is not None else 0
+        else:
+            # Keys left blank (with --skip-empty) are left out, not removed.
+            plan = plan_update(s.name, values, s.last, region=region, prune=self.prune, keep=blank)
+            existing = len(s.last)
+        problem = mass_delete_problem(s.name, plan.to_delete, existing)
+        if problem:
+            raise InputError(problem)
+        return plan
+
+    def _failed(self, failures: Sequence[tuple[_SetSync, PccEnvError]]) -> None:
         self._failures_in_a_row += 1
         low, high = self.retry_backoff
         delay = min(high, low * 2 ** (self._failures_in_a_row - 1))
         self._retry_at = time.monotonic() + delay
-        self._emit(SyncEvent("failed", time.time(), message=f"{exc} (retrying in {delay:g}s)"))
+        for s, exc in failures:
+            message = f"{exc} (retrying in {delay:g}s)"
+            self._emit(SyncEvent("failed", time.time(), message=message, set_name=s.name))
 
-    def _apply(self, plan: PushPlan, values: dict[str, str], trigger: float) -> None:
-        initial = self._last is None
-        try:
-            result = apply_push(self.client, plan, timeout=self.wait_timeout, state=self.state)
-        except ConfigError:
-            raise  # pcc-env cannot record its state: stop watching (nothing was sent)
-        except PccEnvError as exc:
-            self._failed(exc)
-            return
-        self._failures_in_a_row = 0
-        self._retry_at = None
-        self._last = values
-        self.summary.write_requests += result.requests
-        if not result.sent:  # the first sync found the set as last pushed from here
-            already = f"'{self.set_name}' already has these values (as last pushed from here)"
-            self._emit(SyncEvent("unchanged", time.time(), message=already, initial=initial))
-            return
-        self._emit(
-            SyncEvent(
-                "synced",
-                time.time(),
-                added=plan.keys("+"),
-                changed=plan.keys("~"),
-                removed=plan.to_delete,
-                kept=plan.kept_remote,
-                latency=time.monotonic() - trigger,
-                initial=initial,
+    def _push(self, plan: PushPlan) -> PushResult:
+        return apply_push(self.client, plan, timeout=self.wait_timeout, state=self.state)
+
+    def _apply(
+        self, pushes: Sequence[tuple[_SetSync, PushPlan]], values: dict[str, str], trigger: float
+    ) -> None:
+        """Write every planned set (side by side when there are several); one event per set.
+        A set whose write fails is retried later; the others keep what they were sent."""
+        if len(pushes) == 1:
+            future: Future[PushResult] = Future()
+            try:
+                future.set_result(self._push(pushes[0][1]))
+            except PccEnvError as exc:
+                future.set_exception(exc)
+            futures = [future]
+        else:
+            plans = [plan for _, plan in pushes]
+            futures = map_in_background(self._push, plans, max_workers=8, name="pcc-env-watch")
+        failures: list[tuple[_SetSync, PccEnvError]] = []
+        cannot_record: ConfigError | None = None
+        for (s, plan), future in zip(pushes, futures, strict=True):
+            try:
+                result = future.result()
+            except ConfigError as exc:  # pcc-env cannot record its state (nothing was sent)
+                cannot_record = exc
+                continue
+            except PccEnvError as exc:
+                failures.append((s, exc))
+                continue
+            initial = s.last is None
+            s.last = values
+            self.summary.write_requests += result.requests
+            if not result.sent:  # the first sync found the set as last pushed from here
+                already = f"'{s.name}' already has these values (as last pushed from here)"
+                self._emit(
+                    SyncEvent(
+                        "unchanged", time.time(), message=already, initial=initial, set_name=s.name
+                    )
+                )
+                continue
+            self._emit(
+                SyncEvent(
+                    "synced",
+                    time.time(),
+                    added=plan.keys("+"),
+                    changed=plan.keys("~"),
+                    removed=plan.to_delete,
+                    kept=plan.kept_remote,
+                    latency=time.monotonic() - trigger,
+                    initial=initial,
+                    set_name=s.name,
+                )
             )
-        )
+        if cannot_record is not None:
+            raise cannot_record  # stop watching
+        if failures:
+            self._failed(failures)
+        else:
+            self._failures_in_a_row = 0
+            self._retry_at = None
 
     # The loop ---------------------------------------------------------------------------------
 
     def _reconcile_due(self) -> bool:
-        """Has the file changed since we last looked, without an event telling us?"""
-        data = self._read()
-        digest = hashlib.sha256(data).hexdigest() if data is not None else None
-        return digest != self._seen_digest
+        """Has a file changed since we last looked, without an event telling us?"""
+        return self._digest(self._read()) != self._seen_digest
 
     def run(self, stop: threading.Event) -> WatchSummary:
         """Full sync, then watch until ``stop`` is set. Changes that arrive during a sync are
         picked up by the next iteration: they coalesce into one more sync."""
         self.sync(time.monotonic(), stop)
-        name = self.env_file.name
+        watched = {(p.parent, p.name) for p in self.env_files}
+        names = {name for _, name in watched}
+
+        def ours(_change: object, path: str) -> bool:
+            p = Path(path)
+            if p.name not in names:
+                return False
+            return (p.parent, p.name) in watched or (p.parent.resolve(), p.name) in watched
+
         # The watcher starts after the first sync: reconcile at the first tick to catch a save
         # made in between, then every ``reconcile_interval``.
         next_reconcile = time.monotonic()
         for changes in watchfiles.watch(
-            self.env_file.parent,
-            watch_filter=lambda _change, path: Path(path).name == name,
+            *sorted({p.parent for p in self.env_files}),
+            watch_filter=ours,
             debounce=1600,
             step=50,
             stop_event=stop,

@@ -103,7 +103,7 @@ def test_init_writes_four_files_and_the_model_loads_the_env(bot: Path) -> None:
     assert (bot / "pyproject.toml").read_text() == (
         with_dep + '\n[tool.pcc-env]\nsettings = "settings:Settings"\n'
     )
-    assert (bot / ".gitignore").read_text().endswith("\n.env\n")
+    assert (bot / ".gitignore").read_text().endswith("\n.env\n.env.*\n!.env.example\n")
     assert (bot / "settings.py").stat().st_mode & 0o777 == 0o644
     template = (bot / ".env.example").read_text()
     assert "# read in bot.py:45 (required, secret)\nOPENAI_API_KEY=\n" in template

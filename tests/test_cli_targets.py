@@ -183,12 +183,6 @@ def test_export_target_lists_the_keys_of_all_its_sets(
     assert sorted(keys) == ["DAILY_API_KEY=", "OPENAI_API_KEY=", "PROD_ONLY="]
 
 
-def test_watch_refuses_a_target_with_merged_files(emulator: EmulatorServer, project: Path) -> None:
-    r = cli(emulator, project, "watch", "-t", "staging")
-    assert r.code == 2 and "merges 2 env files" in r.stderr
-    assert emulator.stats()["total"] == 0
-
-
 def test_watch_refuses_reserved_keys(emulator: EmulatorServer, tmp_path: Path) -> None:
     from tests.test_cli_watch import Watch
 

@@ -187,10 +187,11 @@ def test_gitignore_semantics(text: str, ignored: bool) -> None:
 
 def test_gitignore_is_appended_to_only_when_needed() -> None:
     p = Path(".gitignore")
-    assert gitignore_change(p, ".venv/\n.env\n").action == "unchanged"
+    assert gitignore_change(p, ".venv/\n.env\n.env.*\n!.env.example\n").action == "unchanged"
     appended = gitignore_change(p, "__pycache__/")
     assert appended.action == "append" and appended.text is not None
-    assert appended.text.startswith("__pycache__/\n\n#") and appended.text.endswith("\n.env\n")
+    assert appended.text.startswith("__pycache__/\n\n#")
+    assert appended.text.endswith("\n.env\n.env.*\n!.env.example\n")
     assert gitignore_change(p, None).action == "create"
 
 

@@ -71,8 +71,10 @@ def check_files(
         raise typer.Exit(EXIT_USAGE)
     if refused:
         info(
-            "Keep values in .env (ignored by git) or your CI's secret store; "
-            "'pcc-env export --output .env.example' writes a template."
+            "Keep values in .env (ignored by git) or your CI's secret store: move them out of "
+            "the file(s) above (a template holding values: rename it to .env), then "
+            "'pcc-env export --output .env.example' writes a template (export never writes "
+            "over a file holding values)."
         )
         raise typer.Exit(EXIT_FAILED)
     info(f"{len(files)} env file(s) hold no values.")

@@ -28,7 +28,7 @@ from pcc_env.cli.output import (
     table,
 )
 from pcc_env.errors import ConfigError
-from pcc_env.rules import show_key
+from pcc_env.rules import escape_text, show_key
 
 if TYPE_CHECKING:
     from pcc_env.project_init import InitPlan
@@ -136,9 +136,19 @@ def init(
         )
     info(
         "Next: load the settings in your bot (from settings import Settings; settings = "
-        "load_settings(Settings)), fill in .env, and 'pcc-env push'. Commit settings.py and "
+        f"load_settings(Settings)), fill in .env, and {_push_hint()}. Commit settings.py and "
         ".env.example, never .env."
     )
+
+
+def _push_hint() -> str:
+    """The push command that works here: plain ``push`` needs a secret set from the deploy
+    file; without one it would refuse, so the hint names the flag that gives it."""
+    from pcc_env.deploy_config import default_deploy_file, secret_set_from_deploy_file
+
+    if secret_set_from_deploy_file(default_deploy_file()):
+        return "'pcc-env push'"
+    return "'pcc-env push --set NAME' (or add secret_set = \"NAME\" to pcc-deploy.toml)"
 
 
 def _env_keys(path: Path, *, named: bool) -> list[str]:
@@ -294,7 +304,24 @@ def _report_drift(ref: str, scan: ScanResult, check: bool, json: bool = False) -
     info(
         f"{count} difference(s). Add the new variables to the model and remove fields no "
         f"longer needed (or list a variable a library reads in {model.__name__}."
-        "__pcc_read_elsewhere__); 'pcc-env init --force' writes the model again from the code."
+        f"__pcc_read_elsewhere__); {_regenerate_hint(ref)}"
     )
     if check:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _regenerate_hint(ref: str) -> str:
+    """How to write the model again from the code, in a form that works when followed:
+    ``init --force`` rewrites only the model init writes itself (``settings:Settings``); it
+    refuses to take over a model of the user's (pyproject names another), so for one of those
+    the hint says what to change first."""
+    from pcc_env.project_init import SETTINGS_FILE, SETTINGS_REF
+
+    if ref == SETTINGS_REF:
+        return "'pcc-env init --force' writes the model again from the code."
+    return (
+        f"to replace {escape_text(ref)} with a model written from the code, remove "
+        f'settings = "{escape_text(ref)}" from [tool.pcc-env] in pyproject.toml and run '
+        f"'pcc-env init' (it writes {SETTINGS_FILE}; init --force would refuse, as it never "
+        "takes over a model it did not write)."
+    )

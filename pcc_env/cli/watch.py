@@ -5,7 +5,9 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -27,8 +29,8 @@ from pcc_env.cli.common import (
 )
 from pcc_env.cli.deploy import RedeployAfterTimeoutOption, RedeployFlag, progress_line
 from pcc_env.cli.output import echo, handle_errors, info, print_json_line
-from pcc_env.cli.workflow import resolve_target
-from pcc_env.errors import ConfigError
+from pcc_env.cli.workflow import resolve_targets
+from pcc_env.rules import escape_text
 
 if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
@@ -36,7 +38,25 @@ if TYPE_CHECKING:
     from pcc_env.watch import SyncEvent, WatchSummary
 
 
-def format_event(event: SyncEvent) -> str:
+def _files(paths: Sequence[Path]) -> str:
+    return ", ".join(escape_text(str(p)) for p in paths)
+
+
+def _sets(names: Sequence[str]) -> str:
+    quoted = ", ".join(f"'{n}'" for n in names)
+    return f"secret set {quoted}" if len(names) == 1 else f"secret sets {quoted}"
+
+
+def format_event(event: SyncEvent, *, with_set: bool = False) -> str:
+    """One line per event; ``with_set`` (a target with several sets) names the event's set."""
+    line = _format_event(event)
+    if with_set and event.set_name is not None:
+        stamp, _, rest = line.partition(" ")
+        return f"{stamp} '{event.set_name}' {rest}"
+    return line
+
+
+def _format_event(event: SyncEvent) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
     if event.kind == "synced":
         parts = [f"+{k}" for k in event.added] + [f"~{k}" for k in event.changed]
@@ -73,6 +93,7 @@ def event_json(event: SyncEvent) -> dict[str, Any]:
         "kept": event.kept,
         "latencyMs": round(event.latency * 1000, 1) if event.latency is not None else None,
         "message": event.message,
+        "set": event.set_name,
     }
 
 
@@ -113,25 +134,25 @@ def watch(
 ) -> None:
     """Push a .env file to a secret set now and again on every change, until Ctrl-C.
 
-    Exits 0 when stopped, or 1 when every sync it tried failed.
+    A target (--target) is followed whole: every one of its env files (merged as push merges
+    them) and every one of its sets (each region), each set with its own push. Exits 0 when
+    stopped, or 1 when every sync it tried failed.
     """
     from pcc_env.cli.deploy import stale_hint
     from pcc_env.sync import PushState
     from pcc_env.watch import EnvWatcher
 
-    chosen = resolve_target(set_name, region, deploy_file, target=target, env_file=env_file)
-    if len(chosen.env_files) != 1:
-        files = ", ".join(map(str, chosen.env_files))
-        raise ConfigError(
-            f"target '{chosen.name}' merges {len(chosen.env_files)} env files ({files}); watch "
-            "follows one file: use 'pcc-env push --target' for merged files"
-        )
-    path = chosen.env_files[0].resolve()
+    (chosen,) = resolve_targets(
+        target, set_name=set_name, region=region, deploy_file=deploy_file, env_file=env_file
+    )
+    paths = [p.resolve() for p in chosen.env_files]
+    set_names = [s.set_name for s in chosen.sets]
     state = PushState()
     state.check_writable()  # before the first sync: exit 2 with nothing sent
     if prune:
         confirm_or_exit(
-            f"Watch with --prune deletes keys removed from {path.name} from '{chosen.set_name}'.",
+            f"Watch with --prune deletes keys removed from {_files(paths)} from "
+            f"{_sets(set_names)}.",
             yes,
         )
     stop = threading.Event()
@@ -144,12 +165,11 @@ def watch(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with make_client(api_host) as client:
-            agents = AgentsAfterSync(client, chosen.set_name, redeploy, redeploy_timeout, json=json)
+            agents = AgentsAfterSync(client, set_names, redeploy, redeploy_timeout, json=json)
             watcher = EnvWatcher(
                 client,
-                path,
-                chosen.set_name,
-                region=chosen.region,
+                paths,
+                chosen.sets,
                 prune=prune,
                 debounce=(debounce if debounce is not None else debounce_ms) / 1000,
                 interpolate=not no_interpolate,
@@ -160,17 +180,21 @@ def watch(
                 allow_reserved=allow_reserved,
             )
             if json:
+                first = chosen.sets[0]
                 agents.emit(
                     {
                         "event": "watching",
                         "at": iso_time(),
-                        "path": str(path),
-                        "set": chosen.set_name,
-                        "region": chosen.region,
+                        "path": str(paths[0]),
+                        "set": first.set_name,
+                        "region": first.region,
+                        "target": chosen.name,
+                        "paths": [str(p) for p in paths],
+                        "sets": [{"set": s.set_name, "region": s.region} for s in chosen.sets],
                     }
                 )
             else:
-                info(f"Watching {path} for secret set '{chosen.set_name}' (Ctrl-C to stop).")
+                info(f"Watching {_files(paths)} for {_sets(set_names)} (Ctrl-C to stop).")
             try:
                 summary = watcher.run(stop)
             finally:
@@ -187,7 +211,8 @@ def watch(
                 if closing:
                     echo(closing, flush=True)
                 if summary.synced and not redeploy:
-                    info(stale_hint(client, chosen.set_name))
+                    for name in agents.synced_sets:
+                        info(stale_hint(client, name))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -198,14 +223,14 @@ def watch(
 
 
 class AgentsAfterSync:
-    """The agents side of ``watch``: after each sync, redeploy the agents that bind the set
+    """The agents side of ``watch``: after each sync of a set, redeploy the agents that bind it
     (``--redeploy``), or name them as now stale. Lines from the redeploy threads and from the
     watch loop are printed whole, one at a time."""
 
     def __init__(
         self,
         client: SecretsClient,
-        set_name: str,
+        set_names: Sequence[str],
         redeploy: bool,
         timeout: float,
         *,
@@ -213,13 +238,15 @@ class AgentsAfterSync:
     ) -> None:
         from pcc_env.redeploy import Redeployer
 
-        self.set_name = set_name
+        self.set_names = list(set_names)
         self.redeploy = redeploy
         self.json = json
+        self.synced_sets: list[str] = []  # in the order of their first sync
         self._lock = threading.Lock()
-        self.redeployer: Redeployer = Redeployer(
-            client, set_name, timeout=timeout, on_progress=self._progress
-        )
+        self.redeployers: dict[str, Redeployer] = {
+            name: Redeployer(client, name, timeout=timeout, on_progress=self._progress)
+            for name in self.set_names
+        }
 
     def say(self, line: str) -> None:
         with self._lock:
@@ -251,46 +278,49 @@ class AgentsAfterSync:
 
     def report(self, event: SyncEvent) -> None:
         from pcc_env.errors import ApiError
-        from pcc_env.rules import escape_text
 
         if self.json:
             self.emit(event_json(event))
         else:
-            self.say(format_event(event))
-        if event.kind != "synced":
+            self.say(format_event(event, with_set=len(self.set_names) > 1))
+        if event.kind != "synced" or event.set_name is None:
             return
+        set_name = event.set_name
+        if set_name not in self.synced_sets:
+            self.synced_sets.append(set_name)
+        redeployer = self.redeployers[set_name]
         stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
         try:
-            names = self.redeployer.request() if self.redeploy else self.redeployer.bound()
+            names = redeployer.request() if self.redeploy else redeployer.bound()
         except ApiError as exc:
             if self.json:
                 self.emit(
                     {
                         "event": "agents-unreadable",
                         "at": iso_time(),
-                        "set": self.set_name,
+                        "set": set_name,
                         "message": str(exc),
                     }
                 )
             else:
-                self.say(f"{stamp} cannot list the agents that bind '{self.set_name}': {exc}")
+                self.say(f"{stamp} cannot list the agents that bind '{set_name}': {exc}")
             return
         if not names:
             return
         if self.json:
             kind = "redeploying" if self.redeploy else "stale"
-            self.emit({"event": kind, "at": iso_time(), "set": self.set_name, "agents": names})
+            self.emit({"event": kind, "at": iso_time(), "set": set_name, "agents": names})
             return
         shown = ", ".join(escape_text(n) for n in names)
         if self.redeploy:
             self.say(f"{stamp} redeploying: {shown}")
         else:
-            self.say(f"{stamp} now stale: {shown} (pcc-env redeploy --set {self.set_name})")
+            self.say(f"{stamp} now stale: {shown} (pcc-env redeploy --set {set_name})")
 
     @property
     def failed(self) -> bool:
         """Some redeploy did not end current (``--redeploy``: watch exits 1)."""
-        return self.redeployer.summary.failed > 0
+        return any(r.summary.failed > 0 for r in self.redeployers.values())
 
     def closing_json(self, summary: WatchSummary) -> dict[str, Any]:
         """The counts of the last NDJSON line (after ``close``)."""
@@ -302,27 +332,29 @@ class AgentsAfterSync:
             "writeRequests": summary.write_requests,
         }
         if self.redeploy:
-            done = self.redeployer.summary
+            done = [r.summary for r in self.redeployers.values()]
             document["redeploys"] = {
-                "started": done.started,
-                "current": done.current,
-                "failed": done.failed,
-                "notUpdated": done.not_updated,
+                "started": sum(d.started for d in done),
+                "current": sum(d.current for d in done),
+                "failed": sum(d.failed for d in done),
+                "notUpdated": [n for d in done for n in d.not_updated],
             }
         return document
 
     def close(self) -> str | None:
         """Stop waiting for redeploys (requests in flight finish); a closing line, if any."""
-        summary = self.redeployer.close()
+        summaries = {name: r.close() for name, r in self.redeployers.items()}
         if not self.redeploy:
             return None
+        done = list(summaries.values())
         line = (
-            f"Redeploys: {summary.started} started, {summary.current} current, "
-            f"{summary.failed} failed."
+            f"Redeploys: {sum(d.started for d in done)} started, "
+            f"{sum(d.current for d in done)} current, {sum(d.failed for d in done)} failed."
         )
-        if summary.not_updated:
-            line += (
-                f" Not yet on the last write: {', '.join(summary.not_updated)} "
-                f"(pcc-env redeploy --set {self.set_name})."
-            )
+        for name, summary in summaries.items():
+            if summary.not_updated:
+                line += (
+                    f" Not yet on the last write: {', '.join(summary.not_updated)} "
+                    f"(pcc-env redeploy --set {name})."
+                )
         return line

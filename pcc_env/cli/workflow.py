@@ -666,9 +666,15 @@ def export(
             for name in set_names:
                 remote = fetch_remote(client, name)
                 if remote is None:
+                    # --offline needs a model: suggested only when there is one to follow it.
+                    offline_hint = (
+                        "; --offline writes the settings model's template alone"
+                        if model is not None
+                        else ""
+                    )
                     raise fail(
                         f"secret set '{name}' does not exist. 'pcc-env secrets list' shows the "
-                        "sets; --offline writes the settings model's template alone.",
+                        f"sets{offline_hint}.",
                         kind="NotFoundError",
                     )
                 remote_keys += [k for k in remote.keys if k not in remote_keys]
