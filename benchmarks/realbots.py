@@ -215,7 +215,9 @@ def module_path(doc: dict[str, Any] | None) -> str:
     return ref.split(":", 1)[0].replace(".", "/") + ".py"
 
 
-def score_template(project: Path, doc: dict[str, Any] | None, refused: bool) -> tuple[str | None, bool | None, str]:
+def score_template(
+    project: Path, doc: dict[str, Any] | None, refused: bool
+) -> tuple[str | None, bool | None, str]:
     shipped = [t for t in TEMPLATES if (project / t).is_file()]
     if not shipped:
         return None, None, ""
@@ -228,8 +230,10 @@ def score_template(project: Path, doc: dict[str, Any] | None, refused: bool) -> 
         return shipped[0], False, f"creates {', '.join(created)} beside {', '.join(shipped)}"
     if not kept:
         seen = {t: changes.get(t, "absent") for t in shipped}
-        return shipped[0], False, "template not updated in place: " + ", ".join(
-            f"{t} {a}" for t, a in seen.items()
+        return (
+            shipped[0],
+            False,
+            "template not updated in place: " + ", ".join(f"{t} {a}" for t, a in seen.items()),
         )
     return shipped[0], True, f"{kept[0]} {changes[kept[0]]}"
 
@@ -247,6 +251,9 @@ def score_dockerfile(
         drops = dockerfile_drops(dockerfile.read_text(encoding="utf-8", errors="replace"), module)
         source = "heuristic"
     if not drops:
+        image = (doc or {}).get("image")
+        if isinstance(image, dict) and image.get("ships") is False:  # a false alarm: say so
+            return False, source, None, f"the plan says Dockerfile:{image.get('line')} drops it"
         return False, source, None, ""
     if refused or doc is None:
         return True, source, False, "dry run refused"
@@ -330,6 +337,9 @@ def totals(results: list[ProjectResult]) -> dict[str, Any]:
         "dockerfiles": sum(1 for r in results if r.dockerfile_drops is not None),
         "dockerfilesDropping": len(drops),
         "dockerfilesNamed": sum(1 for r in drops if r.dockerfile_named),
+        "dockerfileFalseAlarms": sum(
+            1 for r in results if r.dockerfile_drops is False and r.dockerfile_why
+        ),
     }
 
 
@@ -386,7 +396,13 @@ def render(results: list[ProjectResult], groups: dict[str, dict[str, Any]]) -> s
     for r in results:
         docker = "-"
         if r.dockerfile_drops is not None:
-            docker = "ships" if not r.dockerfile_drops else "named" if r.dockerfile_named else "NOT named"
+            docker = (
+                "ships"
+                if not r.dockerfile_drops
+                else "named"
+                if r.dockerfile_named
+                else "NOT named"
+            )
         rows.append(
             [
                 r.project[:48],
@@ -399,7 +415,9 @@ def render(results: list[ProjectResult], groups: dict[str, dict[str, Any]]) -> s
                 docker,
             ]
         )
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)]
+    widths = [
+        max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)
+    ]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
@@ -418,6 +436,8 @@ def render(results: list[ProjectResult], groups: dict[str, dict[str, Any]]) -> s
             notes.append(f"template not honoured: {r.template_why}")
         if r.dockerfile_named is False:
             notes.append(f"Dockerfile drops the module, not named: {r.dockerfile_why}")
+        if r.dockerfile_drops is False and r.dockerfile_why:
+            notes.append(f"(info) the Dockerfile ships the module, but {r.dockerfile_why}")
         if notes:
             any_miss = True
             lines.append(f"  {r.project}:")
@@ -449,13 +469,17 @@ def render(results: list[ProjectResult], groups: dict[str, dict[str, Any]]) -> s
 def projects_of(corpus: Path) -> list[Path]:
     """Every folder directly under ``corpus`` that holds Python code."""
     return sorted(
-        p for p in corpus.iterdir() if p.is_dir() and not p.name.startswith(".") and any(p.rglob("*.py"))
+        p
+        for p in corpus.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and any(p.rglob("*.py"))
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--corpus", action="append", type=Path, help="a folder of projects (repeatable)")
+    ap.add_argument(
+        "--corpus", action="append", type=Path, help="a folder of projects (repeatable)"
+    )
     ap.add_argument("--truth", action="append", type=Path, help="a truth file (repeatable)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args(argv)
