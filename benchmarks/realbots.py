@@ -200,6 +200,7 @@ class ProjectResult:
     optional_but_required: list[str] = field(default_factory=list)
     missed: list[Miss] = field(default_factory=list)
     false_positives: list[Miss] = field(default_factory=list)
+    found_elsewhere: list[Miss] = field(default_factory=list)  # agent names seen only elsewhere
     template: str | None = None  # the template the project ships, if any
     template_honoured: bool | None = None
     template_why: str = ""
@@ -300,6 +301,10 @@ def score(corpus: Path, project: Path, truth: Truth | None, scratch: Path) -> Pr
         else:
             why = "not found by the scan"
         r.missed.append(Miss(name, why))
+    for name in sorted(agent & set(found)):  # credited, but seen only outside the agent
+        files = {str(place).rsplit(":", 1)[0] for place in found[name].get("readIn", [])}
+        if files and files <= set(truth.other):
+            r.found_elsewhere.append(Miss(name, ", ".join(sorted(files))))
     for name in sorted(set(scored) - set(good)):
         where = [ep for ep, names in truth.other.items() if name in names]
         place = ", ".join(found[name].get("readIn", [])) or "(no read)"
@@ -334,6 +339,7 @@ def totals(results: list[ProjectResult]) -> dict[str, Any]:
         "agentFound": found,
         "agentVariables": agent,
         "requiredButTolerated": sum(len(r.required_but_tolerated) for r in lab),
+        "foundOnlyElsewhere": sum(len(r.found_elsewhere) for r in lab),
         "optionalButRequired": sum(len(r.optional_but_required) for r in lab),
         "templates": len(templates),
         "templatesHonoured": sum(1 for r in templates if r.template_honoured),
@@ -437,6 +443,11 @@ def render(results: list[ProjectResult], groups: dict[str, dict[str, Any]]) -> s
         notes += [f"missed {m.variable}: {m.why}" for m in r.missed]
         notes += [f"false positive {m.variable}: {m.why}" for m in r.false_positives]
         notes += [f"required but tolerated missing: {n}" for n in r.required_but_tolerated]
+        notes += [
+            f"(info) {m.variable} counted as found, but the plan sees it only in {m.why}, "
+            "outside the agent"
+            for m in r.found_elsewhere
+        ]
         notes += [f"(info) optional but the code needs it: {n}" for n in r.optional_but_required]
         if r.template_honoured is False:
             notes.append(f"template not honoured: {r.template_why}")
@@ -456,7 +467,8 @@ def render(results: list[ProjectResult], groups: dict[str, dict[str, Any]]) -> s
         lines.append(
             f"{name}: {t['projects']} project(s), {t['labelled']} labelled; "
             f"precision {_f(t['precision'])} ({t['truePositives']}/{t['fields']}), "
-            f"recall {_f(t['recall'])} ({t['agentFound']}/{t['agentVariables']}), "
+            f"recall {_f(t['recall'])} ({t['agentFound']}/{t['agentVariables']}; "
+            f"{t['foundOnlyElsewhere']} seen only outside the agent), "
             f"required-but-tolerated {t['requiredButTolerated']} "
             f"(optional-but-required {t['optionalButRequired']}), "
             f"templates honoured {t['templatesHonoured']}/{t['templates']}, "
