@@ -10,6 +10,7 @@ and never a template. The fixtures are our own, shaped like those projects.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -510,10 +511,18 @@ def test_redeploy_hints_work_when_followed(emulator: EmulatorServer, targets_pro
     r = cli(emulator, targets_project, *command)
     assert r.code == 0, r.output
     assert up_to_date(emulator, "bot")
-    r = cli(emulator, targets_project, "redeploy", "-t", "prod", "--agent", "bot")
+    # prod writes one set per region: --agent needs --set to pick one, and the hint says so. The
+    # set named must be one of prod's own (a set another target writes is refused: issue 20).
+    r = cli(emulator, targets_project, "push", "-t", "prod", "--yes")
+    assert r.code == 0, r.output
+    listing = json.loads(cli(emulator, targets_project, "targets", "--json").stdout)
+    prod = next(t for t in listing["targets"] if t["target"] == "prod")
+    prod_set, prod_region = prod["sets"][0]["set"], prod["sets"][0]["region"]
+    deploy(emulator, "bot-prod", prod_set, region=prod_region)
+    r = cli(emulator, targets_project, "redeploy", "-t", "prod", "--agent", "bot-prod")
     assert r.code == 2 and "name one with --set to use --agent" in r.stderr, r.output
-    r = cli(emulator, targets_project, "redeploy", "-t", "prod", "--agent", "bot",
-            "--set", "bot-staging")  # fmt: skip
+    r = cli(emulator, targets_project, "redeploy", "-t", "prod", "--agent", "bot-prod",
+            "--set", prod_set)  # fmt: skip
     assert r.code == 0, r.output
 
 
