@@ -1,0 +1,199 @@
+"""What an env file's text looks like, for the no-values hook (``check-files``): pure, no I/O.
+
+A committed env file must not carry a value, and a value hides in many places besides
+``KEY=value``: a comment (``# KEY: v``, ``# export KEY v``, ``# e.g. KEY=v``, JSON, a bare
+token), or after an empty ``KEY= # ...``. A *template* (``env.example``, ``.env.sample``...)
+may keep placeholders (``your-key-here``, ``<your key>``, ``sk-...``, ``xxxx``), plain settings
+(``ENV=local``) and links to where a key is made; everything else named like an env file
+(``.env``, ``.envrc``, ``prod.env.local``) holds no value at all. Nothing here returns text of
+the file: callers report line numbers only.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections import Counter
+
+from dotenv.parser import parse_stream
+
+# A name whose dot-, dash- or underscore-separated parts include one of these is a template.
+_TEMPLATE_WORDS = frozenset({"example", "sample", "template", "dist", "tmpl", "tpl"})
+
+# Prefixes of real API keys (OpenAI, Anthropic, ElevenLabs, Cartesia, Stripe, Slack, GitHub,
+# GitLab, Hugging Face, Groq, Replicate, Pinecone, AWS, Google, SendGrid): one, then 16+ key
+# characters holding a run of 12+ letters and digits that mixes both.
+_KEY_PREFIX_RE = re.compile(
+    r"(?<![A-Za-z0-9])(?:sk-|sk_|pk_|rk_|xox[abposr]-|gh[pousr]_|github_pat_|glpat-|hf_|gsk_|"
+    r"r8_|pcsk_|AKIA|ASIA|AIza|SG\.)(?P<rest>[A-Za-z0-9_\-.]{16,})"
+)
+_JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+_ALNUM_RUN_RE = re.compile(r"[A-Za-z0-9]+")
+# Placeholders: angle brackets, runs of x/X/*/. , ${VAR} references, and the words of a hint.
+_PLACEHOLDER_RE = re.compile(
+    r"<[^>]*>|xxx|\*\*\*|\.\.\.|…|\$\{[A-Za-z_][A-Za-z0-9_]*\}|your|\bhere\b|changeme|change[-_]me|"
+    r"replace|placeholder|dummy|redacted|insert|fill[-_ ]?in|todo|<|>",
+    re.IGNORECASE,
+)
+# Letters, with separators of words, paths and URLs: prose, a path, a URL without digits.
+_WORDS_RE = re.compile(r"[-~.]*/?[A-Za-z][A-Za-z\-_./:@~]*|/")
+_URL_USERINFO_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s@:]*:(?P<password>[^/\s@]+)@")
+# direnv commands that a committed .envrc may hold (``dotenv``, ``use flake``, ``layout python``).
+_DIRENV_RE = re.compile(
+    r"(?:dotenv|dotenv_if_exists|source_env|source_env_if_exists|source_up|source_up_if_exists|"
+    r"use|layout|watch_file|watch_dir|PATH_add|path_add|strict_env|unstrict_env|"
+    r"env_vars_required)(?:[ \t]+[A-Za-z0-9_./~-]+)*"
+)
+# Assignments written in a comment. ``=`` with spaces around it, ``:`` and the shell's
+# ``export KEY v`` need an env-style KEY (so prose such as ``# note: with = sign`` passes);
+# ``key=v`` and a quoted key (JSON, YAML) may be any identifier.
+_IDENT = r"[A-Za-z_][A-Za-z0-9_.\-]*"
+_ENV_NAME = r"[A-Z][A-Z0-9_]*"
+_VALUE = r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s,;}\]]+)"
+_COMMENT_ASSIGNMENT_RES = (
+    re.compile(rf"(?:^|[\s,;(\[{{])[\"'](?P<key>{_IDENT})[\"']\s*[:=]\s*{_VALUE}"),
+    re.compile(rf"(?:^|[^A-Za-z0-9_.\-\"'])(?P<key>{_IDENT})={_VALUE}"),
+    re.compile(rf"(?:^|[^A-Za-z0-9_.\-\"'])(?P<key>{_ENV_NAME})\s*=\s*{_VALUE}"),
+    re.compile(rf"(?:^|[^A-Za-z0-9_.\-\"'])(?P<key>{_ENV_NAME})\s*:\s*{_VALUE}"),
+    re.compile(rf"(?:^|\s)(?:export|setenv|set)\s+(?P<key>{_ENV_NAME})\s+{_VALUE}"),
+)
+
+
+def is_template_name(name: str) -> bool:
+    """Whether a file name marks a template (``env.example``, ``x.env.sample``,
+    ``.env.template``): its parts split at ``.``, ``-`` and ``_`` include such a word."""
+    return any(part in _TEMPLATE_WORDS for part in re.split(r"[._\-]+", name.lower()))
+
+
+def _strip(token: str) -> str:
+    return token.strip("\"'`()[]{}<>,;")
+
+
+def _entropy(text: str) -> float:
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def is_placeholder(text: str) -> bool:
+    """A hint for the reader, not a value: ``your-key-here``, ``<your key>``, ``sk-...``,
+    ``xxxx``, ``1904587XXXX``, ``${OTHER}``, ``changeme``."""
+    return bool(_PLACEHOLDER_RE.search(text))
+
+
+def looks_like_credential(token: str) -> bool:
+    """Whether one whitespace-free token has the shape of a key, token or password: a known key
+    prefix followed by 16+ key characters, a JWT, or a run of 16+ letters and digits mixing
+    both with high entropy (Deepgram's 40 and Daily's 64 hex, ElevenLabs' and OpenAI's keys,
+    a Slack webhook's last segment). Hyphenated UUIDs (voice IDs) and model names pass."""
+    token = _strip(token)
+    if len(token) < 16 or is_placeholder(token):
+        return False
+    match = _KEY_PREFIX_RE.search(token)
+    if match and any(_mixed(run, 12) for run in _ALNUM_RUN_RE.findall(match.group("rest"))):
+        return True
+    if _JWT_RE.search(token):
+        return True
+    return any(_mixed(run, 16) and _entropy(run) >= 3.0 for run in _ALNUM_RUN_RE.findall(token))
+
+
+def _mixed(run: str, length: int) -> bool:
+    """A run of at least ``length`` letters and digits holding both."""
+    return len(run) >= length and bool(re.search("[0-9]", run)) and bool(re.search("[A-Za-z]", run))
+
+
+def _is_words(token: str) -> bool:
+    return bool(_WORDS_RE.fullmatch(_strip(token))) or not _strip(token)
+
+
+def value_is_harmless(key: str | None, value: str) -> bool:
+    """Whether a template may keep ``value``: no token looks like a credential, a URL carries no
+    password, and a secret-named ``key`` (``*_API_KEY``, ``*_SECRET``...) holds only
+    placeholders or words (``your_api_key``, ``hmac-secret-pinless-dialin``, a path)."""
+    from pcc_env.scan import looks_secret
+
+    tokens = value.split()
+    if any(looks_like_credential(t) for t in tokens):
+        return False
+    for match in _URL_USERINFO_RE.finditer(value):
+        if not is_placeholder(match.group("password")):
+            return False
+    if key is not None and looks_secret(key):
+        return all(is_placeholder(t) or _is_words(t) for t in tokens)
+    return True
+
+
+def _comment_assignments(body: str) -> list[tuple[str, str]]:
+    """(key, value) of every assignment written in a comment's text, quotes kept off."""
+    from pcc_env.scan import looks_secret
+
+    found = []
+    for n, pattern in enumerate(_COMMENT_ASSIGNMENT_RES):
+        for match in pattern.finditer(body):
+            key, value = match.group("key"), match.group("value")
+            if n == 3 and "_" not in key and not looks_secret(key):
+                continue  # ``# NOTE: ...``, ``# TODO: ...``: prose, not ``# API_KEY: ...``
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            found.append((key, value))
+    return found
+
+
+def comment_holds_value(comment: str, *, template: bool, key: str | None = None) -> bool:
+    """Whether a comment (its text after ``#``) holds a value: an assignment in any form with
+    a value (any value outside a template; in one, a value that is not harmless), or a token
+    that looks like a credential. ``key``: the comment follows ``KEY=`` on its line, and a
+    comment that is one token is taken for that key's value."""
+    from pcc_env.scan import looks_secret
+
+    body = comment.strip().lstrip("#:").strip()
+    if not body:
+        return False
+    if any(looks_like_credential(t) for t in body.split()):
+        return True
+    for name, value in _comment_assignments(body):
+        if not value or is_placeholder(value):
+            continue
+        if not template or not value_is_harmless(name, value):
+            return True
+    if key is not None and looks_secret(key) and len(body.split()) == 1:
+        return not value_is_harmless(key, body)
+    return False
+
+
+def _trailing_comment(line: str) -> str | None:
+    """The comment after an empty ``KEY=`` or ``KEY=""`` on its line, if any."""
+    rest = line.split("=", 1)[1] if "=" in line else ""
+    return rest.split("#", 1)[1] if "#" in rest else None
+
+
+def lines_holding_values(text: str, *, template: bool, direnv: bool = False) -> list[int]:
+    """Line numbers of an env file's ``text`` that hold a value or cannot be read as a
+    template line (not a comment, a blank line or ``KEY=``). ``template``: placeholders and
+    harmless values may stay. ``direnv``: direnv commands (``dotenv``, ``use flake``) pass."""
+    bad: set[int] = set()
+    for binding in parse_stream(io.StringIO(text)):
+        first, chunk = binding.original.line, binding.original.string
+        if direnv and _DIRENV_RE.fullmatch(chunk.strip()):
+            continue
+        if binding.error or (binding.key is not None and binding.value is None):
+            bad.add(first)
+        elif binding.key is not None and binding.value:
+            if not template or not value_is_harmless(binding.key, binding.value):
+                bad.add(first)
+            elif any(looks_like_credential(t) for t in chunk.split()):  # in a comment after it
+                bad.add(first)
+        elif binding.key is not None:  # KEY= or KEY="", perhaps with a comment after it
+            comment = _trailing_comment(chunk)
+            if comment is not None and comment_holds_value(
+                comment, template=template, key=binding.key
+            ):
+                bad.add(first)
+        else:
+            for offset, line in enumerate(chunk.splitlines()):
+                stripped = line.strip()
+                if stripped.startswith("#") and comment_holds_value(
+                    stripped[1:], template=template
+                ):
+                    bad.add(first + offset)
+    return sorted(bad)
