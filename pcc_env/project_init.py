@@ -14,7 +14,7 @@ import keyword
 import re
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -469,18 +469,55 @@ def plan_init(
     """Every file's change, decided before anything is written. Raises ``ConfigError`` or
     ``InputError`` for a file that must not be touched (a template holding values, a
     pyproject that names another model or cannot be edited safely)."""
+    names = (SETTINGS_FILE, TEMPLATE_FILE, ".gitignore", "pyproject.toml")
+    settings_path, template_path, gitignore_path, pyproject_path = (
+        project_file(root, name) for name in names
+    )
     fields, skipped = plan_fields(scan, env_keys)
     source = settings_source(fields)
     model = model_from_source(source)
-    settings_path, template_path = root / SETTINGS_FILE, root / TEMPLATE_FILE
-    gitignore_path, pyproject_path = root / ".gitignore", root / "pyproject.toml"
     changes = [
         settings_change(settings_path, read_existing(settings_path), source, force, len(fields)),
         template_change(template_path, read_existing(template_path), model, force),
         gitignore_change(gitignore_path, read_existing(gitignore_path)),
         pyproject_change(pyproject_path, read_existing(pyproject_path)),
     ]
+    changes = [
+        c
+        if c.path == root / name
+        else replace(c, summary=f"{c.summary} (through the symlink {name})")
+        for c, name in zip(changes, names, strict=True)
+    ]
     return InitPlan(fields, skipped, changes)
+
+
+def project_file(root: Path, name: str) -> Path:
+    """Where init reads and writes the project file ``name``: the file itself, or the target of
+    a symlink to a file inside ``root`` (written through: the link stays a link). A symlink out
+    of the project, or one that loops, is refused (``InputError``, exit 2) before anything is
+    read: a cloned repository's ``.gitignore`` may point at any file of the user's."""
+    from pcc_env.errors import InputError
+
+    path = root / name
+    if not path.is_symlink():
+        return path
+    inside = root.resolve()
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):  # a loop
+        raise InputError(
+            "is a symlink that cannot be resolved (a loop); init does not edit it. Nothing "
+            "was written.",
+            source=name,
+        ) from None
+    if not real.is_relative_to(inside):
+        raise InputError(
+            "is a symlink to a file outside the project; init never reads or writes outside "
+            "the project. Replace the link with a file, or make the change yourself. Nothing "
+            "was written.",
+            source=name,
+        )
+    return root / real.relative_to(inside)
 
 
 def apply_init(plan: InitPlan) -> list[FileChange]:

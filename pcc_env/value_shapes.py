@@ -179,9 +179,11 @@ def lines_holding_values(text: str, *, template: bool, direnv: bool = False) -> 
         if binding.error or (binding.key is not None and binding.value is None):
             bad.add(first)
         elif binding.key is not None and binding.value:
-            if not template or not value_is_harmless(binding.key, binding.value):
-                bad.add(first)
-            elif any(looks_like_credential(t) for t in chunk.split()):  # in a comment after it
+            # A template's harmless value, and no key-shaped token in a comment after it.
+            harmless = value_is_harmless(binding.key, binding.value) and not any(
+                looks_like_credential(t) for t in chunk.split()
+            )
+            if not template or not harmless:
                 bad.add(first)
         elif binding.key is not None:  # KEY= or KEY="", perhaps with a comment after it
             comment = _trailing_comment(chunk)
