@@ -39,6 +39,8 @@ _PLACEHOLDER_RE = re.compile(
 # Letters, with separators of words, paths and URLs: prose, a path, a URL without digits.
 _WORDS_RE = re.compile(r"[-~.]*/?[A-Za-z][A-Za-z\-_./:@~]*|/")
 _URL_USERINFO_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s@:]*:(?P<password>[^/\s@]+)@")
+# The comment ``export`` writes above a plain field's ``KEY=``: its default.
+_DEFAULT_RE = re.compile(r"# default: (?P<value>.*)")
 # direnv commands that a committed .envrc may hold (``dotenv``, ``use flake``, ``layout python``).
 _DIRENV_RE = re.compile(
     r"(?:dotenv|dotenv_if_exists|source_env|source_env_if_exists|source_up|source_up_if_exists|"
@@ -86,6 +88,17 @@ def looks_like_credential(token: str) -> bool:
     prefix followed by 16+ key characters, a JWT, or a run of 16+ letters and digits mixing
     both with high entropy (Deepgram's 40 and Daily's 64 hex, ElevenLabs' and OpenAI's keys,
     a Slack webhook's last segment). Hyphenated UUIDs (voice IDs) and model names pass."""
+    if _key_shaped(token):
+        return True
+    token = _strip(token)
+    if len(token) < 16 or is_placeholder(token):
+        return False
+    return any(_mixed(run, 16) and _entropy(run) >= 3.0 for run in _ALNUM_RUN_RE.findall(token))
+
+
+def _key_shaped(token: str) -> bool:
+    """The shapes that are keys whatever they stand for: a known key prefix, a JWT, a run of
+    32+ hex digits (Deepgram's 40, Daily's 64, Twilio's 32), not an ID that mixes letters."""
     token = _strip(token)
     if len(token) < 16 or is_placeholder(token):
         return False
@@ -94,7 +107,10 @@ def looks_like_credential(token: str) -> bool:
         return True
     if _JWT_RE.search(token):
         return True
-    return any(_mixed(run, 16) and _entropy(run) >= 3.0 for run in _ALNUM_RUN_RE.findall(token))
+    return any(
+        _mixed(run, 32) and re.fullmatch("[0-9a-fA-F]+", run)
+        for run in _ALNUM_RUN_RE.findall(token)
+    )
 
 
 def _mixed(run: str, length: int) -> bool:
@@ -171,8 +187,11 @@ def lines_holding_values(text: str, *, template: bool, direnv: bool = False) -> 
     """Line numbers of an env file's ``text`` that hold a value or cannot be read as a
     template line (not a comment, a blank line or ``KEY=``). ``template``: placeholders and
     harmless values may stay. ``direnv``: direnv commands (``dotenv``, ``use flake``) pass."""
+    from pcc_env.scan import looks_secret
+
     bad: set[int] = set()
-    for binding in parse_stream(io.StringIO(text)):
+    bindings = list(parse_stream(io.StringIO(text)))
+    for n, binding in enumerate(bindings):
         first, chunk = binding.original.line, binding.original.string
         if direnv and _DIRENV_RE.fullmatch(chunk.strip()):
             continue
@@ -192,10 +211,26 @@ def lines_holding_values(text: str, *, template: bool, direnv: bool = False) -> 
             ):
                 bad.add(first)
         else:
+            following = next((b.key for b in bindings[n + 1 :] if b.key is not None), None)
             for offset, line in enumerate(chunk.splitlines()):
                 stripped = line.strip()
-                if stripped.startswith("#") and comment_holds_value(
-                    stripped[1:], template=template
-                ):
+                if not stripped.startswith("#"):
+                    continue
+                default = _DEFAULT_RE.fullmatch(stripped)
+                if template and default and following:
+                    # ``export``'s note of a field's default. A plain field's (a voice ID, a
+                    # model) is refused for a key's own shape only, so that the template
+                    # hook's file passes; a secret-named field's like its value.
+                    value = default.group("value")
+                    if looks_secret(following):
+                        harmless = value_is_harmless(following, value)
+                    else:
+                        harmless = not any(_key_shaped(t) for t in value.split()) and not any(
+                            not is_placeholder(m.group("password"))
+                            for m in _URL_USERINFO_RE.finditer(value)
+                        )
+                    if not harmless:
+                        bad.add(first + offset)
+                elif comment_holds_value(stripped[1:], template=template):
                     bad.add(first + offset)
     return sorted(bad)

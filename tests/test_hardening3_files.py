@@ -188,6 +188,45 @@ def test_check_files_passes_the_templates_of_real_pipecat_projects(tmp_path: Pat
     assert r.code == 0, r.output
 
 
+MODEL = """\
+from pydantic import Field, SecretStr
+
+from pcc_env import SecretSettings
+
+
+class Settings(SecretSettings):
+    elevenlabs_api_key: SecretStr = Field(description="From https://elevenlabs.io/app/settings")
+    elevenlabs_voice_id: str = "{voice}"
+    cartesia_voice_id: str = "{uuid}"
+    llm_model: str = "gpt-4o-mini-2024-07-18"
+    log_level: str = "INFO"
+"""
+
+
+def test_the_template_export_writes_passes_check_files(tmp_path: Path) -> None:
+    """``export`` notes a plain field's default (``# default: <voice id>``): the two hooks must
+    agree on the file export writes. A key's own shape there, or a secret-named key's short
+    password, is still refused."""
+    canaries = Canaries()
+    voice = _base62(20)  # an ElevenLabs voice ID's shape: letters and digits, not a key
+    (tmp_path / "model.py").write_text(MODEL.format(voice=voice, uuid=uuid.uuid4()))
+    r = run_cli(
+        "export", "--offline", "--settings", "model:Settings", "--output", ".env.example",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert r.code == 0, r.output
+    assert f"# default: {voice}" in (tmp_path / ".env.example").read_text()
+    assert check_files(tmp_path, ".env.example").code == 0
+    deepgram = key_shapes(canaries)["deepgram"]
+    (tmp_path / "a.env.example").write_text(f"# default: {deepgram}\nLOG_LEVEL=\n")
+    (tmp_path / "b.env.example").write_text("# default: Pa55-w0rd!\nDB_PASSWORD=\n")
+    r = check_files(tmp_path, "a.env.example", "b.env.example")
+    assert r.code == 1, r.output
+    assert "a.env.example: line 1 holds" in r.stderr and "b.env.example: line 1 holds" in r.stderr
+    canaries.assert_absent(r.output, "check-files output")
+    assert "Pa55" not in r.output
+
+
 @pytest.mark.parametrize(
     ("path", "selected"),
     [
@@ -230,7 +269,9 @@ def test_check_files_on_an_envrc(tmp_path: Path) -> None:
 
 # Item 12: symlinks ------------------------------------------------------------------------------
 
-BOT = 'import os\n\nBOT_API_KEY = os.getenv("BOT_API_KEY")\nLEVEL = os.getenv("LOG_LEVEL", "INFO")\n'
+BOT = (
+    'import os\n\nBOT_API_KEY = os.getenv("BOT_API_KEY")\nLEVEL = os.getenv("LOG_LEVEL", "INFO")\n'
+)
 
 
 def make_project(tmp_path: Path) -> tuple[Path, Path]:
