@@ -37,8 +37,12 @@ _PLACEHOLDER_RE = re.compile(
     re.IGNORECASE,
 )
 # Letters, with separators of words, paths and URLs: prose, a path, a URL without digits.
-_WORDS_RE = re.compile(r"[-~.]*/?[A-Za-z][A-Za-z\-_./:@~]*|/")
+_WORDS_RE = re.compile(r"[-~._]*/?[A-Za-z][A-Za-z\-_./:@~]*|/")
 _URL_USERINFO_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s@:]*:(?P<password>[^/\s@]+)@")
+# Longer than any template line or placeholder (a PEM placeholder's lines are 64): a comment or
+# a template's value this long is refused as it is, unread (a pasted certificate, JSON, a blob).
+MAX_TEMPLATE_LINE = 4096
+MAX_COMMENT_ASSIGNMENTS = 16
 # The comment ``export`` writes above a plain field's ``KEY=``: its default.
 _DEFAULT_RE = re.compile(r"# default: (?P<value>.*)")
 # direnv commands that a committed .envrc may hold (``dotenv``, ``use flake``, ``layout python``).
@@ -78,9 +82,20 @@ def _entropy(text: str) -> float:
 
 
 def is_placeholder(text: str) -> bool:
-    """A hint for the reader, not a value: ``your-key-here``, ``<your key>``, ``sk-...``,
-    ``xxxx``, ``1904587XXXX``, ``${OTHER}``, ``changeme``."""
+    """Whether ``text`` holds a hint for the reader: ``your-key-here``, ``<your key>``,
+    ``sk-...``, ``xxxx``, ``1904587XXXX``, ``${OTHER}``, ``changeme``."""
     return bool(_PLACEHOLDER_RE.search(text))
+
+
+def _pieces(token: str) -> list[str]:
+    """``token`` with its placeholder text taken out: a real key next to a hint
+    (``your-key:sk-...real...``, ``sk-proj-abc...`` cut short) is still judged."""
+    return _PLACEHOLDER_RE.sub(" ", _strip(token)).split()
+
+
+def is_hint(text: str) -> bool:
+    """A placeholder, and nothing but words besides (``YOUR_API_KEY``, ``sk-...``, ``<key>``)."""
+    return is_placeholder(text) and all(_is_words(p) for p in _pieces(text))
 
 
 def looks_like_credential(token: str) -> bool:
@@ -88,29 +103,32 @@ def looks_like_credential(token: str) -> bool:
     prefix followed by 16+ key characters, a JWT, or a run of 16+ letters and digits mixing
     both with high entropy (Deepgram's 40 and Daily's 64 hex, ElevenLabs' and OpenAI's keys,
     a Slack webhook's last segment). Hyphenated UUIDs (voice IDs) and model names pass."""
-    if _key_shaped(token):
-        return True
-    token = _strip(token)
-    if len(token) < 16 or is_placeholder(token):
+    if len(token) < 16:  # every shape below is longer
         return False
-    return any(_mixed(run, 16) and _entropy(run) >= 3.0 for run in _ALNUM_RUN_RE.findall(token))
+    return _key_shaped(token) or any(
+        _mixed(run, 16) and _entropy(run) >= 3.0
+        for piece in _pieces(token)
+        for run in _ALNUM_RUN_RE.findall(piece)
+    )
 
 
 def _key_shaped(token: str) -> bool:
     """The shapes that are keys whatever they stand for: a known key prefix, a JWT, a run of
     32+ hex digits (Deepgram's 40, Daily's 64, Twilio's 32), not an ID that mixes letters."""
-    token = _strip(token)
-    if len(token) < 16 or is_placeholder(token):
+    if len(token) < 16:
         return False
-    match = _KEY_PREFIX_RE.search(token)
-    if match and any(_mixed(run, 12) for run in _ALNUM_RUN_RE.findall(match.group("rest"))):
-        return True
-    if _JWT_RE.search(token):
-        return True
-    return any(
-        _mixed(run, 32) and re.fullmatch("[0-9a-fA-F]+", run)
-        for run in _ALNUM_RUN_RE.findall(token)
-    )
+    for piece in _pieces(token):
+        match = _KEY_PREFIX_RE.search(piece)
+        if match and any(_mixed(run, 12) for run in _ALNUM_RUN_RE.findall(match.group("rest"))):
+            return True
+        if _JWT_RE.search(piece):
+            return True
+        if any(
+            _mixed(run, 32) and re.fullmatch("[0-9a-fA-F]+", run)
+            for run in _ALNUM_RUN_RE.findall(piece)
+        ):
+            return True
+    return False
 
 
 def _mixed(run: str, length: int) -> bool:
@@ -132,10 +150,10 @@ def value_is_harmless(key: str | None, value: str) -> bool:
     if any(looks_like_credential(t) for t in tokens):
         return False
     for match in _URL_USERINFO_RE.finditer(value):
-        if not is_placeholder(match.group("password")):
+        if not is_hint(match.group("password")):
             return False
     if key is not None and looks_secret(key):
-        return all(is_placeholder(t) or _is_words(t) for t in tokens)
+        return all(is_hint(t) or _is_words(t) for t in tokens)
     return True
 
 
@@ -167,8 +185,11 @@ def comment_holds_value(comment: str, *, template: bool, key: str | None = None)
         return False
     if any(looks_like_credential(t) for t in body.split()):
         return True
-    for name, value in _comment_assignments(body):
-        if not value or is_placeholder(value):
+    assignments = _comment_assignments(body)
+    if len(assignments) > MAX_COMMENT_ASSIGNMENTS:
+        return True  # no template's comment lists this many: values, dumped
+    for name, value in assignments:
+        if not value or is_hint(value):
             continue
         if not template or not value_is_harmless(name, value):
             return True
@@ -191,6 +212,10 @@ def lines_holding_values(text: str, *, template: bool, direnv: bool = False) -> 
 
     bad: set[int] = set()
     bindings = list(parse_stream(io.StringIO(text)))
+    following: list[str | None] = [None] * len(bindings)  # the key of the next KEY= line
+    for n in range(len(bindings) - 2, -1, -1):
+        following[n] = bindings[n + 1].key if bindings[n + 1].key is not None else following[n + 1]
+    long = MAX_TEMPLATE_LINE
     for n, binding in enumerate(bindings):
         first, chunk = binding.original.line, binding.original.string
         if direnv and _DIRENV_RE.fullmatch(chunk.strip()):
@@ -199,34 +224,41 @@ def lines_holding_values(text: str, *, template: bool, direnv: bool = False) -> 
             bad.add(first)
         elif binding.key is not None and binding.value:
             # A template's harmless value, and no key-shaped token in a comment after it.
-            harmless = value_is_harmless(binding.key, binding.value) and not any(
-                looks_like_credential(t) for t in chunk.split()
+            harmless = (
+                len(chunk) <= long
+                and value_is_harmless(binding.key, binding.value)
+                and not any(looks_like_credential(t) for t in chunk.split())
             )
             if not template or not harmless:
                 bad.add(first)
         elif binding.key is not None:  # KEY= or KEY="", perhaps with a comment after it
             comment = _trailing_comment(chunk)
-            if comment is not None and comment_holds_value(
+            if comment is not None and len(comment) > long:
+                bad.add(first)  # no hint is this long: a pasted blob
+            elif comment is not None and comment_holds_value(
                 comment, template=template, key=binding.key
             ):
                 bad.add(first)
         else:
-            following = next((b.key for b in bindings[n + 1 :] if b.key is not None), None)
+            below = following[n]
             for offset, line in enumerate(chunk.splitlines()):
                 stripped = line.strip()
                 if not stripped.startswith("#"):
                     continue
+                if len(stripped) > long:  # no template's comment is this long: a pasted blob
+                    bad.add(first + offset)
+                    continue
                 default = _DEFAULT_RE.fullmatch(stripped)
-                if template and default and following:
+                if template and default and below:
                     # ``export``'s note of a field's default. A plain field's (a voice ID, a
                     # model) is refused for a key's own shape only, so that the template
                     # hook's file passes; a secret-named field's like its value.
                     value = default.group("value")
-                    if looks_secret(following):
-                        harmless = value_is_harmless(following, value)
+                    if looks_secret(below):
+                        harmless = value_is_harmless(below, value)
                     else:
                         harmless = not any(_key_shaped(t) for t in value.split()) and not any(
-                            not is_placeholder(m.group("password"))
+                            not is_hint(m.group("password"))
                             for m in _URL_USERINFO_RE.finditer(value)
                         )
                     if not harmless:

@@ -67,6 +67,8 @@ COMMENT_FORMS = {
     "json-lower": "# {{'api_key': '{v}', 'region': 'us'}}",
     "bare": "# {v}",
     "bare-in-prose": "# my old key was {v}, rotated",
+    "next-to-a-hint": "# OPENAI_API_KEY=your-key:{v}",
+    "cut-short": "OPENAI_API_KEY=   # {v}...",
 }
 
 
@@ -102,6 +104,9 @@ def test_check_files_refuses_short_secrets_and_passwords_in_a_template(tmp_path:
         "DATABASE_URL=postgres://bot:hunter2x@db.internal:5432/bot": True,
         "# REDIS_URL=redis://:hunter2x@cache:6379/0": True,
         "AUTH_TOKEN=tok3n42": True,
+        "OPENAI_API_KEY=your-Pa55w0rd!": True,
+        "OPENAI_API_KEY=sk-...": False,
+        "OPENAI_API_KEY=YOUR_OPENAI_API_KEY": False,
         "SIGNING_SECRET=signing-secret-for-local-tests": False,
         "DATABASE_URL=postgres://<user>:<password>@localhost:5432/bot": False,
         "DATABASE_URL=postgres://localhost:5432/bot": False,
@@ -112,7 +117,7 @@ def test_check_files_refuses_short_secrets_and_passwords_in_a_template(tmp_path:
     assert r.code == 1, r.output
     for n, refused in enumerate(lines.values()):
         assert (f"{n}.env.example: line 2 holds a value" in r.stderr) is refused, (n, r.stderr)
-    for secret in ("Pa55-w0rd!", "hunter2x", "tok3n42"):
+    for secret in ("Pa55-w0rd!", "hunter2x", "tok3n42", "Pa55w0rd"):
         assert secret not in r.output
 
 
