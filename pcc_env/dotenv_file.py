@@ -305,27 +305,16 @@ def non_template_lines(text: str) -> list[int]:
 
 
 def lines_with_values(path: Path) -> list[int]:
-    """Line numbers of an env file that are not template lines (``non_template_lines``), or
-    that are a commented-out assignment with a value (``# OPENAI_API_KEY=sk-...``: a key put
-    aside is still in the commit): empty for a template. ``InputError`` when it is not a
-    regular file; ``DotenvError`` (line number only) when it is not UTF-8 text, which may hold
-    values too."""
+    """Line numbers of an env file that hold a value (``value_shapes.lines_holding_values``):
+    empty for a template. A file named as a template (``env.example``, ``x.env.sample``) may
+    keep placeholders and harmless values; any other (``.env``, ``.envrc``, ``prod.env.local``)
+    none. ``InputError`` when it is not a regular file; ``DotenvError`` (line number only) when
+    it is not UTF-8 text, which may hold values too."""
+    from pcc_env.value_shapes import is_template_name, lines_holding_values
+
     text = decode_env_bytes(read_regular_file(path, "an env file", MAX_ENV_FILE_BYTES), path)
-    commented = [
-        b.original.line
-        for b in parse_stream(io.StringIO(text))
-        if b.key is None and not b.error and _holds_assignment(b.original.string)
-    ]
-    return sorted({*non_template_lines(text), *commented})
-
-
-def _holds_assignment(comment: str) -> bool:
-    """Whether a comment line, without its ``#``, parses as ``KEY=value`` with a value."""
-    body = comment.strip().lstrip("#")
-    if not body or "=" not in body:
-        return False
-    return any(
-        b.key is not None and b.value and not b.error for b in parse_stream(io.StringIO(body))
+    return lines_holding_values(
+        text, template=is_template_name(path.name), direnv=path.name == ".envrc"
     )
 
 

@@ -14,7 +14,7 @@ import keyword
 import re
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -540,16 +540,24 @@ def plan_init(
     """Every file's change, decided before anything is written. Raises ``ConfigError`` or
     ``InputError`` for a file that must not be touched (a template holding values, a
     pyproject that names another model or cannot be edited safely)."""
+    names = (SETTINGS_FILE, TEMPLATE_FILE, ".gitignore", "pyproject.toml")
+    settings_path, template_path, gitignore_path, pyproject_path = (
+        project_file(root, name) for name in names
+    )
     fields, skipped = plan_fields(scan, env_keys)
     source = settings_source(fields)
     model = model_from_source(source)
-    settings_path, template_path = root / SETTINGS_FILE, root / TEMPLATE_FILE
-    gitignore_path, pyproject_path = root / ".gitignore", root / "pyproject.toml"
     changes = [
         settings_change(settings_path, read_existing(settings_path), source, force, len(fields)),
         template_change(template_path, read_existing(template_path), model, force),
         gitignore_change(gitignore_path, read_existing(gitignore_path), project_templates(root)),
         pyproject_change(pyproject_path, read_existing(pyproject_path)),
+    ]
+    changes = [
+        c
+        if c.path == root / name
+        else replace(c, summary=f"{c.summary} (through the symlink {name})")
+        for c, name in zip(changes, names, strict=True)
     ]
     changes, shipping = ship_changes(root, changes, [*scan.files, SETTINGS_FILE])
     return InitPlan(fields, skipped, changes, shipping)
@@ -575,11 +583,23 @@ def ship_changes(
     )
 
     out = list(changes)
-    dockerfile_path, ignore_path = root / DOCKERFILE, root / DOCKERIGNORE
-    requirements_path = root / "requirements.txt"
     unreadable: list[str] = []
+    refused: set[Path] = set()
+
+    def locate(name: str) -> Path:
+        try:  # through a symlink inside the project, as the other files; never outside it
+            return project_file(root, name)
+        except InputError:
+            refused.add(root / name)
+            return root / name
+
+    dockerfile_path, ignore_path = locate(DOCKERFILE), locate(DOCKERIGNORE)
+    requirements_path = locate("requirements.txt")
 
     def read(path: Path) -> str | None:  # a Dockerfile init cannot read is no reason to refuse
+        if path in refused:
+            unreadable.append(f"{path.name} (a symlink out of the project)")
+            return None
         try:
             return read_existing(path)
         except (InputError, ConfigError):
@@ -605,6 +625,8 @@ def ship_changes(
     if unreadable:
         note = f"not read (not a regular UTF-8 file): {', '.join(unreadable)}; left as it is."
         plan = replace(plan, notes=(*plan.notes, note))
+    if plan.edit is not None and plan.edit.dockerignore is not None and ignore_path in refused:
+        plan = replace(plan, edit=None)  # never write over a link out of the project
     if plan.edit is not None and plan.edit.dockerfile is not None:
         out.append(
             FileChange(
@@ -618,9 +640,38 @@ def ship_changes(
         if dep.file == "pyproject.toml" and py is not None and at is not None:
             summary = dep.summary if not py.writes else f"{py.summary}; {dep.summary}"
             out[at] = FileChange(py.path, "update", summary, dep.text, py_before)
-        elif dep.file == "requirements.txt":
+        elif dep.file == "requirements.txt" and requirements_path not in refused:
             out.append(FileChange(requirements_path, "append", dep.summary, dep.text, requirements))
     return out, plan
+
+
+def project_file(root: Path, name: str) -> Path:
+    """Where init reads and writes the project file ``name``: the file itself, or the target of
+    a symlink to a file inside ``root`` (written through: the link stays a link). A symlink out
+    of the project, or one that loops, is refused (``InputError``, exit 2) before anything is
+    read: a cloned repository's ``.gitignore`` may point at any file of the user's."""
+    from pcc_env.errors import InputError
+
+    path = root / name
+    if not path.is_symlink():
+        return path
+    inside = root.resolve()
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):  # a loop
+        raise InputError(
+            "is a symlink that cannot be resolved (a loop); init does not edit it. Nothing "
+            "was written.",
+            source=name,
+        ) from None
+    if not real.is_relative_to(inside):
+        raise InputError(
+            "is a symlink to a file outside the project; init never reads or writes outside "
+            "the project. Replace the link with a file, or make the change yourself. Nothing "
+            "was written.",
+            source=name,
+        )
+    return root / real.relative_to(inside)
 
 
 def apply_init(plan: InitPlan) -> list[FileChange]:

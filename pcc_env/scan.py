@@ -114,6 +114,7 @@ class ScanResult:
     reads: list[EnvRead] = field(default_factory=list)
     dynamic: list[Place] = field(default_factory=list)  # reads whose name is computed
     unparsable: list[Place] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)  # symlinks out of root: never read
     attributes: set[str] = field(default_factory=set)  # every ``x.NAME`` read in the code
 
     def by_name(self) -> dict[str, list[EnvRead]]:
@@ -155,20 +156,39 @@ def python_files(root: Path) -> Iterator[Path]:
                 yield here / name
 
 
+def _inside(path: Path, root: Path) -> Path | None:
+    """``path`` with every symlink resolved, or None when that is outside ``root`` (resolved)
+    or cannot be resolved (a loop): a symlinked file in a cloned repository may point anywhere
+    (``~/.config/...``), and its contents must never reach the model."""
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    return real if real.is_relative_to(root) else None
+
+
 def scan_project(root: Path, *, exclude: Iterable[Path] = ()) -> ScanResult:
     """Scan every Python file under ``root`` (see ``python_files``); files in ``exclude`` are
-    left out (``init`` excludes the settings module it writes)."""
+    left out (``init`` excludes the settings module it writes). A file that is a symlink to
+    anything outside ``root`` is never read (listed in ``outside``); one to a file inside is
+    read once."""
     from pcc_env.dotenv_file import read_regular_file
     from pcc_env.errors import InputError
 
     result = ScanResult(root)
     skipped = {p.resolve() for p in exclude}
+    inside, seen = root.resolve(), set()
     for path in python_files(root):
-        if path.resolve() in skipped:
-            continue
+        real = _inside(path, inside)
         rel = path.relative_to(root).as_posix()
+        if real is None:  # a symlink out of the project: its code is not the bot's
+            result.outside.append(rel)
+            continue
+        if real in skipped or real in seen:  # excluded, or a symlink to a file scanned already
+            continue
+        seen.add(real)
         try:
-            source = read_regular_file(path, "a Python file", MAX_SOURCE_BYTES)
+            source = read_regular_file(real, "a Python file", MAX_SOURCE_BYTES)
         except InputError:
             result.unparsable.append(Place(rel, None))
             continue

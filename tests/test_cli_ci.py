@@ -235,7 +235,7 @@ def test_the_readme_pre_commit_config_is_the_manifest() -> None:
         ("bot/env.sample", "pcc-env-no-values", True),
         ("bot.py", "pcc-env-no-values", False),
         ("environment.yml", "pcc-env-no-values", False),
-        (".envrc", "pcc-env-no-values", False),
+        (".envrc", "pcc-env-no-values", True),
         ("settings.py", "pcc-env-template", True),
         (".env.example", "pcc-env-template", True),
         ("pyproject.toml", "pcc-env-template", True),

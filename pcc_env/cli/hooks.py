@@ -1,8 +1,9 @@
 """``pcc-env check-files FILE...``: the ``pcc-env-no-values`` pre-commit hook.
 
 pre-commit passes the staged files that match the hook's ``files`` pattern; an env file that
-holds a value is refused (exit 1) by file and line numbers, never by content. Templates (comments,
-blank lines, empty ``KEY=``) pass.
+holds a value, in an assignment or in a comment, is refused (exit 1) by file and line numbers,
+never by content. Templates (comments, blank lines, empty ``KEY=``; in a file named like
+``env.example``, placeholders and harmless values too) pass: see ``pcc_env.value_shapes``.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ def check_files(
         if bad and not json:
             err(
                 f"{name}: {_line_list(bad)} {'hold values' if len(bad) > 1 else 'holds a value'} "
-                "(or text that is not a comment or an empty KEY=); commit a template instead: "
-                "comments and empty KEY= lines"
+                "(in an assignment or a comment, or text that is not a comment or an empty KEY=); "
+                "commit a template instead: comments, empty KEY= lines and placeholders, in a "
+                "file named like env.example"
             )
         if bad:
             refused += 1

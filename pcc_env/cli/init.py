@@ -176,6 +176,7 @@ def _plan_json(
             "envFile": str(env_path),
             "envKeys": len(env_keys),
             "notScanned": [str(getattr(p, "where", p)) for p in scan.unparsable],
+            "notRead": list(scan.outside),  # symlinks out of the project, or broken
             "dynamicNames": [str(getattr(p, "where", p)) for p in scan.dynamic],
         },
         "settings": SETTINGS_REF,
@@ -217,6 +218,11 @@ def _show_scan(scan: ScanResult, env_path: Path, env_keys: list[str]) -> None:
 def _show_unscanned(scan: ScanResult) -> None:
     if scan.unparsable:
         info("Not scanned (not valid Python, or unreadable): " + _places(scan.unparsable))
+    if scan.outside:
+        info(
+            "Not read (a symlink out of the project, or a broken one; pcc-env never reads "
+            "outside the project): " + _places(scan.outside)
+        )
     if scan.dynamic:
         info("A variable name computed at run time (not included): " + _places(scan.dynamic))
 
