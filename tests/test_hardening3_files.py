@@ -369,3 +369,24 @@ def test_init_refuses_a_symlink_loop(tmp_path: Path) -> None:
     r = init(bot, "--yes")
     assert r.code == 2 and ".gitignore: is a symlink that cannot be resolved" in r.stderr
     assert not (bot / "settings.py").exists()
+
+
+@pytest.mark.parametrize("name", ["Dockerfile", "requirements.txt"])
+def test_init_never_writes_through_a_build_file_linked_out_of_the_project(
+    tmp_path: Path, name: str
+) -> None:
+    """The Dockerfile and requirements.txt that init edits to ship the settings module: a link
+    out of the project is neither read nor written (a note says so), and stays a link."""
+    bot, home = make_project(tmp_path)
+    outside = home / "users-file"
+    original = (
+        "FROM python:3.12\nCOPY ./bot.py bot.py\n" if name == "Dockerfile" else "pipecat-ai\n"
+    )
+    outside.write_text(original)
+    (bot / name).unlink(missing_ok=True)
+    (bot / name).symlink_to(outside)
+    r = init(bot, "--yes")
+    assert r.code == 0, r.output
+    assert f"{name} (a symlink out of the project)" in r.output
+    assert (bot / name).is_symlink()
+    assert outside.read_text() == original
