@@ -54,6 +54,10 @@ class FieldPlan:
     places: tuple[str, ...]  # "bot.py:12": where the code reads it (empty: only in .env)
     # The code gives it a default that is (or holds) a credential: required, default not copied.
     withheld: bool = False
+    # How the code treats a missing value (``scan.Need``), and where/why: "checked for presence
+    # (bot.py:12)", "used when TTS == 'cartesia' (bot.py:30)". "unknown": the scan cannot tell.
+    need: str = "required"
+    why: str = ""
 
     @property
     def annotation(self) -> str:
@@ -68,7 +72,9 @@ class FieldPlan:
         if self.required:
             return "required"
         if self.default is None:
-            return "optional"
+            if self.need == "unknown":
+                return f"optional (undecided: {self.why})"
+            return f"optional ({self.why})" if self.why else "optional"
         if self.secret:
             return "default in code"
         return f"default {self.default!r}"
@@ -170,7 +176,27 @@ def _type_and_default(
         return type_name, False, None, "; its default is computed in code"
     if all(r.how == "in environ" for r in reads):
         return type_name, False, None, ""
-    return type_name, True, None, ""
+    need, _ = field_need(reads)
+    return type_name, need == "required", None, ""
+
+
+def field_need(reads: Sequence[EnvRead]) -> tuple[str, str]:
+    """(need, why) of a variable from every read: required when one read uses the value with
+    no default, check or fallback; else conditional (a mode or provider switch), then unknown
+    (the scan cannot tell: said so, never guessed required), then optional."""
+    for need in ("required", "conditional", "unknown", "optional"):
+        hit = next((r for r in reads if r.need == need), None)
+        if hit is not None:
+            return need, f"{hit.why} ({hit.where})" if hit.why else ""
+    return "optional", ""
+
+
+UNDECIDED_COMMENT = (
+    "    # Undecided: 'pcc-env init' cannot tell whether the code needs it ({why}).\n"
+    "    # Optional for now; drop the default to make it required if the bot cannot run\n"
+    "    # without it.\n"
+)
+CONDITIONAL_COMMENT = "    # Optional: {why}.\n"
 
 
 def _convert(value: str | int | float, type_name: str) -> Scalar:
@@ -200,11 +226,15 @@ def plan_fields(scan: ScanResult, env_keys: Sequence[str]) -> tuple[list[FieldPl
             continue
         secret = looks_secret(env_name) or default_is_credential(reads)
         type_name, required, default, note = _type_and_default(reads, secret)
+        need, why = field_need(reads) if not required else ("required", "")
+        if not required and default is None and need in ("conditional", "unknown"):
+            note += f"; {'undecided: ' if need == 'unknown' else ''}{why}"
         name, alias = _field_name(env_name, taken)
         fields.append(
             FieldPlan(
                 env_name, name, alias, secret, type_name, required, default,
                 f"read in {_places_text(places)}{note}", places, note == WITHHELD_NOTE,
+                need, why,
             )
         )  # fmt: skip
     seen = set(by_name)
@@ -264,10 +294,21 @@ def _field_line(f: FieldPlan) -> str:
     args.append(f"description={_py(f.description)}")
     head = f"    {f.field_name}: {f.annotation} = Field("
     comment = WITHHELD_COMMENT if f.withheld else ""
+    if not f.required and f.default is None and f.need == "unknown":
+        comment = UNDECIDED_COMMENT.format(why=_comment_text(f.why))
+    elif not f.required and f.default is None and f.need == "conditional":
+        comment = CONDITIONAL_COMMENT.format(why=_comment_text(f.why))
     line = head + ", ".join(args) + ")"
     if len(line) <= 100:
         return comment + line
     return comment + head + "\n" + "".join(f"        {a},\n" for a in args) + "    )"
+
+
+def _comment_text(text: str) -> str:
+    """One line of a Python comment: escaped, no line break."""
+    from pcc_env.rules import escape_text
+
+    return escape_text(text).replace("\n", " ").replace("\r", " ")
 
 
 def settings_source(fields: Sequence[FieldPlan]) -> str:
