@@ -13,7 +13,7 @@ import fnmatch
 import keyword
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -187,7 +187,7 @@ def field_need(reads: Sequence[EnvRead]) -> tuple[str, str]:
     for need in ("required", "conditional", "unknown", "optional"):
         hit = next((r for r in reads if r.need == need), None)
         if hit is not None:
-            return need, f"{hit.why} ({hit.where})" if hit.why else ""
+            return need, f"{hit.why} at {hit.where}" if hit.why else ""
     return "optional", ""
 
 
@@ -210,10 +210,17 @@ def _convert(value: str | int | float, type_name: str) -> Scalar:
     return str(value)
 
 
-def plan_fields(scan: ScanResult, env_keys: Sequence[str]) -> tuple[list[FieldPlan], list[LeftOut]]:
+def plan_fields(
+    scan: ScanResult,
+    env_keys: Sequence[str],
+    outside: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[list[FieldPlan], list[LeftOut]]:
     """The model's fields: every variable the code reads, in the order found, then the keys of
     ``.env`` that no code reads. Names the system or Pipecat Cloud sets, and names that cannot
-    be secret keys, are left out (with the reason)."""
+    be secret keys, are left out (with the reason). A key of ``.env`` that only code outside
+    the agent reads (``outside``: variable -> places, see ``pcc_env.reach``) stays optional,
+    described as such."""
+    elsewhere = {k.upper(): tuple(v) for k, v in (outside or {}).items()}
     fields: list[FieldPlan] = []
     skipped: list[LeftOut] = []
     taken: set[str] = set()
@@ -247,10 +254,14 @@ def plan_fields(scan: ScanResult, env_keys: Sequence[str]) -> tuple[list[FieldPl
             skipped.append(LeftOut(key, reason, (".env",)))
             continue
         name, alias = _field_name(key.upper(), taken)
+        description = "in .env; no scanned code reads it"
+        if key.upper() in elsewhere:  # push sends it anyway; a library of the agent may read it
+            description = (
+                f"in .env; read outside the agent only ({_places_text(elsewhere[key.upper()])})"
+            )
         fields.append(
             FieldPlan(
-                key.upper(), name, alias, looks_secret(key), "str", False, None,
-                "in .env; no scanned code reads it", (),
+                key.upper(), name, alias, looks_secret(key), "str", False, None, description, (),
             )
         )  # fmt: skip
     return fields, skipped
@@ -533,12 +544,20 @@ class InitPlan:
 
 
 def plan_init(
-    root: Path, scan: ScanResult, env_keys: Sequence[str], *, force: bool = False
+    root: Path,
+    scan: ScanResult,
+    env_keys: Sequence[str],
+    *,
+    force: bool = False,
+    all_files: Sequence[str] | None = None,
+    outside: Mapping[str, Sequence[str]] | None = None,
 ) -> InitPlan:
     """Every file's change, decided before anything is written. Raises ``ConfigError`` or
     ``InputError`` for a file that must not be touched (a template holding values, a
-    pyproject that names another model or cannot be edited safely)."""
-    fields, skipped = plan_fields(scan, env_keys)
+    pyproject that names another model or cannot be edited safely). ``scan`` is what the
+    model holds (the agent's reads); ``all_files`` every Python file of the project (for the
+    image), ``outside`` the variables only other programs read."""
+    fields, skipped = plan_fields(scan, env_keys, outside)
     source = settings_source(fields)
     model = model_from_source(source)
     settings_path, template_path = root / SETTINGS_FILE, root / TEMPLATE_FILE
@@ -549,7 +568,8 @@ def plan_init(
         gitignore_change(gitignore_path, read_existing(gitignore_path)),
         pyproject_change(pyproject_path, read_existing(pyproject_path)),
     ]
-    changes, shipping = ship_changes(root, changes, [*scan.files, SETTINGS_FILE])
+    files = list(all_files) if all_files is not None else list(scan.files)
+    changes, shipping = ship_changes(root, changes, [*files, SETTINGS_FILE])
     return InitPlan(fields, skipped, changes, shipping)
 
 
