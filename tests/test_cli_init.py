@@ -249,9 +249,7 @@ def test_after_init_push_and_check_use_the_model(bot: Path, emulator: EmulatorSe
     r = run_cli("check", "--code", cwd=bot, env=env)
     assert r.code == 0, r.output
     assert "ok   every required env var of Settings is in the set" in r.stdout
-    assert (
-        "ok   the 6 env var(s) the code reads (5 Python file(s)) are in the settings" in r.stdout
-    )
+    assert "ok   the 6 env var(s) the code reads (5 Python file(s)) are in the settings" in r.stdout
 
 
 def test_init_leaks_no_value(tmp_path: Path) -> None:
