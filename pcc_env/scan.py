@@ -485,10 +485,8 @@ def _dotted(node: ast.expr) -> str | None:
 
 
 def _shown(value: object) -> str:
-    """A literal of the code as the plan shows it: escaped, one line, short."""
-    from pcc_env.rules import escape_text
-
-    text = escape_text(repr(value))
+    """A literal of the code as the plan shows it, short (``of`` escapes the whole text)."""
+    text = repr(value)
     return text if len(text) <= _SHOWN_LITERAL else text[: _SHOWN_LITERAL - 3] + "..."
 
 
@@ -513,6 +511,13 @@ class _Need:
         self.secret = looks_secret(name)
 
     def of(self, node: ast.expr, how: How, has_default: bool) -> tuple[Need, str]:
+        """(need, why); ``why`` is escaped: it quotes names and literals of the code."""
+        from pcc_env.rules import escape_text
+
+        need, why = self._of(node, how, has_default)
+        return need, escape_text(why)
+
+    def _of(self, node: ast.expr, how: How, has_default: bool) -> tuple[Need, str]:
         if how == "in environ":
             return "optional", "checked for presence"
         if has_default:
