@@ -520,8 +520,8 @@ class _Need:
     def _of(self, node: ast.expr, how: How, has_default: bool) -> tuple[Need, str]:
         if how == "in environ":
             return "optional", "checked for presence"
-        if has_default:
-            return "optional", "has a default in code"
+        if has_default:  # the field carries the default (or says it is computed)
+            return "optional", ""
         condition = self._condition(node)
         if condition is not None:
             return "conditional", condition
