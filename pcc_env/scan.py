@@ -598,7 +598,7 @@ class _Need:
         if self.secret:
             return "required", f"a credential {text}", False
         if tolerant:
-            return "optional", f"{text} (None when unset)", False
+            return "optional", f"{text}, None when unset", False
         return "unknown", f"{text}: the scanner cannot tell whether None is accepted", False
 
     def _use(self, node: ast.AST, depth: int) -> tuple[Need, str, bool]:
@@ -677,7 +677,7 @@ class _Need:
         found = [self._use(u, depth + 1) for u in uses]
         for _, why, was_checked in found:
             if was_checked:
-                return "optional", f"{why} (as {var})", True
+                return "optional", f"{why}, as {var}", True
         rank = {"required": 0, "unknown": 1, "conditional": 2, "optional": 3}
         need, why, _ = min(found, key=lambda f: rank[f[0]])
-        return need, f"{why} (as {var})", False
+        return need, f"{why}, as {var}", False
