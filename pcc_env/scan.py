@@ -12,7 +12,10 @@ through ``from os import environ, getenv`` (aliases included), through a name bo
 ``os.environ`` (``env = os.environ``, ``env = dict(os.environ)``, ``os.environ.copy()``), and a
 name given as a module-level string constant (``KEY = "X"; os.getenv(KEY)``). A default written
 ``os.getenv("X") or "d"`` counts as a default; ``int(os.getenv(...))`` and ``float(...)`` give
-the variable's type. A name computed at run time is reported by place only.
+the variable's type. A name computed at run time is reported by place only. Each read also says
+whether the code needs the value (``EnvRead.need``, see ``_Need``): a presence check, a
+comparison, a fallback or a keyword argument tolerate a missing one; a read under an ``if`` on
+another variable is conditional (a mode switch); "unknown" where the scan cannot tell.
 
 Pure apart from reading the files: nothing is printed, imported or executed.
 """
