@@ -13,7 +13,7 @@ import fnmatch
 import keyword
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -54,6 +54,10 @@ class FieldPlan:
     places: tuple[str, ...]  # "bot.py:12": where the code reads it (empty: only in .env)
     # The code gives it a default that is (or holds) a credential: required, default not copied.
     withheld: bool = False
+    # How the code treats a missing value (``scan.Need``), and where/why: "checked for presence
+    # (bot.py:12)", "used when TTS == 'cartesia' (bot.py:30)". "unknown": the scan cannot tell.
+    need: str = "required"
+    why: str = ""
 
     @property
     def annotation(self) -> str:
@@ -68,7 +72,9 @@ class FieldPlan:
         if self.required:
             return "required"
         if self.default is None:
-            return "optional"
+            if self.need == "unknown":
+                return f"optional (undecided: {self.why})"
+            return f"optional ({self.why})" if self.why else "optional"
         if self.secret:
             return "default in code"
         return f"default {self.default!r}"
@@ -170,7 +176,27 @@ def _type_and_default(
         return type_name, False, None, "; its default is computed in code"
     if all(r.how == "in environ" for r in reads):
         return type_name, False, None, ""
-    return type_name, True, None, ""
+    need, _ = field_need(reads)
+    return type_name, need == "required", None, ""
+
+
+def field_need(reads: Sequence[EnvRead]) -> tuple[str, str]:
+    """(need, why) of a variable from every read: required when one read uses the value with
+    no default, check or fallback; else conditional (a mode or provider switch), then unknown
+    (the scan cannot tell: said so, never guessed required), then optional."""
+    for need in ("required", "conditional", "unknown", "optional"):
+        hit = next((r for r in reads if r.need == need), None)
+        if hit is not None:
+            return need, f"{hit.why} at {hit.where}" if hit.why else ""
+    return "optional", ""
+
+
+UNDECIDED_COMMENT = (
+    "    # Undecided: 'pcc-env init' cannot tell whether the code needs it ({why}).\n"
+    "    # Optional for now; drop the default to make it required if the bot cannot run\n"
+    "    # without it.\n"
+)
+CONDITIONAL_COMMENT = "    # Optional: {why}.\n"
 
 
 def _convert(value: str | int | float, type_name: str) -> Scalar:
@@ -184,10 +210,17 @@ def _convert(value: str | int | float, type_name: str) -> Scalar:
     return str(value)
 
 
-def plan_fields(scan: ScanResult, env_keys: Sequence[str]) -> tuple[list[FieldPlan], list[LeftOut]]:
+def plan_fields(
+    scan: ScanResult,
+    env_keys: Sequence[str],
+    outside: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[list[FieldPlan], list[LeftOut]]:
     """The model's fields: every variable the code reads, in the order found, then the keys of
     ``.env`` that no code reads. Names the system or Pipecat Cloud sets, and names that cannot
-    be secret keys, are left out (with the reason)."""
+    be secret keys, are left out (with the reason). A key of ``.env`` that only code outside
+    the agent reads (``outside``: variable -> places, see ``pcc_env.reach``) stays optional,
+    described as such."""
+    elsewhere = {k.upper(): tuple(v) for k, v in (outside or {}).items()}
     fields: list[FieldPlan] = []
     skipped: list[LeftOut] = []
     taken: set[str] = set()
@@ -200,11 +233,15 @@ def plan_fields(scan: ScanResult, env_keys: Sequence[str]) -> tuple[list[FieldPl
             continue
         secret = looks_secret(env_name) or default_is_credential(reads)
         type_name, required, default, note = _type_and_default(reads, secret)
+        need, why = field_need(reads) if not required else ("required", "")
+        if not required and default is None and need in ("conditional", "unknown"):
+            note += f"; {'undecided: ' if need == 'unknown' else ''}{why}"
         name, alias = _field_name(env_name, taken)
         fields.append(
             FieldPlan(
                 env_name, name, alias, secret, type_name, required, default,
                 f"read in {_places_text(places)}{note}", places, note == WITHHELD_NOTE,
+                need, why,
             )
         )  # fmt: skip
     seen = set(by_name)
@@ -217,10 +254,14 @@ def plan_fields(scan: ScanResult, env_keys: Sequence[str]) -> tuple[list[FieldPl
             skipped.append(LeftOut(key, reason, (".env",)))
             continue
         name, alias = _field_name(key.upper(), taken)
+        description = "in .env; no scanned code reads it"
+        if key.upper() in elsewhere:  # push sends it anyway; a library of the agent may read it
+            description = (
+                f"in .env; read outside the agent only ({_places_text(elsewhere[key.upper()])})"
+            )
         fields.append(
             FieldPlan(
-                key.upper(), name, alias, looks_secret(key), "str", False, None,
-                "in .env; no scanned code reads it", (),
+                key.upper(), name, alias, looks_secret(key), "str", False, None, description, (),
             )
         )  # fmt: skip
     return fields, skipped
@@ -264,10 +305,21 @@ def _field_line(f: FieldPlan) -> str:
     args.append(f"description={_py(f.description)}")
     head = f"    {f.field_name}: {f.annotation} = Field("
     comment = WITHHELD_COMMENT if f.withheld else ""
+    if not f.required and f.default is None and f.need == "unknown":
+        comment = UNDECIDED_COMMENT.format(why=_comment_text(f.why))
+    elif not f.required and f.default is None and f.need == "conditional":
+        comment = CONDITIONAL_COMMENT.format(why=_comment_text(f.why))
     line = head + ", ".join(args) + ")"
     if len(line) <= 100:
         return comment + line
     return comment + head + "\n" + "".join(f"        {a},\n" for a in args) + "    )"
+
+
+def _comment_text(text: str) -> str:
+    """One line of a Python comment: escaped, no line break."""
+    from pcc_env.rules import escape_text
+
+    return escape_text(text).replace("\n", " ").replace("\r", " ")
 
 
 def settings_source(fields: Sequence[FieldPlan]) -> str:
@@ -535,16 +587,24 @@ class InitPlan:
 
 
 def plan_init(
-    root: Path, scan: ScanResult, env_keys: Sequence[str], *, force: bool = False
+    root: Path,
+    scan: ScanResult,
+    env_keys: Sequence[str],
+    *,
+    force: bool = False,
+    all_files: Sequence[str] | None = None,
+    outside: Mapping[str, Sequence[str]] | None = None,
 ) -> InitPlan:
     """Every file's change, decided before anything is written. Raises ``ConfigError`` or
     ``InputError`` for a file that must not be touched (a template holding values, a
-    pyproject that names another model or cannot be edited safely)."""
+    pyproject that names another model or cannot be edited safely). ``scan`` is what the
+    model holds (the agent's reads); ``all_files`` every Python file of the project (for the
+    image), ``outside`` the variables only other programs read."""
     names = (SETTINGS_FILE, TEMPLATE_FILE, ".gitignore", "pyproject.toml")
     settings_path, template_path, gitignore_path, pyproject_path = (
         project_file(root, name) for name in names
     )
-    fields, skipped = plan_fields(scan, env_keys)
+    fields, skipped = plan_fields(scan, env_keys, outside)
     source = settings_source(fields)
     model = model_from_source(source)
     changes = [
@@ -559,7 +619,8 @@ def plan_init(
         else replace(c, summary=f"{c.summary} (through the symlink {name})")
         for c, name in zip(changes, names, strict=True)
     ]
-    changes, shipping = ship_changes(root, changes, [*scan.files, SETTINGS_FILE])
+    files = list(all_files) if all_files is not None else list(scan.files)
+    changes, shipping = ship_changes(root, changes, [*files, SETTINGS_FILE])
     return InitPlan(fields, skipped, changes, shipping)
 
 

@@ -12,7 +12,10 @@ through ``from os import environ, getenv`` (aliases included), through a name bo
 ``os.environ`` (``env = os.environ``, ``env = dict(os.environ)``, ``os.environ.copy()``), and a
 name given as a module-level string constant (``KEY = "X"; os.getenv(KEY)``). A default written
 ``os.getenv("X") or "d"`` counts as a default; ``int(os.getenv(...))`` and ``float(...)`` give
-the variable's type. A name computed at run time is reported by place only.
+the variable's type. A name computed at run time is reported by place only. Each read also says
+whether the code needs the value (``EnvRead.need``, see ``_Need``): a presence check, a
+comparison, a fallback or a keyword argument tolerate a missing one; a read under an ``if`` on
+another variable is conditional (a mode switch); "unknown" where the scan cannot tell.
 
 Pure apart from reading the files: nothing is printed, imported or executed.
 """
@@ -60,6 +63,9 @@ SYSTEM_NAMES = frozenset(
 
 How = Literal["getenv", "environ[]", "environ.get", "environ.setdefault", "in environ"]
 DefaultKind = Literal["none", "literal", "computed"]
+# Whether the code needs the value (see ``_Need``): "required" only when it uses the value with
+# no default, no presence check and no fallback.
+Need = Literal["required", "optional", "conditional", "unknown"]
 Scalar = str | int | float | bool | None
 
 
@@ -88,6 +94,8 @@ class EnvRead:
     default_kind: DefaultKind = "none"
     default: Scalar = None  # the literal, when ``default_kind`` is "literal"
     cast: Literal["int", "float"] | None = None
+    need: Need = "required"
+    why: str = ""  # how the code treats a missing value ("checked for presence", ...)
 
     @property
     def where(self) -> str:
@@ -247,6 +255,7 @@ class _Module:
         self.constants: dict[str, str] = {}
         self.parents: dict[ast.AST, ast.AST] = {}
         self.reads: list[EnvRead] = []
+        self._env_vars: dict[str, str] | None = None
 
     def run(self) -> None:
         for node in ast.walk(self.tree):
@@ -395,7 +404,10 @@ class _Module:
         if default is not None:
             literal, value = _literal(default)
             kind = "literal" if literal else "computed"
-        self.reads.append(EnvRead(name, self.path, line, how, kind, value, self._cast(node)))
+        need, why = _Need(self, name).of(node, how, default is not None)
+        self.reads.append(
+            EnvRead(name, self.path, line, how, kind, value, self._cast(node), need, why)
+        )
 
     def _or_default(self, node: ast.expr) -> ast.expr | None:
         """``os.getenv("X") or "d"``: the right-hand side is the default."""
@@ -408,6 +420,53 @@ class _Module:
         ):
             return parent.values[1]
         return None
+
+    def env_of(self, node: ast.expr) -> str | None:
+        """The variable a test looks at: an env read (``os.getenv("TTS").lower()`` too), or a
+        name the module assigns one to (``tts = os.getenv("TTS")``)."""
+        while (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and not self._is_getenv(node.func)
+            and not self._is_environ(node.func.value)
+        ):
+            node = node.func.value  # .lower(), .strip()
+        if isinstance(node, ast.Call):
+            func = node.func
+            getter = self._is_getenv(func) or (
+                isinstance(func, ast.Attribute)
+                and func.attr == "get"
+                and self._is_environ(func.value)
+            )
+            key = node.args[0] if node.args else _keyword(node, "key")
+            return self._name_of(key) if getter and key is not None else None
+        if isinstance(node, ast.Subscript) and self._is_environ(node.value):
+            return self._name_of(node.slice)
+        if isinstance(node, ast.Name):
+            return self.env_vars().get(node.id)
+        return None
+
+    def env_of_any(self, node: ast.expr) -> str | None:
+        """``env_of`` anywhere inside ``node`` (``TTS == "x"`` in ``a and TTS == "x"``)."""
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.expr):
+                name = self.env_of(sub)
+                if name:
+                    return name
+        return None
+
+    def env_vars(self) -> dict[str, str]:
+        """Names assigned an env read anywhere in the module (flow-insensitive)."""
+        if self._env_vars is None:
+            self._env_vars = {}
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target = node.targets[0]
+                    if isinstance(target, ast.Name) and not isinstance(node.value, ast.Name):
+                        name = self.env_of(node.value)
+                        if name:
+                            self._env_vars[target.id] = name
+        return self._env_vars
 
     def _cast(self, node: ast.expr) -> Literal["int", "float"] | None:
         parent = self.parents.get(node)
@@ -425,3 +484,223 @@ class _Module:
 
 def _keyword(node: ast.Call, name: str) -> ast.expr | None:
     return next((k.value for k in node.keywords if k.arg == name), None)
+
+
+# Whether the code needs the value ---------------------------------------------------------------
+
+# Exceptions whose handler makes a read inside ``try`` tolerated (a missing value is caught).
+# A broad ``except Exception`` around a request handler is no tolerance: left out.
+_CAUGHT = frozenset({"KeyError", "TypeError", "ValueError", "AttributeError"})
+# Casts that fail on None (``int(None)``): the value is used, so it is needed.
+_FAILS_ON_NONE = frozenset({"int", "float", "Path", "json.loads", "bytes", "len", "open"})
+_SHOWN_LITERAL = 30
+
+
+def _dotted(node: ast.expr) -> str | None:
+    """``a.b.c`` for a name or an attribute chain, else None."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
+
+
+def _shown(value: object) -> str:
+    """A literal of the code as the plan shows it, short (``of`` escapes the whole text)."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_LITERAL else text[: _SHOWN_LITERAL - 3] + "..."
+
+
+_OPS: dict[type[ast.cmpop], str] = {
+    ast.Eq: "==", ast.NotEq: "!=", ast.Is: "is", ast.IsNot: "is not",
+    ast.In: "in", ast.NotIn: "not in",
+}  # fmt: skip
+
+
+class _Need:
+    """How the code treats one read's value when the variable is unset: ``of`` gives (need,
+    why). Required only when the value is used with no default, no presence check and no
+    fallback; a check, a comparison, a fallback or a keyword argument (the callee gets None)
+    tolerate a missing value; a read under an ``if`` on another variable is conditional (a mode
+    or provider switch). A credential handed on to a service is required (the service cannot
+    authenticate without it); what the scanner cannot tell is "unknown", never guessed
+    required."""
+
+    def __init__(self, module: _Module, name: str) -> None:
+        self.m = module
+        self.name = name
+        self.secret = looks_secret(name)
+
+    def of(self, node: ast.expr, how: How, has_default: bool) -> tuple[Need, str]:
+        """(need, why); ``why`` is escaped: it quotes names and literals of the code."""
+        from pcc_env.rules import escape_text
+
+        need, why = self._of(node, how, has_default)
+        return need, escape_text(why)
+
+    def _of(self, node: ast.expr, how: How, has_default: bool) -> tuple[Need, str]:
+        if how == "in environ":
+            return "optional", "checked for presence"
+        if has_default:  # the field carries the default (or says it is computed)
+            return "optional", ""
+        condition = self._condition(node)
+        if condition is not None:
+            return "conditional", condition
+        need: Need
+        if how == "environ[]":
+            need, why = "required", "os.environ[...] fails when it is unset"
+        else:
+            need, why, _ = self._use(node, 0)
+        if need != "optional" and self._caught(node):
+            return "optional", "read inside try/except: a missing value is caught"
+        return need, why
+
+    # where the read sits ------------------------------------------------------------------
+
+    def _ancestors(self, node: ast.AST) -> Iterator[tuple[ast.AST, ast.AST]]:
+        """(parent, child) pairs from the node up to the module."""
+        child = node
+        parent = self.m.parents.get(child)
+        while parent is not None:
+            yield parent, child
+            child, parent = parent, self.m.parents.get(parent)
+
+    def _caught(self, node: ast.AST) -> bool:
+        for parent, child in self._ancestors(node):
+            if isinstance(parent, ast.Try) and child in parent.body:
+                for handler in parent.handlers:
+                    kinds = handler.type
+                    if kinds is None:
+                        continue
+                    elts = kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
+                    if any(_dotted(k) in _CAUGHT for k in elts):
+                        return True
+            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                return False
+        return False
+
+    def _condition(self, node: ast.AST) -> str | None:
+        """ "used when TTS == 'cartesia'": the innermost ``if`` around the read whose test
+        depends on an environment variable."""
+        for parent, child in self._ancestors(node):
+            if isinstance(parent, (ast.If, ast.IfExp, ast.While)) and child is not parent.test:
+                text = self._test_text(parent.test)
+                if text is not None:
+                    orelse = parent.orelse if isinstance(parent.orelse, list) else [parent.orelse]
+                    return f"used {'unless' if child in orelse else 'when'} {text}"
+        return None
+
+    def _test_text(self, test: ast.expr) -> str | None:
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            name = self.m.env_of(test.operand)
+            return f"{name} is not set" if name else None
+        if isinstance(test, ast.Compare) and len(test.ops) == 1:
+            op, right = test.ops[0], test.comparators[0]
+            if isinstance(op, (ast.In, ast.NotIn)) and self.m._is_environ(right):
+                key = self.m._name_of(test.left)
+                if key:
+                    return f"{key} is {'not ' if isinstance(op, ast.NotIn) else ''}set"
+            name = self.m.env_of(test.left)
+            if name:
+                literal, value = _literal(right)
+                shown = _shown(value) if literal else "..."
+                if isinstance(right, (ast.Tuple, ast.List, ast.Set)):
+                    shown = "(...)"
+                return f"{name} {_OPS.get(type(op), '?')} {shown}"
+        if isinstance(test, ast.BoolOp):
+            names = [n for n in map(self.m.env_of_any, test.values) if n]
+            return f"depends on {names[0]}" if names else None
+        name = self.m.env_of(test)
+        return f"{name} is set" if name else None
+
+    # how the value is used ----------------------------------------------------------------
+
+    def _handed_on(self, text: str, tolerant: bool) -> tuple[Need, str, bool]:
+        if self.secret:
+            return "required", f"a credential {text}", False
+        if tolerant:
+            return "optional", f"{text}, None when unset", False
+        return "unknown", f"{text}: the scanner cannot tell whether None is accepted", False
+
+    def _use(self, node: ast.AST, depth: int) -> tuple[Need, str, bool]:
+        """(need, why, checked) for the value of ``node``; ``checked``: a presence check."""
+        parent = self.m.parents.get(node)
+        checked: tuple[Need, str, bool] = ("optional", "checked for presence", True)
+        if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
+            return checked
+        if isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Assert)) and parent.test is node:
+            return checked
+        if isinstance(parent, ast.comprehension) and node in parent.ifs:
+            return checked
+        if isinstance(parent, ast.BoolOp):
+            if isinstance(parent.op, ast.Or):
+                return "optional", "has a fallback (or)", False
+            if node is not parent.values[-1]:
+                return checked
+            return self._use(parent, depth)
+        if isinstance(parent, ast.Compare):
+            op = parent.ops[0] if node is parent.left else parent.ops[-1]
+            if isinstance(op, (ast.Eq, ast.NotEq, ast.Is, ast.IsNot)) or (
+                isinstance(op, (ast.In, ast.NotIn)) and node is parent.left
+            ):
+                right = parent.comparators[0] if node is parent.left else parent.left
+                literal, value = _literal(right)
+                what = f"compared with {_shown(value)}" if literal else "compared"
+                return "optional", what, True
+            return "required", "compared by order (fails on None)", False
+        if isinstance(parent, ast.IfExp):
+            return "optional", "chosen by a conditional expression", False
+        if isinstance(parent, ast.keyword) and parent.arg is not None:
+            call = self.m.parents.get(parent)
+            callee = _dotted(call.func) if isinstance(call, ast.Call) else None
+            return self._handed_on(f"passed on as {parent.arg}= to {callee or 'a call'}()", True)
+        if isinstance(parent, ast.Call) and node in parent.args:
+            callee = _dotted(parent.func)
+            if callee == "bool":
+                return checked
+            if callee in _FAILS_ON_NONE:
+                return "required", f"converted with {callee}()", False
+            return self._handed_on(f"passed to {callee or 'a call'}()", False)
+        if isinstance(parent, (ast.Attribute, ast.Subscript)) and parent.value is node:
+            return "required", "used as a value (fails on None)", False
+        if isinstance(parent, ast.BinOp):
+            return "required", "used in an expression (fails on None)", False
+        if isinstance(parent, ast.Expr):
+            return "optional", "its value is not used", False
+        if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and depth < 3:
+            targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+            if len(targets) == 1 and isinstance(targets[0], ast.Name):
+                return self._uses_of(targets[0].id, parent, depth)
+            return self._handed_on("stored in an attribute or item", False)
+        if isinstance(parent, ast.Return):
+            return self._handed_on("returned to the caller", False)
+        if isinstance(parent, ast.FormattedValue):
+            return self._handed_on("formatted into a string", False)
+        return self._handed_on("handed on", False)
+
+    def _uses_of(self, var: str, assign: ast.AST, depth: int) -> tuple[Need, str, bool]:
+        """A variable holding the value: checked anywhere in its scope means the code handles
+        a missing value; else the strictest use decides."""
+        scope: ast.AST = self.m.tree
+        for parent, _ in self._ancestors(assign):
+            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                scope = parent
+                break
+        uses = [
+            n
+            for n in ast.walk(scope)
+            if isinstance(n, ast.Name) and n.id == var and isinstance(n.ctx, ast.Load)
+        ]
+        if not uses:
+            if scope is self.m.tree:
+                return self._handed_on(f"kept in the module-level name {var}", False)
+            return "optional", f"assigned to {var}, never used", False
+        found = [self._use(u, depth + 1) for u in uses]
+        for _, why, was_checked in found:
+            if was_checked:
+                return "optional", f"{why}, as {var}", True
+        rank = {"required": 0, "unknown": 1, "conditional": 2, "optional": 3}
+        need, why, _ = min(found, key=lambda f: rank[f[0]])
+        return need, f"{why}, as {var}", False

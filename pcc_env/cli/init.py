@@ -32,6 +32,7 @@ from pcc_env.rules import escape_text, show_key
 
 if TYPE_CHECKING:
     from pcc_env.project_init import InitPlan
+    from pcc_env.reach import AgentScan
     from pcc_env.scan import ScanResult
 
 ACTION_STYLE = {
@@ -82,8 +83,10 @@ def init(
 
     root = Path.cwd()
     ref = read_project_settings().settings
+    from pcc_env.reach import split_scan
+
     if ref and not force:
-        _report_drift(ref, scan_project(root), check, json)
+        _report_drift(ref, split_scan(root, scan_project(root)).agent, check, json)
         return
     if check:
         raise ConfigError(
@@ -91,20 +94,28 @@ def init(
             "([tool.pcc-env] settings in pyproject.toml): run 'pcc-env init' first"
         )
     scan = scan_project(root)
+    split = split_scan(root, scan)
     env_path = default_env_file(env_file)
     env_keys = _env_keys(env_path, named=env_file is not None)
     if not json:
         _show_scan(scan, env_path, env_keys)
+        _show_agent(split)
     from pcc_env.project_init import plan_init
 
-    plan = plan_init(root, scan, env_keys, force=force)
+    outside: dict[str, list[str]] = {}
+    for part in split.outside:
+        for r in part.reads:
+            outside.setdefault(r.name.upper(), []).append(r.where)
+    plan = plan_init(
+        root, split.agent, env_keys, force=force, all_files=scan.files, outside=outside
+    )
     if not plan.fields:
         raise fail(
             "found no environment variables in the code and no keys in "
             f"{env_path}: nothing to write",
             EXIT_FAILED,
         )
-    document = _plan_json(scan, env_path, env_keys, plan, root)
+    document = {**_plan_json(scan, env_path, env_keys, plan, root), **_agent_json(split)}
     add_error_context(**document)  # under --json, a refusal below still shows the plan
     if not json:
         _show_plan(plan, root)
@@ -186,10 +197,17 @@ def _plan_json(
                 "type": "SecretStr" if f.secret else f.type_name,
                 "secret": f.secret,
                 "required": f.required,
+                "need": f.need,
+                "why": f.why,
                 "summary": f.summary,
                 "readIn": list(f.places),
             }
             for f in plan.fields
+        ],
+        "undecided": [
+            {"variable": f.env_name, "why": f.why}
+            for f in plan.fields
+            if f.need == "unknown" and not f.required
         ],
         "leftOut": [
             {"variable": o.name, "reason": o.reason, "readIn": list(o.places)}
@@ -201,6 +219,41 @@ def _plan_json(
         ],
         **(plan.shipping.to_json() if plan.shipping is not None else {}),
     }
+
+
+def _agent_json(split: AgentScan) -> dict[str, object]:
+    """The agent's entry point and files, and the reads of other programs (not in the model)."""
+    return {
+        "agent": {"entryPoint": split.entry, "why": split.reason, "files": split.modules},
+        "outsideAgent": [
+            {
+                "path": o.path,
+                "variables": o.variables,
+                "readIn": [r.where for r in o.reads],
+                "partly": o.partly,
+            }
+            for o in split.outside
+        ],
+    }
+
+
+def _show_agent(split: AgentScan) -> None:
+    """Which code the model is for, and what other programs read (reported, not modelled)."""
+    from pcc_env.scan import left_out
+
+    if split.entry is None:
+        info(f"Agent: {split.reason}.")
+        return
+    others = len(split.modules) - 1
+    more = f", with the {others} project module(s) it imports" if others else ""
+    they = "they read" if others else "it reads"
+    info(f"Agent: {escape_text(split.entry)} ({split.reason}){more}: the model holds what {they}.")
+    for o in split.outside:
+        what = "code of a module it imports, never used" if o.partly else "not imported"
+        names = ", ".join(show_key(n) for n in o.variables if left_out(n) is None)
+        if not names:
+            continue
+        info(f"Outside the agent ({what}; not modelled): {escape_text(o.path)} reads {names}")
 
 
 def _show_scan(scan: ScanResult, env_path: Path, env_keys: list[str]) -> None:
@@ -254,6 +307,13 @@ def _show_plan(plan: InitPlan, root: Path) -> None:
             for f in plan.fields
         ],
     )
+    undecided = [f for f in plan.fields if f.need == "unknown" and not f.required]
+    if undecided:
+        info(
+            "Undecided (optional for now: the scan cannot tell whether the code needs them; "
+            "make a field required in settings.py if the bot cannot run without it): "
+            + "; ".join(f"{show_key(f.env_name)} ({f.why})" for f in undecided)
+        )
     echo("")
     echo("Plan:")
     for change in plan.changes:

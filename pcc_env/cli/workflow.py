@@ -839,6 +839,7 @@ def check(
     ] = False,
 ) -> None:
     """Preflight for CI before 'pipecat cloud deploy': exit 0 when every check passes."""
+    from pcc_env.reach import split_scan
     from pcc_env.redeploy import check_agents
     from pcc_env.scan import scan_project
     from pcc_env.sync import PushState, check_code, run_check
@@ -848,7 +849,8 @@ def check(
         _offline_report(image_rows, json)
         return
     state = PushState()
-    scan = scan_project(Path.cwd()) if code else None
+    # What the agent reads (bot.py and what it imports): a server.py beside it is not checked.
+    scan = split_scan(Path.cwd(), scan_project(Path.cwd())).agent if code else None
 
     resolved = resolve_targets(
         target,
