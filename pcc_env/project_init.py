@@ -34,6 +34,7 @@ TEMPLATE_FILE = ".env.example"
 READ_ELSEWHERE = "__pcc_read_elsewhere__"
 MAX_PROJECT_FILE_BYTES = 1024 * 1024
 SHOWN_PLACES = 3
+TypeName = Literal["str", "int", "float", "bool"]
 
 
 # Fields -----------------------------------------------------------------------------------------
@@ -47,7 +48,7 @@ class FieldPlan:
     field_name: str
     alias: bool  # the field name is not the env name: Field(validation_alias=env_name)
     secret: bool
-    type_name: Literal["str", "int", "float"]
+    type_name: TypeName
     required: bool
     default: Scalar
     description: str
@@ -139,15 +140,15 @@ def default_is_credential(reads: Sequence[EnvRead]) -> bool:
     )
 
 
-def _type_and_default(
-    reads: Sequence[EnvRead], secret: bool
-) -> tuple[Literal["str", "int", "float"], bool, Scalar, str]:
+def _type_and_default(reads: Sequence[EnvRead], secret: bool) -> tuple[TypeName, bool, Scalar, str]:
     """(type, required, default, note) from every read of one variable. A secret's default
     (other than empty) counts as a credential: never copied, so the field becomes required
     (optional with no default, the bot would start without the value it used to have)."""
     casts = {r.cast for r in reads if r.how != "in environ"}
-    type_name: Literal["str", "int", "float"] = "str"
-    if casts == {"int"}:
+    type_name: TypeName = "str"
+    if casts == {"bool"}:  # a helper such as _env_bool("X", False)
+        type_name = "bool"
+    elif casts == {"int"}:
         type_name = "int"
     elif casts and casts <= {"int", "float"}:
         type_name = "float"
@@ -158,6 +159,8 @@ def _type_and_default(
             if value == "":
                 return "str", False, "", ""
             return "str", True, None, WITHHELD_NOTE
+        if type_name == "bool" and isinstance(value, bool):
+            return type_name, False, value, ""
         if isinstance(value, bool) or value is None:
             return type_name, False, None, ""
         if isinstance(value, (int, float)) and type_name == "str":
@@ -174,6 +177,11 @@ def _type_and_default(
 
 
 def _convert(value: str | int | float, type_name: str) -> Scalar:
+    if type_name == "bool":  # the words pydantic reads as booleans
+        word = str(value).strip().lower()
+        truth = {"1": True, "true": True, "yes": True, "on": True}
+        falsity = {"0": False, "false": False, "no": False, "off": False}
+        return truth.get(word, falsity.get(word))
     try:
         if type_name == "int":
             return int(value)
