@@ -25,6 +25,7 @@ from pcc_env.scan import EnvRead, Scalar, ScanResult, left_out
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
+    from pcc_env.discover import FoundModel
     from pcc_env.image import ShipPlan
 
 SETTINGS_FILE = "settings.py"
@@ -493,6 +494,9 @@ class InitPlan:
     left_out: list[LeftOut]
     changes: list[FileChange]
     shipping: ShipPlan | None = None  # the settings module in the image, pcc-env in the deps
+    # The project's own model, adopted: ``fields`` are then the additions it lacks (proposed,
+    # never written into the user's class).
+    adopted: FoundModel | None = None
 
     @property
     def conflicts(self) -> list[FileChange]:
@@ -520,8 +524,32 @@ def plan_init(
     return InitPlan(fields, skipped, changes, shipping)
 
 
+def plan_adopt(
+    root: Path, scan: ScanResult, env_keys: Sequence[str], found: FoundModel
+) -> InitPlan:
+    """A project that has a settings model already (``pcc_env.discover``): init points
+    ``[tool.pcc-env] settings`` at it and proposes, as additions, the fields it lacks for what
+    the code reads. It writes no second model beside it, and never edits the user's class."""
+    fields, skipped = plan_fields(scan, env_keys)
+    declared = set(found.env_names)
+    additions = [f for f in fields if f.env_name not in declared]
+    gitignore_path, pyproject_path = root / ".gitignore", root / "pyproject.toml"
+    changes = [
+        gitignore_change(gitignore_path, read_existing(gitignore_path)),
+        pyproject_change(pyproject_path, read_existing(pyproject_path), found.ref),
+    ]
+    changes, shipping = ship_changes(root, changes, list(scan.files), module=found.path)
+    return InitPlan(additions, skipped, changes, shipping, found)
+
+
+def field_line(f: FieldPlan) -> str:
+    """The Python line of one field, as ``settings_source`` writes it (for a proposed
+    addition to a model init adopts)."""
+    return _field_line(f).strip()
+
+
 def ship_changes(
-    root: Path, changes: list[FileChange], py_files: Sequence[str]
+    root: Path, changes: list[FileChange], py_files: Sequence[str], *, module: str = SETTINGS_FILE
 ) -> tuple[list[FileChange], ShipPlan]:
     """The settings module into the image (``pcc_env.image``): the Dockerfile (and
     ``.dockerignore``) edit that ships it beside ``bot.py``, and ``pcc-env`` added to
@@ -564,9 +592,7 @@ def ship_changes(
         py_text, requirements, dockerfile, requirement_spec(__version__),
         lambda text: _toml(text, root / "pyproject.toml"),
     )  # fmt: skip
-    plan = plan_shipping(
-        dockerfile, ignore, SETTINGS_FILE, py_files, dep, (root / "uv.lock").exists()
-    )
+    plan = plan_shipping(dockerfile, ignore, module, py_files, dep, (root / "uv.lock").exists())
     if unreadable:
         note = f"not read (not a regular UTF-8 file): {', '.join(unreadable)}; left as it is."
         plan = replace(plan, notes=(*plan.notes, note))
@@ -577,7 +603,7 @@ def ship_changes(
             )
         )
     if plan.edit is not None and plan.edit.dockerignore is not None:
-        summary = f"!{SETTINGS_FILE}: the settings module is sent to the build"
+        summary = f"!{module}: the settings module is sent to the build"
         out.append(FileChange(ignore_path, "update", summary, plan.edit.dockerignore, ignore))
     if dep.status == "add" and dep.text is not None:
         if dep.file == "pyproject.toml" and py is not None and at is not None:
