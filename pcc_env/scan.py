@@ -470,7 +470,7 @@ class _Module:
         if default is not None:
             literal, value = _literal(default)
             kind = "literal" if literal else "computed"
-        for name in names:
+        for name in dict.fromkeys(names):
             if name:
                 self.reads.append(
                     EnvRead(name, self.path, line, how, kind, value, self._cast(node))
@@ -486,8 +486,93 @@ class _Module:
             if loop is not None:
                 target, iterable = loop
                 return self._loop_names(target, iterable, key.id)
+            local = self._local_value(key)
+            if isinstance(local, ast.Constant) and isinstance(local.value, str):
+                return [local.value]
+        if (
+            isinstance(key, ast.Subscript)
+            and isinstance(key.value, ast.Name)
+            and isinstance(key.slice, ast.Constant)
+            and isinstance(key.slice.value, str)
+        ):
+            return self._record_names(key.value, key.slice.value)
         name = self._name_of(key)
         return None if name is None else [name]
+
+    def _local_value(self, name: ast.Name) -> ast.expr | None:
+        """The value a name of the enclosing function is bound to, when it is bound exactly once
+        there, by a plain assignment (not a parameter); None otherwise, and outside a function."""
+        node = self.parents.get(name)
+        while node is not None and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node = self.parents.get(node)
+        if node is None:
+            return None
+        args = node.args
+        if name.id in {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}:
+            return None
+        stores = [
+            n
+            for n in ast.walk(node)
+            if isinstance(n, ast.Name) and n.id == name.id and isinstance(n.ctx, ast.Store)
+        ]
+        if len(stores) != 1:
+            return None
+        parent = self.parents.get(stores[0])
+        if isinstance(parent, ast.Assign) and stores[0] in parent.targets:
+            return parent.value
+        return None
+
+    def _literal_of(self, node: ast.expr) -> ast.expr:
+        """A name bound once to a literal collection (in the function, else the module), as
+        that literal; anything else as it is."""
+        if isinstance(node, ast.Name):
+            local = self._local_value(node)
+            if isinstance(local, (ast.List, ast.Tuple, ast.Set, ast.Dict)):
+                return local
+            return self.collections.get(node.id, node)
+        return node
+
+    def _record_names(self, record: ast.Name, field_name: str) -> list[str] | None:
+        """``config["api_key_env"]`` where ``config`` is one entry of a literal dict of dicts
+        (``config = configs.get(provider)``, ``configs[provider]``, or a loop over its values):
+        every entry's string under that key (``None`` entries name no variable)."""
+        source: ast.expr | None = None
+        loop = self._binding_loop(record)
+        if loop is not None:
+            target, iterable = loop
+            found = self._collection(iterable) if isinstance(target, ast.Name) else None
+            if found is not None and (not isinstance(found[0], ast.Dict) or found[1] == "values"):
+                source = found[0]
+        else:
+            value = self._local_value(record)
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+                if value.func.attr == "get" and value.args:
+                    source = self._literal_of(value.func.value)
+            elif isinstance(value, ast.Subscript):
+                source = self._literal_of(value.value)
+        entries = (
+            source.values
+            if isinstance(source, ast.Dict)
+            else getattr(source, "elts", None)
+            if isinstance(source, (ast.List, ast.Tuple))
+            else None
+        )
+        if entries is None or len(entries) > MAX_COLLECTION:
+            return None
+        names: list[str] = []
+        for entry in entries:
+            if not isinstance(entry, ast.Dict):
+                return None
+            for k, v in zip(entry.keys, entry.values, strict=True):
+                if k is None or _text(k) != field_name:
+                    continue
+                if isinstance(v, ast.Constant) and v.value is None:
+                    break
+                text = _text(v)
+                if text is None:
+                    return None
+                names.append(text)
+        return names
 
     def _binding_loop(self, key: ast.Name) -> tuple[ast.expr, ast.expr] | None:
         """(target, iterable) of the innermost ``for`` or comprehension binding ``key``, up to
@@ -519,11 +604,7 @@ class _Module:
             and not node.keywords
         ):
             how, node = node.func.attr, node.func.value
-        if isinstance(node, ast.Name):
-            found = self.collections.get(node.id)
-            if found is None:
-                return None
-            node = found
+        node = self._literal_of(node)
         if isinstance(node, ast.Dict):
             return node, "keys" if how == "elements" else how
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)) and how == "elements":
@@ -695,7 +776,7 @@ class _Module:
             literal, value = _literal(default)
             kind = "literal" if literal else "computed"
         cast = helper.cast or self._cast(node)
-        for name in names:
+        for name in dict.fromkeys(names):
             if name:
                 self.reads.append(
                     EnvRead(name, self.path, line, "getenv", kind, value, cast, via=helper.name)
@@ -729,6 +810,10 @@ class _Module:
 
 def _keyword(node: ast.Call, name: str) -> ast.expr | None:
     return next((k.value for k in node.keywords if k.arg == name), None)
+
+
+def _text(node: ast.expr) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
 def _bound(target: ast.expr) -> set[str]:

@@ -3,11 +3,18 @@ an existing settings model adopted by init, and the model found with no configur
 
 from __future__ import annotations
 
+import json
+import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from pcc_env.discover import find_models
+from pcc_env.emulator.server import EmulatorServer
 from pcc_env.project_init import plan_fields
 from pcc_env.scan import EnvRead, scan_project, scan_source
+from tests.cli_helpers import Result, run_against, run_cli, write_requests
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:
@@ -127,6 +134,27 @@ def test_names_from_constants_and_literal_collections_are_found() -> None:
     assert reads["LOG_LEVEL"].default == ""
 
 
+def test_a_provider_table_in_a_function_names_each_provider_key() -> None:
+    reads = _reads(
+        """
+        import os
+
+        def create_llm(provider):
+            configs = {
+                "openai": {"service": "x.OpenAI", "api_key_env": "OPENAI_API_KEY"},
+                "openai_responses": {"service": "x.Responses", "api_key_env": "OPENAI_API_KEY"},
+                "google": {"service": "x.Google", "api_key_env": "GOOGLE_API_KEY"},
+                "aws": {"service": "x.Bedrock", "api_key_env": None},
+            }
+            config = configs.get(provider)
+            api_key = os.getenv(config["api_key_env"])
+            keys = ["DAILY_API_KEY", "DAILY_API_URL"]
+            return [os.environ.get(k) for k in keys]
+        """
+    )
+    assert list(reads) == ["OPENAI_API_KEY", "GOOGLE_API_KEY", "DAILY_API_KEY", "DAILY_API_URL"]
+
+
 def test_a_loop_over_something_computed_stays_a_dynamic_read() -> None:
     result = scan_source(
         textwrap.dedent(
@@ -145,3 +173,149 @@ def test_a_loop_over_something_computed_stays_a_dynamic_read() -> None:
     )
     assert [r.name for r in result.reads] == []
     assert len(result.dynamic) == 2
+
+
+# Item 4 (c) and item 6: the model the project has ----------------------------------------------
+
+CANARY = "sk-CANARY-model-0123456789abcdef"
+
+HAND_WRITTEN = """
+    import os
+
+    from pydantic import Field, SecretStr
+
+    from pcc_env import SecretSettings, load_settings
+
+
+    class BotSettings(SecretSettings):
+        openai_api_key: SecretStr
+        model: str = Field("gpt-4.1", validation_alias="OPENAI_MODEL")
+
+
+    def main() -> None:
+        settings = load_settings(BotSettings)
+        print(os.getenv("DEEPGRAM_API_KEY"), int(os.getenv("RETRIES", "3")))
+"""
+
+
+OTHER_MODEL = "from pcc_env import SecretSettings\nclass Other(SecretSettings):\n    x: str = ''\n"
+
+
+@pytest.fixture
+def hand(tmp_path: Path) -> Path:
+    """The README's hand-written pattern: a model in bot.py, no [tool.pcc-env] settings."""
+    (tmp_path / "pcc-deploy.toml").write_text(
+        'agent_name = "bot"\nsecret_set = "hand-secrets"\nregion = "us-west"\n'
+    )
+    (tmp_path / ".env").write_text(f"OPENAI_API_KEY={CANARY}\n")
+    return _write(tmp_path, {"bot.py": HAND_WRITTEN})
+
+
+def _no_canary(*results: Result) -> None:
+    for r in results:
+        assert CANARY not in r.output
+
+
+def test_models_are_found_by_syntax_with_their_env_names(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "bot.py": textwrap.dedent(HAND_WRITTEN) + "\nraise SystemExit('never imported')\n",
+            "app/__init__.py": "",
+            "app/config.py": """
+                from pydantic_settings import BaseSettings, SettingsConfigDict
+
+                class Base(BaseSettings):
+                    model_config = SettingsConfigDict(env_prefix="APP_")
+                    region: str = "us"
+
+                class AppSettings(Base):
+                    model_config = SettingsConfigDict(env_prefix="APP_")
+                    port: int = 8000
+            """,
+            ".venv/lib/x.py": OTHER_MODEL,
+            "tests/test_x.py": OTHER_MODEL,
+        },
+    )
+    found = {m.ref: m for m in find_models(tmp_path)}
+    assert set(found) == {"bot:BotSettings", "app.config:AppSettings"}  # Base is a base only
+    assert found["bot:BotSettings"].env_names == ("OPENAI_API_KEY", "OPENAI_MODEL")
+    assert found["app.config:AppSettings"].env_names == ("APP_REGION", "APP_PORT")
+    assert found["bot:BotSettings"].where == "bot.py:9"
+
+
+def test_init_adopts_the_existing_model_and_proposes_what_it_lacks(hand: Path) -> None:
+    r = run_cli("init", "--dry-run", "--json", cwd=hand)
+    assert r.code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["settings"] == "bot:BotSettings"
+    assert data["adopted"]["definedIn"] == "bot.py:9"
+    assert [f["variable"] for f in data["fields"]] == ["DEEPGRAM_API_KEY", "RETRIES"]
+    assert all(f["addition"] for f in data["fields"])
+    assert any(a.startswith("retries: int = Field(3") for a in data["adopted"]["additions"])
+    assert {c["path"] for c in data["changes"]} >= {"pyproject.toml"}
+    assert "settings.py" not in {c["path"] for c in data["changes"]}
+    r2 = run_cli("init", "--yes", cwd=hand)
+    assert r2.code == 0, r2.output
+    assert not (hand / "settings.py").exists() and not (hand / ".env.example").exists()
+    assert 'settings = "bot:BotSettings"' in (hand / "pyproject.toml").read_text()
+    assert "Proposed additions to bot:BotSettings" in r2.stdout
+    # --force does not write a competing model either: the project's model is the model.
+    r3 = run_cli("init", "--force", "--yes", cwd=hand)
+    assert not (hand / "settings.py").exists()
+    _no_canary(r, r2, r3)
+
+
+def test_export_check_and_run_find_the_hand_written_model(
+    hand: Path, emulator: EmulatorServer
+) -> None:
+    r = run_cli("export", "--offline", "--output", ".env.example", cwd=hand)
+    assert r.code == 0, r.output
+    assert "bot:BotSettings" in r.stderr  # says which model it found, and where
+    assert "OPENAI_API_KEY=" in (hand / ".env.example").read_text()
+    hook = run_cli("export", "--check", "--offline", cwd=hand)
+    assert hook.code == 0, hook.output
+    assert run_against(emulator, hand, "push", "--yes").code == 0
+    check = run_against(emulator, hand, "check")
+    assert check.code == 0, check.output
+    assert "every required env var of BotSettings is in the set" in check.stdout
+    assert "All checks passed" in check.stdout
+    # run refuses to start the bot without a required key of the model it found
+    (hand / ".env").write_text("OPENAI_MODEL=gpt-4o\n")
+    marker = hand / "started"
+    ran = run_cli("run", "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')", cwd=hand)
+    assert ran.code == 2 and "OPENAI_API_KEY" in ran.stderr and not marker.exists()
+    _no_canary(r, hook, check, ran)
+
+
+def test_two_models_are_both_named_and_pyproject_is_asked_for(
+    hand: Path, emulator: EmulatorServer
+) -> None:
+    _write(
+        hand,
+        {"agent/settings.py": OTHER_MODEL},
+    )
+    for args in (("export", "--offline"), ("check",), ("init", "--dry-run"), ("run", "--", "true")):
+        r = run_against(emulator, hand, *args)
+        assert r.code == 2, (args, r.output)
+        assert "bot:BotSettings (bot.py:9)" in r.stderr
+        assert "agent/settings.py:Other (agent/settings.py:2)" in r.stderr
+        assert "[tool.pcc-env] settings" in r.stderr
+    assert write_requests(emulator) == 0
+    (hand / "pyproject.toml").write_text('[tool.pcc-env]\nsettings = "bot:BotSettings"\n')
+    assert run_cli("export", "--offline", cwd=hand).code == 0
+
+
+def test_check_without_a_model_never_says_all_checks_passed(
+    tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    (tmp_path / "pcc-deploy.toml").write_text('secret_set = "bare-secrets"\nregion = "us-west"\n')
+    (tmp_path / ".env").write_text(f"OPENAI_API_KEY={CANARY}\n")
+    assert run_against(emulator, tmp_path, "push", "--yes").code == 0
+    r = run_against(emulator, tmp_path, "check")
+    assert r.code == 0, r.output
+    assert "All checks passed" not in r.output
+    assert "no key was checked" in r.stdout and "[tool.pcc-env] settings" in r.stdout
+    data = json.loads(run_against(emulator, tmp_path, "check", "--json").stdout)
+    assert data["keysChecked"] is False
+    _no_canary(r)

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
     from pcc_env.client import SecretsClient
     from pcc_env.deploy_config import DeployConfig
+    from pcc_env.discover import FoundModel
     from pcc_env.dotenv_file import TemplateEntry
     from pcc_env.redeploy import AgentView
     from pcc_env.sync import Finding, PushPlan, PushState
@@ -193,19 +194,20 @@ def settings_ref(ref: str | None) -> str | None:
     ref = ref or read_project_settings().settings
     if ref:
         return ref
-    found = one_model(Path.cwd())
-    if found is None:
-        return None
-    if found.ref not in _announced:
-        _announced.add(found.ref)
-        info(
-            f"Settings model {escape_text(found.ref)} (found in {escape_text(found.where)}; "
-            "[tool.pcc-env] settings in pyproject.toml pins it)"
-        )
-    return found.ref
+    root = str(Path.cwd())
+    if root not in _found:  # parsed once per command, however many targets ask
+        _found[root] = one_model(Path(root))
+        found = _found[root]
+        if found is not None:
+            info(
+                f"Settings model {escape_text(found.ref)} (found in {escape_text(found.where)}; "
+                "[tool.pcc-env] settings in pyproject.toml pins it)"
+            )
+    found = _found[root]
+    return found.ref if found is not None else None
 
 
-_announced: set[str] = set()
+_found: dict[str, FoundModel | None] = {}
 
 
 def resolve_model(ref: str | None) -> tuple[type[BaseSettings] | None, str | None]:
