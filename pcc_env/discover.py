@@ -183,29 +183,41 @@ def _ref(cls: _Class, root: Path | None) -> str:
     return f"{cls.path}:{cls.node.name}"
 
 
-def _env_names(
-    key: tuple[str, str], classes: dict[tuple[str, str], _Class], settings: set[tuple[str, str]]
-) -> list[str]:
-    """The env names the class declares, its project bases' first."""
-    cls = classes[key]
+def _env_names(key: Key, classes: dict[Key, _Class], settings: set[Key]) -> list[str]:
+    """The env names the class declares, its project bases' fields first: each field's literal
+    alias, else the effective ``env_prefix`` (the class's own, else its nearest base's) + the
+    field's name, upper-cased as the runtime reads them."""
+    fields, prefix = _fields(key, classes, settings, set())
     names: list[str] = []
+    for field, alias in fields:
+        name = (alias if alias is not None else (prefix or "") + field).upper()
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _fields(
+    key: Key, classes: dict[Key, _Class], settings: set[Key], seen: set[Key]
+) -> tuple[list[tuple[str, str | None]], str | None]:
+    seen.add(key)
+    cls = classes[key]
+    fields: list[tuple[str, str | None]] = []
+    inherited: str | None = None
     for base in cls.bases:
-        for k in base or ():
-            if k in settings and k != key:
-                names += [n for n in _env_names(k, classes, settings) if n not in names]
-                break
-    prefix = _env_prefix(cls.node)
+        k = next((k for k in base or () if k in settings and k not in seen), None)
+        if k is not None:
+            more, prefix = _fields(k, classes, settings, seen)
+            fields += [f for f in more if f[0] not in {g[0] for g in fields}]
+            inherited = inherited if inherited is not None else prefix
     for stmt in cls.node.body:
         if not isinstance(stmt, ast.AnnAssign) or not isinstance(stmt.target, ast.Name):
             continue
         field = stmt.target.id
         if field.startswith("_") or field == "model_config" or _is_classvar(stmt.annotation):
             continue
-        alias = _alias(stmt.value)
-        name = (alias if alias is not None else prefix + field).upper()
-        if name not in names:
-            names.append(name)
-    return names
+        fields = [f for f in fields if f[0] != field] + [(field, _alias(stmt.value))]
+    own = _env_prefix(cls.node)
+    return fields, own if own is not None else inherited
 
 
 def _is_classvar(node: ast.expr) -> bool:
@@ -226,7 +238,7 @@ def _alias(value: ast.expr | None) -> str | None:
     return next((a for a in aliases if a is not None), None)
 
 
-def _env_prefix(node: ast.ClassDef) -> str:
+def _env_prefix(node: ast.ClassDef) -> str | None:
     """``model_config = SettingsConfigDict(env_prefix="X_")`` (or a dict, or pydantic v1's
     ``class Config``), when literal."""
     for stmt in node.body:
@@ -241,13 +253,14 @@ def _env_prefix(node: ast.ClassDef) -> str:
         if not any(isinstance(t, ast.Name) and t.id == "model_config" for t in targets):
             continue
         if isinstance(value, ast.Call):
-            found = [_text(k.value) for k in value.keywords if k.arg == "env_prefix"]
-            return next((f for f in found if f is not None), "")
+            found = [_text(k.value) or "" for k in value.keywords if k.arg == "env_prefix"]
+            if found:  # else inherited: pydantic merges model_config with the base's
+                return found[0]
         if isinstance(value, ast.Dict):
             for k, v in zip(value.keys, value.values, strict=True):
                 if k is not None and _text(k) == "env_prefix":
                     return _text(v) or ""
-    return ""
+    return None
 
 
 def one_model(root: Path) -> FoundModel | None:

@@ -230,8 +230,9 @@ def test_models_are_found_by_syntax_with_their_env_names(tmp_path: Path) -> None
                     region: str = "us"
 
                 class AppSettings(Base):
-                    model_config = SettingsConfigDict(env_prefix="APP_")
-                    port: int = 8000
+                    model_config = SettingsConfigDict(case_sensitive=False)  # prefix inherited
+                    port: int = Field(8000, validation_alias="PORT")
+                    region: str = "eu"
             """,
             ".venv/lib/x.py": OTHER_MODEL,
             "tests/test_x.py": OTHER_MODEL,
@@ -240,7 +241,7 @@ def test_models_are_found_by_syntax_with_their_env_names(tmp_path: Path) -> None
     found = {m.ref: m for m in find_models(tmp_path)}
     assert set(found) == {"bot:BotSettings", "app.config:AppSettings"}  # Base is a base only
     assert found["bot:BotSettings"].env_names == ("OPENAI_API_KEY", "OPENAI_MODEL")
-    assert found["app.config:AppSettings"].env_names == ("APP_REGION", "APP_PORT")
+    assert found["app.config:AppSettings"].env_names == ("PORT", "APP_REGION")
     assert found["bot:BotSettings"].where == "bot.py:9"
 
 
