@@ -49,6 +49,7 @@ from pcc_env.errors import ConfigError, InputError
 from pcc_env.rules import DEFAULT_REGION, escape_text
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from concurrent.futures import Future
 
     from pydantic_settings import BaseSettings
@@ -194,20 +195,36 @@ def settings_ref(ref: str | None) -> str | None:
     ref = ref or read_project_settings().settings
     if ref:
         return ref
-    root = str(Path.cwd())
-    if root not in _found:  # parsed once per command, however many targets ask
-        _found[root] = one_model(Path(root))
-        found = _found[root]
+    # Parsed once however many targets ask, and again when a file changed (a test runs many
+    # commands in one process).
+    from pcc_env.scan import python_files
+
+    root = Path.cwd()
+    stamp = (str(root), *_stamps(python_files(root)))
+    if stamp not in _found:
+        _found.clear()
+        _found[stamp] = found = one_model(root)
         if found is not None:
             info(
                 f"Settings model {escape_text(found.ref)} (found in {escape_text(found.where)}; "
                 "[tool.pcc-env] settings in pyproject.toml pins it)"
             )
-    found = _found[root]
+    found = _found[stamp]
     return found.ref if found is not None else None
 
 
-_found: dict[str, FoundModel | None] = {}
+_found: dict[tuple[object, ...], FoundModel | None] = {}
+
+
+def _stamps(paths: Iterable[Path]) -> list[tuple[str, int, int]]:
+    out = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        out.append((str(path), st.st_mtime_ns, st.st_size))
+    return out
 
 
 def resolve_model(ref: str | None) -> tuple[type[BaseSettings] | None, str | None]:
