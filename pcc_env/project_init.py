@@ -25,6 +25,7 @@ from pcc_env.scan import EnvRead, Scalar, ScanResult, left_out
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
+    from pcc_env.discover import FoundModel
     from pcc_env.image import ShipPlan
 
 SETTINGS_FILE = "settings.py"
@@ -34,6 +35,7 @@ TEMPLATE_FILE = ".env.example"
 READ_ELSEWHERE = "__pcc_read_elsewhere__"
 MAX_PROJECT_FILE_BYTES = 1024 * 1024
 SHOWN_PLACES = 3
+TypeName = Literal["str", "int", "float", "bool"]
 
 
 # Fields -----------------------------------------------------------------------------------------
@@ -47,7 +49,7 @@ class FieldPlan:
     field_name: str
     alias: bool  # the field name is not the env name: Field(validation_alias=env_name)
     secret: bool
-    type_name: Literal["str", "int", "float"]
+    type_name: TypeName
     required: bool
     default: Scalar
     description: str
@@ -145,15 +147,15 @@ def default_is_credential(reads: Sequence[EnvRead]) -> bool:
     )
 
 
-def _type_and_default(
-    reads: Sequence[EnvRead], secret: bool
-) -> tuple[Literal["str", "int", "float"], bool, Scalar, str]:
+def _type_and_default(reads: Sequence[EnvRead], secret: bool) -> tuple[TypeName, bool, Scalar, str]:
     """(type, required, default, note) from every read of one variable. A secret's default
     (other than empty) counts as a credential: never copied, so the field becomes required
     (optional with no default, the bot would start without the value it used to have)."""
     casts = {r.cast for r in reads if r.how != "in environ"}
-    type_name: Literal["str", "int", "float"] = "str"
-    if casts == {"int"}:
+    type_name: TypeName = "str"
+    if casts == {"bool"}:  # a helper such as _env_bool("X", False)
+        type_name = "bool"
+    elif casts == {"int"}:
         type_name = "int"
     elif casts and casts <= {"int", "float"}:
         type_name = "float"
@@ -164,6 +166,8 @@ def _type_and_default(
             if value == "":
                 return "str", False, "", ""
             return "str", True, None, WITHHELD_NOTE
+        if type_name == "bool" and isinstance(value, bool):
+            return type_name, False, value, ""
         if isinstance(value, bool) or value is None:
             return type_name, False, None, ""
         if isinstance(value, (int, float)) and type_name == "str":
@@ -200,6 +204,11 @@ CONDITIONAL_COMMENT = "    # Optional: {why}.\n"
 
 
 def _convert(value: str | int | float, type_name: str) -> Scalar:
+    if type_name == "bool":  # the words pydantic reads as booleans
+        word = str(value).strip().lower()
+        truth = {"1": True, "true": True, "yes": True, "on": True}
+        falsity = {"0": False, "false": False, "no": False, "off": False}
+        return truth.get(word, falsity.get(word))
     try:
         if type_name == "int":
             return int(value)
@@ -580,6 +589,9 @@ class InitPlan:
     left_out: list[LeftOut]
     changes: list[FileChange]
     shipping: ShipPlan | None = None  # the settings module in the image, pcc-env in the deps
+    # The project's own model, adopted: ``fields`` are then the additions it lacks (proposed,
+    # never written into the user's class).
+    adopted: FoundModel | None = None
 
     @property
     def conflicts(self) -> list[FileChange]:
@@ -624,8 +636,42 @@ def plan_init(
     return InitPlan(fields, skipped, changes, shipping)
 
 
+def plan_adopt(
+    root: Path,
+    scan: ScanResult,
+    env_keys: Sequence[str],
+    found: FoundModel,
+    *,
+    all_files: Sequence[str] | None = None,
+    outside: Mapping[str, Sequence[str]] | None = None,
+) -> InitPlan:
+    """A project that has a settings model already (``pcc_env.discover``): init points
+    ``[tool.pcc-env] settings`` at it and proposes, as additions, the fields it lacks for what
+    the code reads. It writes no second model beside it, and never edits the user's class."""
+    fields, skipped = plan_fields(scan, env_keys, outside)
+    declared = set(found.env_names)
+    additions = [f for f in fields if f.env_name not in declared]
+    gitignore_path, pyproject_path = (
+        project_file(root, ".gitignore"),
+        project_file(root, "pyproject.toml"),
+    )
+    changes = [
+        gitignore_change(gitignore_path, read_existing(gitignore_path), project_templates(root)),
+        pyproject_change(pyproject_path, read_existing(pyproject_path), found.ref),
+    ]
+    files = list(all_files) if all_files is not None else list(scan.files)
+    changes, shipping = ship_changes(root, changes, files, module=found.path)
+    return InitPlan(additions, skipped, changes, shipping, found)
+
+
+def field_line(f: FieldPlan) -> str:
+    """The Python line of one field, as ``settings_source`` writes it (for a proposed
+    addition to a model init adopts)."""
+    return _field_line(f).strip()
+
+
 def ship_changes(
-    root: Path, changes: list[FileChange], py_files: Sequence[str]
+    root: Path, changes: list[FileChange], py_files: Sequence[str], *, module: str = SETTINGS_FILE
 ) -> tuple[list[FileChange], ShipPlan]:
     """The settings module into the image (``pcc_env.image``): the Dockerfile (and
     ``.dockerignore``) edit that ships it beside ``bot.py``, and ``pcc-env`` added to
@@ -680,9 +726,7 @@ def ship_changes(
         py_text, requirements, dockerfile, requirement_spec(__version__),
         lambda text: _toml(text, root / "pyproject.toml"),
     )  # fmt: skip
-    plan = plan_shipping(
-        dockerfile, ignore, SETTINGS_FILE, py_files, dep, (root / "uv.lock").exists()
-    )
+    plan = plan_shipping(dockerfile, ignore, module, py_files, dep, (root / "uv.lock").exists())
     if unreadable:
         note = f"not read (not a regular UTF-8 file): {', '.join(unreadable)}; left as it is."
         plan = replace(plan, notes=(*plan.notes, note))
@@ -695,7 +739,7 @@ def ship_changes(
             )
         )
     if plan.edit is not None and plan.edit.dockerignore is not None:
-        summary = f"!{SETTINGS_FILE}: the settings module is sent to the build"
+        summary = f"!{module}: the settings module is sent to the build"
         out.append(FileChange(ignore_path, "update", summary, plan.edit.dockerignore, ignore))
     if dep.status == "add" and dep.text is not None:
         if dep.file == "pyproject.toml" and py is not None and at is not None:

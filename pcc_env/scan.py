@@ -17,6 +17,13 @@ whether the code needs the value (``EnvRead.need``, see ``_Need``): a presence c
 comparison, a fallback or a keyword argument tolerate a missing one; a read under an ``if`` on
 another variable is conditional (a mode switch); "unknown" where the scan cannot tell.
 
+Also followed, as real bots write them: one level of project helper that passes its parameter to
+``getenv`` (``def _env_int(name, default): return int(os.getenv(name, default))``, then
+``_env_int("X", 5)``: X, an int with default 5; the helper may live in another project module),
+and names iterated from a literal list, tuple, set or dict, written in place or as a module-level
+constant (``for n in ("A", "B"): os.getenv(n)``, ``{k: os.getenv(v) for k, v in MAP.items()}``).
+``find_models`` lists the project's pydantic settings classes, from the syntax tree alone.
+
 Pure apart from reading the files: nothing is printed, imported or executed.
 """
 
@@ -25,8 +32,9 @@ from __future__ import annotations
 import ast
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -38,6 +46,9 @@ MAX_SOURCE_BYTES = 2 * 1024 * 1024
 # A default literal larger than this is no configuration value (and past ~14,000 bits Python
 # refuses to convert it to decimal text): it counts as computed.
 MAX_INT_BITS = 128
+# A literal collection of names longer than this is data, not configuration: reads from it count
+# as computed.
+MAX_COLLECTION = 200
 # Directories never scanned: installed packages, caches, and tests (what a test reads is not the
 # bot's configuration). Hidden directories and virtual environments are skipped too.
 SKIPPED_DIRS = frozenset(
@@ -66,6 +77,7 @@ DefaultKind = Literal["none", "literal", "computed"]
 # Whether the code needs the value (see ``_Need``): "required" only when it uses the value with
 # no default, no presence check and no fallback.
 Need = Literal["required", "optional", "conditional", "unknown"]
+Cast = Literal["int", "float", "bool"]
 Scalar = str | int | float | bool | None
 
 
@@ -93,13 +105,29 @@ class EnvRead:
     how: How
     default_kind: DefaultKind = "none"
     default: Scalar = None  # the literal, when ``default_kind`` is "literal"
-    cast: Literal["int", "float"] | None = None
+    cast: Cast | None = None
     need: Need = "required"
     why: str = ""  # how the code treats a missing value ("checked for presence", ...)
+    via: str | None = None  # the project helper the name went through (``_env_int``)
 
     @property
     def where(self) -> str:
         return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Helper:
+    """A project function that reads the variable its parameter names: the parameter's index,
+    where the default comes from (a parameter, a literal, or nothing) and the type it returns."""
+
+    name: str
+    key_index: int
+    key_param: str
+    default_index: int | None = None  # the call's argument here (or by keyword) is the default
+    default_param: str | None = None
+    default_kind: DefaultKind = "none"  # the helper's own default when the call gives none
+    default: Scalar = None
+    cast: Cast | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +214,7 @@ def scan_project(root: Path, *, exclude: Iterable[Path] = ()) -> ScanResult:
     result = ScanResult(root)
     skipped = {p.resolve() for p in exclude}
     inside, seen = root.resolve(), set()
+    sources: list[tuple[str, bytes | None]] = []
     for path in python_files(root):
         real = _inside(path, inside)
         rel = path.relative_to(root).as_posix()
@@ -196,20 +225,62 @@ def scan_project(root: Path, *, exclude: Iterable[Path] = ()) -> ScanResult:
             continue
         seen.add(real)
         try:
-            source = read_regular_file(real, "a Python file", MAX_SOURCE_BYTES)
+            sources.append((rel, read_regular_file(real, "a Python file", MAX_SOURCE_BYTES)))
         except InputError:
+            sources.append((rel, None))
+    helpers = project_helpers((rel, src) for rel, src in sources if src is not None)
+    for rel, source in sources:
+        if source is None:
             result.unparsable.append(Place(rel, None))
             continue
         failed = len(result.unparsable)
-        scan_source(source, rel, result)
+        scan_source(source, rel, result, helpers=helpers)
         if len(result.unparsable) == failed:
             result.files.append(rel)
     return result
 
 
-def scan_source(source: str | bytes, path: str, result: ScanResult | None = None) -> ScanResult:
+HelperIndex = dict[str, dict[str, Helper]]  # module ("pkg.utils") -> function name -> helper
+
+
+def module_name(path: str) -> str:
+    """``pkg/utils.py`` -> ``pkg.utils`` (``pkg/__init__.py`` -> ``pkg``)."""
+    parts = path.removesuffix(".py").split("/")
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join(parts)
+
+
+def _parse(source: str | bytes, path: str) -> ast.Module | None:
+    try:
+        return ast.parse(source, filename=path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def project_helpers(sources: Iterable[tuple[str, str | bytes]]) -> HelperIndex:
+    """The helpers (see ``Helper``) each module defines at its top level, so that a module
+    importing one (``from utils import env_int``) has its calls followed too."""
+    index: HelperIndex = {}
+    for path, source in sources:
+        tree = _parse(source, path)
+        if tree is not None:
+            found = _Module(tree, path, ScanResult(Path("."))).own_helpers()
+            if found:
+                index[module_name(path)] = found
+    return index
+
+
+def scan_source(
+    source: str | bytes,
+    path: str,
+    result: ScanResult | None = None,
+    *,
+    helpers: HelperIndex | None = None,
+) -> ScanResult:
     """Scan one module's source into ``result`` (a new one by default). A module that does not
-    parse is listed in ``unparsable`` with the line of the error, never its text."""
+    parse is listed in ``unparsable`` with the line of the error, never its text. ``helpers``:
+    the project's helpers this module may import (``project_helpers``)."""
     result = result if result is not None else ScanResult(Path("."))
     try:
         tree = ast.parse(source, filename=path)
@@ -219,7 +290,7 @@ def scan_source(source: str | bytes, path: str, result: ScanResult | None = None
     except (ValueError, RecursionError, MemoryError):  # NUL bytes, absurd nesting
         result.unparsable.append(Place(path, None))
         return result
-    _Module(tree, path, result).run()
+    _Module(tree, path, result, helpers or {}).run()
     return result
 
 
@@ -245,25 +316,42 @@ class _Module:
     """The aliases of one module, then its reads. Flow-insensitive: a name bound to
     ``os.environ`` anywhere in the module is taken for ``os.environ`` everywhere in it."""
 
-    def __init__(self, tree: ast.Module, path: str, result: ScanResult) -> None:
+    def __init__(
+        self, tree: ast.Module, path: str, result: ScanResult, project: HelperIndex | None = None
+    ) -> None:
         self.tree = tree
         self.path = path
         self.result = result
+        self.project: HelperIndex = project or {}
         self.os_names: set[str] = set()
         self.environ_names: set[str] = set()
         self.getenv_names: set[str] = set()
         self.constants: dict[str, str] = {}
+        self.collections: dict[str, ast.expr] = {}  # module-level literal list/tuple/set/dict
         self.parents: dict[ast.AST, ast.AST] = {}
         self.reads: list[EnvRead] = []
         self._env_vars: dict[str, str] | None = None
+        self.helpers: dict[str, Helper] = {}  # callable by this name in this module
+        self.module_helpers: dict[str, dict[str, Helper]] = {}  # ``import utils``: utils.f()
+        self.inner: set[int] = set()  # the reads inside a helper: followed at its calls instead
 
-    def run(self) -> None:
+    def _prepare(self) -> None:
         for node in ast.walk(self.tree):
             for child in ast.iter_child_nodes(node):
                 self.parents[child] = node
         self._imports()
         self._constants()
         self._environ_aliases()
+
+    def own_helpers(self) -> dict[str, Helper]:
+        """The helpers this module defines (for ``project_helpers``)."""
+        self._prepare()
+        return self._find_helpers()
+
+    def run(self) -> None:
+        self._prepare()
+        self._project_imports()
+        self.helpers.update(self._find_helpers())
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
                 self.result.attributes.add(node.attr)
@@ -297,9 +385,12 @@ class _Module:
                     seen[target.id] = seen.get(target.id, 0) + 1
                     if isinstance(value, ast.Constant) and isinstance(value.value, str):
                         self.constants[target.id] = value.value
+                    elif isinstance(value, (ast.List, ast.Tuple, ast.Set, ast.Dict)):
+                        self.collections[target.id] = value
         for name, count in seen.items():
             if count > 1:
                 self.constants.pop(name, None)
+                self.collections.pop(name, None)
 
     def _is_environ(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Name):
@@ -373,6 +464,11 @@ class _Module:
                 elif func.attr == "setdefault":
                     how = "environ.setdefault"
             if how is None:
+                helper = self._helper_of(func)
+                if helper is not None:
+                    self._helper_call(node, helper)
+                return
+            if id(node) in self.inner:
                 return
             key = node.args[0] if node.args else _keyword(node, "key")
             default = node.args[1] if len(node.args) > 1 else _keyword(node, "default")
@@ -382,6 +478,7 @@ class _Module:
             isinstance(node, ast.Subscript)
             and isinstance(node.ctx, ast.Load)
             and self._is_environ(node.value)
+            and id(node) not in self.inner
         ):
             self._add(node, node.slice, "environ[]", None)
         elif isinstance(node, ast.Compare):
@@ -390,12 +487,10 @@ class _Module:
                     self._add(node, node.left, "in environ", None)
 
     def _add(self, node: ast.expr, key: ast.expr, how: How, default: ast.expr | None) -> None:
-        name = self._name_of(key)
+        names = self._names_of(key)
         line = getattr(node, "lineno", 0)
-        if name is None:
+        if names is None:
             self.result.dynamic.append(Place(self.path, line))
-            return
-        if not name:
             return
         kind: DefaultKind = "none"
         value: Scalar = None
@@ -404,10 +499,323 @@ class _Module:
         if default is not None:
             literal, value = _literal(default)
             kind = "literal" if literal else "computed"
-        need, why = _Need(self, name).of(node, how, default is not None)
-        self.reads.append(
-            EnvRead(name, self.path, line, how, kind, value, self._cast(node), need, why)
+        for name in dict.fromkeys(names):
+            if name:
+                need, why = _Need(self, name).of(node, how, default is not None)
+                self.reads.append(
+                    EnvRead(name, self.path, line, how, kind, value, self._cast(node), need, why)
+                )
+
+    # Names from literal collections ---------------------------------------------------------
+
+    def _names_of(self, key: ast.expr) -> list[str] | None:
+        """Every name ``key`` can be: a literal, a module constant, or the variable of a loop
+        (or comprehension) over a literal collection. None: computed at run time."""
+        if isinstance(key, ast.Name):
+            loop = self._binding_loop(key)
+            if loop is not None:
+                target, iterable = loop
+                return self._loop_names(target, iterable, key.id)
+            local = self._local_value(key)
+            if isinstance(local, ast.Constant) and isinstance(local.value, str):
+                return [local.value]
+        if (
+            isinstance(key, ast.Subscript)
+            and isinstance(key.value, ast.Name)
+            and isinstance(key.slice, ast.Constant)
+            and isinstance(key.slice.value, str)
+        ):
+            return self._record_names(key.value, key.slice.value)
+        name = self._name_of(key)
+        return None if name is None else [name]
+
+    def _local_value(self, name: ast.Name) -> ast.expr | None:
+        """The value a name of the enclosing function is bound to, when it is bound exactly once
+        there, by a plain assignment (not a parameter); None otherwise, and outside a function."""
+        node = self.parents.get(name)
+        while node is not None and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node = self.parents.get(node)
+        if node is None:
+            return None
+        args = node.args
+        if name.id in {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}:
+            return None
+        stores = [
+            n
+            for n in ast.walk(node)
+            if isinstance(n, ast.Name) and n.id == name.id and isinstance(n.ctx, ast.Store)
+        ]
+        if len(stores) != 1:
+            return None
+        parent = self.parents.get(stores[0])
+        if isinstance(parent, ast.Assign) and stores[0] in parent.targets:
+            return parent.value
+        return None
+
+    def _literal_of(self, node: ast.expr) -> ast.expr:
+        """A name bound once to a literal collection (in the function, else the module), as
+        that literal; anything else as it is."""
+        if isinstance(node, ast.Name):
+            local = self._local_value(node)
+            if isinstance(local, (ast.List, ast.Tuple, ast.Set, ast.Dict)):
+                return local
+            return self.collections.get(node.id, node)
+        return node
+
+    def _record_names(self, record: ast.Name, field_name: str) -> list[str] | None:
+        """``config["api_key_env"]`` where ``config`` is one entry of a literal dict of dicts
+        (``config = configs.get(provider)``, ``configs[provider]``, or a loop over its values):
+        every entry's string under that key (``None`` entries name no variable)."""
+        source: ast.expr | None = None
+        loop = self._binding_loop(record)
+        if loop is not None:
+            target, iterable = loop
+            found = self._collection(iterable) if isinstance(target, ast.Name) else None
+            if found is not None and (not isinstance(found[0], ast.Dict) or found[1] == "values"):
+                source = found[0]
+        else:
+            value = self._local_value(record)
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+                if value.func.attr == "get" and value.args:
+                    source = self._literal_of(value.func.value)
+            elif isinstance(value, ast.Subscript):
+                source = self._literal_of(value.value)
+        entries = (
+            source.values
+            if isinstance(source, ast.Dict)
+            else getattr(source, "elts", None)
+            if isinstance(source, (ast.List, ast.Tuple))
+            else None
         )
+        if entries is None or len(entries) > MAX_COLLECTION:
+            return None
+        names: list[str] = []
+        for entry in entries:
+            if not isinstance(entry, ast.Dict):
+                return None
+            for k, v in zip(entry.keys, entry.values, strict=True):
+                if k is None or _text(k) != field_name:
+                    continue
+                if isinstance(v, ast.Constant) and v.value is None:
+                    break
+                text = _text(v)
+                if text is None:
+                    return None
+                names.append(text)
+        return names
+
+    def _binding_loop(self, key: ast.Name) -> tuple[ast.expr, ast.expr] | None:
+        """(target, iterable) of the innermost ``for`` or comprehension binding ``key``, up to
+        the enclosing function (whose parameter it may be: then no loop)."""
+        child: ast.AST = key
+        node = self.parents.get(key)
+        while node is not None:
+            if isinstance(node, (ast.For, ast.AsyncFor)) and child is not node.iter:
+                if key.id in _bound(node.target):
+                    return node.target, node.iter
+            elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+                for gen in reversed(node.generators):
+                    if child is not gen.iter and key.id in _bound(gen.target):
+                        return gen.target, gen.iter
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                return None
+            child, node = node, self.parents.get(node)
+        return None
+
+    def _collection(self, node: ast.expr) -> tuple[ast.expr, str] | None:
+        """The literal collection a loop iterates, and how (``items``, ``keys``, ``values``,
+        ``elements``): written in place or a module-level constant."""
+        how = "elements"
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("items", "keys", "values")
+            and not node.args
+            and not node.keywords
+        ):
+            how, node = node.func.attr, node.func.value
+        node = self._literal_of(node)
+        if isinstance(node, ast.Dict):
+            return node, "keys" if how == "elements" else how
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)) and how == "elements":
+            return node, how
+        return None
+
+    def _loop_names(self, target: ast.expr, iterable: ast.expr, var: str) -> list[str] | None:
+        found = self._collection(iterable)
+        if found is None:
+            return None
+        node, how = found
+        items: list[ast.expr | None]
+        if isinstance(node, ast.Dict):
+            if how == "items":
+                items = [
+                    None if k is None else ast.Tuple([k, v], ast.Load())
+                    for k, v in zip(node.keys, node.values, strict=True)
+                ]
+            else:
+                items = list(node.keys) if how == "keys" else list(node.values)
+        else:
+            items = list(getattr(node, "elts", []))
+        if len(items) > MAX_COLLECTION:
+            return None
+        path = _path_in(target, var)
+        if path is None:
+            return None
+        names: list[str] = []
+        for item in items:
+            for index in path:
+                if not isinstance(item, (ast.Tuple, ast.List)) or index >= len(item.elts):
+                    return None
+                item = item.elts[index]
+            name = self._name_of(item) if item is not None else None
+            if name is None:
+                return None
+            names.append(name)
+        return names
+
+    # Project helpers ------------------------------------------------------------------------
+
+    def _find_helpers(self) -> dict[str, Helper]:
+        """Top-level functions that read the variable a parameter names (the first such read)."""
+        found: dict[str, Helper] = {}
+        for func in self.tree.body:
+            if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                helper = self._helper(func)
+                if helper is not None:
+                    found[func.name] = helper
+        return found
+
+    def _helper(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> Helper | None:
+        params = [a.arg for a in (*func.args.posonlyargs, *func.args.args)]
+        tail = params[len(params) - len(func.args.defaults) :]
+        defaults = dict(zip(tail, func.args.defaults, strict=True))
+        assigned = {
+            n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        for node in ast.walk(func):
+            read = self._env_key(node)
+            if read is None:
+                continue
+            key, default = read
+            if not isinstance(key, ast.Name) or key.id not in params or key.id in assigned:
+                continue
+            self.inner.add(id(node))
+            if default is None:
+                default = self._or_default(node)  # type: ignore[arg-type]
+            if default is None:  # ``if not v: return default``
+                default = next(
+                    (ast.Name(p, ast.Load()) for p in params if "default" in p.lower()), None
+                )
+            helper = Helper(func.name, params.index(key.id), key.id, cast=_returns(func))
+            if helper.cast is None and isinstance(node, ast.Call):
+                helper = replace(helper, cast=self._cast(node))
+            if default is not None and not isinstance(default, ast.Name):
+                # ``os.getenv(name, str(default))``: the parameter inside is the default
+                inside = [n.id for n in ast.walk(default) if isinstance(n, ast.Name)]
+                param = next((p for p in inside if p in params and p != key.id), None)
+                if param is not None:
+                    default = ast.Name(param, ast.Load())
+            if isinstance(default, ast.Name) and default.id in params:
+                param_default = defaults.get(default.id)
+                kind: DefaultKind = "none"
+                value: Scalar = None
+                if param_default is not None:
+                    literal, value = _literal(param_default)
+                    kind = "literal" if literal else "computed"
+                return replace(
+                    helper,
+                    default_index=params.index(default.id),
+                    default_param=default.id,
+                    default_kind=kind,
+                    default=value,
+                )
+            if default is not None:
+                literal, value = _literal(default)
+                return replace(
+                    helper, default_kind="literal" if literal else "computed", default=value
+                )
+            return helper
+        return None
+
+    def _env_key(self, node: ast.AST) -> tuple[ast.expr, ast.expr | None] | None:
+        """(key, default) of a getenv/environ.get/environ[] read, else None."""
+        if isinstance(node, ast.Call):
+            func = node.func
+            is_get = (
+                isinstance(func, ast.Attribute)
+                and func.attr == "get"
+                and self._is_environ(func.value)
+            )
+            if not (self._is_getenv(func) or is_get) or not node.args:
+                return None
+            return node.args[0], node.args[1] if len(node.args) > 1 else _keyword(node, "default")
+        if isinstance(node, ast.Subscript) and self._is_environ(node.value):
+            return node.slice, None
+        return None
+
+    def _project_imports(self) -> None:
+        """Helpers imported from project modules: ``from utils import f``, ``import utils``."""
+        package = self.path.split("/")[:-1]
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.ImportFrom):
+                for module in _candidates(package, node.module, node.level):
+                    found = self.project.get(module)
+                    if found is None:
+                        continue
+                    for alias in node.names:
+                        if alias.name in found:
+                            self.helpers[alias.asname or alias.name] = found[alias.name]
+                    break
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    for module in _candidates(package, alias.name, 0):
+                        if module in self.project and (alias.asname or "." not in alias.name):
+                            self.module_helpers[alias.asname or alias.name] = self.project[module]
+                            break
+
+    def _helper_of(self, func: ast.expr) -> Helper | None:
+        if isinstance(func, ast.Name):
+            return self.helpers.get(func.id)
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            return self.module_helpers.get(func.value.id, {}).get(func.attr)
+        return None
+
+    def _helper_call(self, node: ast.Call, helper: Helper) -> None:
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            return
+        key = (
+            node.args[helper.key_index]
+            if len(node.args) > helper.key_index
+            else _keyword(node, helper.key_param)
+        )
+        if key is None:
+            return
+        names = self._names_of(key)
+        line = node.lineno
+        if names is None:
+            self.result.dynamic.append(Place(self.path, line))
+            return
+        kind, value = helper.default_kind, helper.default
+        default: ast.expr | None = None
+        if helper.default_index is not None and len(node.args) > helper.default_index:
+            default = node.args[helper.default_index]
+        elif helper.default_param is not None:
+            default = _keyword(node, helper.default_param)
+        if default is not None:
+            literal, value = _literal(default)
+            kind = "literal" if literal else "computed"
+        cast = helper.cast or self._cast(node)
+        for name in dict.fromkeys(names):
+            if name:
+                # the call stands for the read: how the code treats its result decides the need
+                need, why = _Need(self, name).of(node, "getenv", kind != "none")
+                self.reads.append(
+                    EnvRead(
+                        name, self.path, line, "getenv", kind, value, cast, need, why,
+                        via=helper.name,
+                    )
+                )  # fmt: skip
 
     def _or_default(self, node: ast.expr) -> ast.expr | None:
         """``os.getenv("X") or "d"``: the right-hand side is the default."""
@@ -468,7 +876,7 @@ class _Module:
                             self._env_vars[target.id] = name
         return self._env_vars
 
-    def _cast(self, node: ast.expr) -> Literal["int", "float"] | None:
+    def _cast(self, node: ast.expr) -> Cast | None:
         parent = self.parents.get(node)
         if isinstance(parent, ast.BoolOp):  # int(os.getenv("X") or "3")
             parent = self.parents.get(parent)
@@ -704,3 +1112,56 @@ class _Need:
         rank = {"required": 0, "unknown": 1, "conditional": 2, "optional": 3}
         need, why, _ = min(found, key=lambda f: rank[f[0]])
         return need, f"{why}, as {var}", False
+
+
+def _text(node: ast.expr) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _bound(target: ast.expr) -> set[str]:
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def _path_in(target: ast.expr, var: str) -> list[int] | None:
+    """Where ``var`` sits in a loop target: ``[]`` for ``for var in``, ``[1]`` for
+    ``for k, var in``; None when it is deeper or starred."""
+    if isinstance(target, ast.Name):
+        return [] if target.id == var else None
+    if isinstance(target, (ast.Tuple, ast.List)):
+        for index, elt in enumerate(target.elts):
+            if isinstance(elt, ast.Starred):
+                return None
+            sub = _path_in(elt, var)
+            if sub is not None:
+                return [index, *sub]
+    return None
+
+
+_TYPED_NAME = re.compile(r"(?:^|_)(int|float|bool)$")
+
+
+def _returns(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Cast | None:
+    """The type a helper returns: its annotation (``-> int``, ``-> int | None``), else its name
+    (``_env_int``, ``env_bool``)."""
+    ann = func.returns
+    if isinstance(ann, ast.BinOp):  # int | None
+        ann = ann.left
+    if isinstance(ann, ast.Subscript) and isinstance(ann.value, ast.Name):  # Optional[int]
+        ann = ann.slice if ann.value.id == "Optional" else ann
+    if isinstance(ann, ast.Name) and ann.id in ("int", "float", "bool"):
+        return ann.id  # type: ignore[return-value]
+    match = _TYPED_NAME.search(func.name.lower())
+    return match.group(1) if match else None  # type: ignore[return-value]
+
+
+def _candidates(package: list[str], module: str | None, level: int) -> list[str]:
+    """The project modules an import may name: relative to the importing module's package,
+    a sibling module (a bot run from its own folder), or from the root."""
+    if level:
+        if level - 1 > len(package):
+            return []
+        base = package[: len(package) - (level - 1)]
+        return [".".join([*base, *([module] if module else [])])]
+    if module is None:
+        return []
+    return [".".join([*package, module]), module] if package else [module]

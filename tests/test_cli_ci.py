@@ -367,9 +367,16 @@ def test_push_from_env_skip_empty_and_reserved(emulator: EmulatorServer, project
 
 def test_push_from_env_needs_a_model(emulator: EmulatorServer, project: Path) -> None:
     (project / "pyproject.toml").unlink()
+    # The project's one model is found without configuration (issue 21, item 6)...
+    r = cli(emulator, project, "push", "--from-env", "--dry-run", **CI_VALUES)
+    assert r.code == 0 and "settings:Settings (found in settings.py:" in r.stderr, r.output
+    # ... and with none in the project, --from-env asks for one.
+    (project / ".models").mkdir()
+    (project / "settings.py").rename(project / ".models" / "settings.py")
     r = cli(emulator, project, "push", "--from-env", **CI_VALUES)
     assert r.code == 2 and "--from-env takes the values of the settings model" in r.stderr
-    r = cli(emulator, project, "push", "--from-env", "--settings", "settings:Settings", **CI_VALUES)
+    ref = ".models/settings.py:Settings"
+    r = cli(emulator, project, "push", "--from-env", "--settings", ref, **CI_VALUES)
     assert r.code == 0, r.output
 
 

@@ -242,7 +242,11 @@ def test_export_without_a_key_or_offline_writes_the_models_template(
     assert (bot_project / "t.env").read_text() == online
     assert requests_served(emulator) == 0
 
+    # The README's bot needs no --settings: its one model is found (issue 21, item 6).
+    r = cli(emulator, bot_project, "export", "--offline")
+    assert r.code == 0 and "bot:Settings (found in bot.py:" in r.stderr, r.output
     # Nothing to write from: still errors.
+    (bot_project / "bot.py").rename(bot_project / "bot.py.txt")
     r = cli(emulator, bot_project, "export", "--offline")
     assert r.code == 2 and "--offline writes the template from the settings model" in r.stderr
     r = run_cli("export", cwd=bot_project, env=no_key)

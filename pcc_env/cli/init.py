@@ -79,6 +79,8 @@ def init(
     """Give an existing bot typed settings: scan its code, write settings.py and .env.example."""
     from pcc_env.cli.workflow import default_env_file
     from pcc_env.deploy_config import read_project_settings
+    from pcc_env.discover import one_model
+    from pcc_env.project_init import SETTINGS_REF
     from pcc_env.scan import scan_project
 
     root = Path.cwd()
@@ -87,6 +89,14 @@ def init(
 
     if ref and not force:
         _report_drift(ref, split_scan(root, scan_project(root)).agent, check, json)
+        return
+    # A model the project has already (several: exit 2 naming each) is adopted, never doubled;
+    # --force rewrites only the model init itself wrote.
+    found = None if ref else one_model(root)
+    if found is not None and found.ref == SETTINGS_REF and force:
+        found = None
+    if found is not None and check:
+        _report_drift(found.ref, split_scan(root, scan_project(root)).agent, check, json)
         return
     if check:
         raise ConfigError(
@@ -100,16 +110,19 @@ def init(
     if not json:
         _show_scan(scan, env_path, env_keys)
         _show_agent(split)
-    from pcc_env.project_init import plan_init
+    from pcc_env.project_init import plan_adopt, plan_init
 
     outside: dict[str, list[str]] = {}
     for part in split.outside:
         for r in part.reads:
             outside.setdefault(r.name.upper(), []).append(r.where)
-    plan = plan_init(
-        root, split.agent, env_keys, force=force, all_files=scan.files, outside=outside
-    )
-    if not plan.fields:
+    if found is not None:
+        plan = plan_adopt(root, split.agent, env_keys, found, all_files=scan.files, outside=outside)
+    else:
+        plan = plan_init(
+            root, split.agent, env_keys, force=force, all_files=scan.files, outside=outside
+        )
+    if not plan.fields and plan.adopted is None:
         raise fail(
             "found no environment variables in the code and no keys in "
             f"{env_path}: nothing to write",
@@ -141,6 +154,9 @@ def init(
         print_json({**document, "dryRun": False, "written": paths})
         return
     success(f"Wrote {', '.join(str(c.path.relative_to(root)) for c in written)}.")
+    if plan.adopted is not None:
+        _next_after_adopt(plan)
+        return
     if plan.shipping is not None and plan.shipping.relock:
         info(
             "Run 'uv lock' now: pyproject.toml has a new dependency (pcc-env) and uv.lock is stale."
@@ -162,6 +178,17 @@ def _push_hint() -> str:
     return "'pcc-env push --set NAME' (or add secret_set = \"NAME\" to pcc-deploy.toml)"
 
 
+def _next_after_adopt(plan: InitPlan) -> None:
+    if plan.shipping is not None and plan.shipping.relock:
+        info("Run 'uv lock' now: pyproject.toml has a new dependency and uv.lock is stale.")
+    assert plan.adopted is not None
+    added = f"add the {len(plan.fields)} proposed field(s) to it, then " if plan.fields else ""
+    info(
+        f"Next: {escape_text(plan.adopted.ref)} is the settings model; {added}fill in .env and "
+        f"{_push_hint()}."
+    )
+
+
 def _env_keys(path: Path, *, named: bool) -> list[str]:
     """The key names of the .env (none when the default one does not exist; one named with
     --env-file must). A file that cannot be parsed is refused by line number, as push refuses
@@ -177,8 +204,19 @@ def _plan_json(
     scan: ScanResult, env_path: Path, env_keys: list[str], plan: InitPlan, root: Path
 ) -> dict[str, object]:
     """``init --json``: what was found and the plan, as the terminal shows them (no value)."""
-    from pcc_env.project_init import SETTINGS_REF
+    from pcc_env.project_init import SETTINGS_REF, field_line
 
+    adopted = plan.adopted
+    adopt_json: dict[str, object] = {}
+    if adopted is not None:
+        adopt_json = {
+            "adopted": {
+                "settings": adopted.ref,
+                "definedIn": adopted.where,
+                "declares": list(adopted.env_names),
+                "additions": [field_line(f) for f in plan.fields],
+            }
+        }
     return {
         "scanned": {
             "files": len(scan.files),
@@ -190,7 +228,8 @@ def _plan_json(
             "notRead": list(scan.outside),  # symlinks out of the project, or broken
             "dynamicNames": [str(getattr(p, "where", p)) for p in scan.dynamic],
         },
-        "settings": SETTINGS_REF,
+        "settings": adopted.ref if adopted is not None else SETTINGS_REF,
+        **adopt_json,
         "fields": [
             {
                 "variable": f.env_name,
@@ -201,6 +240,7 @@ def _plan_json(
                 "why": f.why,
                 "summary": f.summary,
                 "readIn": list(f.places),
+                **({"addition": True} if adopted is not None else {}),
             }
             for f in plan.fields
         ],
@@ -292,7 +332,47 @@ def _show_plan(plan: InitPlan, root: Path) -> None:
     for skipped in plan.left_out:
         info(f"Left out {show_key(skipped.name)} ({skipped.reason}; {', '.join(skipped.places)})")
     echo("")
-    echo(f"Settings model {SETTINGS_REF}: {len(plan.fields)} field(s)")
+    if plan.adopted is not None:
+        _show_adopted(plan)
+    else:
+        echo(f"Settings model {SETTINGS_REF}: {len(plan.fields)} field(s)")
+    if plan.fields:
+        _fields_table(plan)
+    undecided = [f for f in plan.fields if f.need == "unknown" and not f.required]
+    if undecided:
+        info(
+            "Undecided (optional for now: the scan cannot tell whether the code needs them; "
+            "make a field required in settings.py if the bot cannot run without it): "
+            + "; ".join(f"{show_key(f.env_name)} ({f.why})" for f in undecided)
+        )
+    echo("")
+    echo("Plan:")
+    for change in plan.changes:
+        name = str(change.path.relative_to(root))
+        styled(f"  {change.action:<10} {name:<16} {change.summary}", ACTION_STYLE[change.action])
+    _show_shipping(plan)
+
+
+def _show_adopted(plan: InitPlan) -> None:
+    """The model the project has: adopted; what it lacks, proposed as Python lines to paste."""
+    from pcc_env.project_init import field_line
+
+    found = plan.adopted
+    assert found is not None
+    ref = escape_text(found.ref)
+    echo(
+        f"Settings model {ref} (in {escape_text(found.where)}, {len(found.env_names)} field(s)): "
+        "adopted; init writes no model beside it and never edits it."
+    )
+    if not plan.fields:
+        echo("It declares every variable the code reads.")
+        return
+    echo(f"Proposed additions to {ref}: {len(plan.fields)} field(s) it lacks")
+    for f in plan.fields:
+        echo(f"  {escape_text(field_line(f))}")
+
+
+def _fields_table(plan: InitPlan) -> None:
     table(
         ["variable", "type", "required/default", "read in"],
         [
@@ -307,19 +387,6 @@ def _show_plan(plan: InitPlan, root: Path) -> None:
             for f in plan.fields
         ],
     )
-    undecided = [f for f in plan.fields if f.need == "unknown" and not f.required]
-    if undecided:
-        info(
-            "Undecided (optional for now: the scan cannot tell whether the code needs them; "
-            "make a field required in settings.py if the bot cannot run without it): "
-            + "; ".join(f"{show_key(f.env_name)} ({f.why})" for f in undecided)
-        )
-    echo("")
-    echo("Plan:")
-    for change in plan.changes:
-        name = str(change.path.relative_to(root))
-        styled(f"  {change.action:<10} {name:<16} {change.summary}", ACTION_STYLE[change.action])
-    _show_shipping(plan)
 
 
 def _show_shipping(plan: InitPlan) -> None:

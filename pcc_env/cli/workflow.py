@@ -46,15 +46,17 @@ from pcc_env.cli.output import (
     warn,
 )
 from pcc_env.errors import ConfigError, InputError
-from pcc_env.rules import DEFAULT_REGION
+from pcc_env.rules import DEFAULT_REGION, escape_text
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from concurrent.futures import Future
 
     from pydantic_settings import BaseSettings
 
     from pcc_env.client import SecretsClient
     from pcc_env.deploy_config import DeployConfig
+    from pcc_env.discover import FoundModel
     from pcc_env.dotenv_file import TemplateEntry
     from pcc_env.redeploy import AgentView
     from pcc_env.sync import Finding, PushPlan, PushState
@@ -183,11 +185,53 @@ def default_env_file(env_file: Path | None) -> Path:
     return Path(read_project_settings().env_file or ".env")
 
 
-def resolve_model(ref: str | None) -> tuple[type[BaseSettings] | None, str | None]:
-    """The settings model (and the reference it came from): --settings, else pyproject."""
-    from pcc_env.deploy_config import load_settings_class, read_project_settings
+def settings_ref(ref: str | None) -> str | None:
+    """The settings model's reference: --settings, else ``[tool.pcc-env] settings``, else the
+    one settings class in the project's code (``pcc_env.discover``; several: exit 2 naming
+    each). None when the project has no model."""
+    from pcc_env.deploy_config import read_project_settings
+    from pcc_env.discover import one_model
 
     ref = ref or read_project_settings().settings
+    if ref:
+        return ref
+    # Parsed once however many targets ask, and again when a file changed (a test runs many
+    # commands in one process).
+    from pcc_env.scan import python_files
+
+    root = Path.cwd()
+    stamp = (str(root), *_stamps(python_files(root)))
+    if stamp not in _found:
+        _found.clear()
+        _found[stamp] = found = one_model(root)
+        if found is not None:
+            info(
+                f"Settings model {escape_text(found.ref)} (found in {escape_text(found.where)}; "
+                "[tool.pcc-env] settings in pyproject.toml pins it)"
+            )
+    found = _found[stamp]
+    return found.ref if found is not None else None
+
+
+_found: dict[tuple[object, ...], FoundModel | None] = {}
+
+
+def _stamps(paths: Iterable[Path]) -> list[tuple[str, int, int]]:
+    out = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        out.append((str(path), st.st_mtime_ns, st.st_size))
+    return out
+
+
+def resolve_model(ref: str | None) -> tuple[type[BaseSettings] | None, str | None]:
+    """The settings model (and the reference it came from), as ``settings_ref`` finds it."""
+    from pcc_env.deploy_config import load_settings_class
+
+    ref = settings_ref(ref)
     return (load_settings_class(ref), ref) if ref else (None, None)
 
 
@@ -890,9 +934,11 @@ def check(
             if len(t.sets) > 1:
                 rows.append((t.name, _same_keys_finding(client, t)))
     ok = all(f.ok for _, f in rows)
+    # No settings model: the set exists, but no key of it was checked against anything.
+    keys_checked = any(f.check == "required-keys" for _, f in rows)
     if json:
         findings_json = [{**f.to_json(), **({"where": w} if w else {})} for w, f in rows]
-        print_json({"ok": ok, "findings": findings_json})
+        print_json({"ok": ok, "keysChecked": keys_checked, "findings": findings_json})
     else:
         for where, f in rows:
             mark = "ok  " if f.ok else "FAIL"
@@ -900,7 +946,16 @@ def check(
                 f"{mark} {f'[{where}] ' if where else ''}{f.message}", "green" if f.ok else "red"
             )
         failed = sum(not f.ok for _, f in rows)
-        echo(f"{len(rows) - failed} passed, {failed} failed" if failed else "All checks passed.")
+        if failed:
+            echo(f"{len(rows) - failed} passed, {failed} failed")
+        elif keys_checked:
+            echo("All checks passed.")
+        else:
+            echo(
+                f"{len(rows)} passed, but no key was checked: no settings model says which "
+                "keys the bot needs. Name it in pyproject.toml ([tool.pcc-env] settings = "
+                "\"module:Class\") or run 'pcc-env init'"
+            )
     if not ok:
         raise typer.Exit(1)
 
@@ -909,13 +964,12 @@ def image_findings(root: Path, ref: str | None) -> list[Finding]:
     """The settings module in the image (``pcc_env.image.check_image``), read from the
     Dockerfile with no API: none when there is no Dockerfile or no settings model in the
     project."""
-    from pcc_env.deploy_config import read_project_settings
     from pcc_env.image import DOCKERFILE, DOCKERIGNORE, check_image, settings_module_file
     from pcc_env.project_init import read_existing
     from pcc_env.scan import python_files
     from pcc_env.sync import Finding
 
-    ref = ref or read_project_settings().settings
+    ref = settings_ref(ref)
     dockerfile = read_existing(root / DOCKERFILE)
     if not ref or dockerfile is None:
         return []
