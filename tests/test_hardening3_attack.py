@@ -112,6 +112,24 @@ def test_ordinary_hosts_still_resolve_and_show(host: str, shown: str) -> None:
     assert api_host_origin(resolve_api_host(host)) == shown
 
 
+def test_a_connection_error_does_not_show_a_key_pasted_as_the_hostname() -> None:
+    import httpx
+
+    from pcc_env.client import NO_RETRIES, SecretsClient
+    from pcc_env.errors import ApiConnectionError
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("no route", request=request)
+
+    host = f"https://{HEX_KEY}:8443/"
+    transport = httpx.MockTransport(refuse)
+    with SecretsClient("k" * 20, host, transport=transport, retry=NO_RETRIES) as c:
+        with pytest.raises(ApiConnectionError) as info:
+            c.list_sets()
+    assert HEX_KEY[4:] not in str(info.value)
+    assert f"https://{HEX_KEY[:4]}…:8443" in str(info.value)
+
+
 # Names the API does not know ----------------------------------------------------------------
 
 
