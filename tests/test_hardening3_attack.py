@@ -147,6 +147,25 @@ def test_status_of_an_unknown_set_that_looks_like_a_key(
     assert json.loads(r.stdout)["sets"][0]["name"] == key[:4] + "…"
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["redeploy", "--set", HEX_KEY],
+        ["redeploy", "--set", HEX_KEY, "--json"],
+        ["check", "--set", HEX_KEY],
+        ["check", "--set", HEX_KEY, "--json"],
+        ["check", "--set", HEX_KEY, "--wait", "--timeout", "1"],
+    ],
+)
+def test_redeploy_and_check_of_an_unknown_set_that_looks_like_a_key(
+    live: EmulatorServer, tmp_path: Path, argv: list[str]
+) -> None:
+    r = cli(live, tmp_path, *argv)
+    assert r.code in (0, 1), r.output
+    absent(r, HEX_KEY)
+    assert f"{HEX_KEY[:4]}…" in r.output or f"{HEX_KEY[:4]}\\u2026" in r.output
+
+
 def test_status_of_an_unknown_ordinary_set_still_names_it(
     live: EmulatorServer, tmp_path: Path
 ) -> None:
@@ -160,7 +179,7 @@ def test_status_of_an_unknown_ordinary_set_still_names_it(
     reason="export's 'does not exist' message quotes --set whole (pcc_env/cli/workflow.py:676, "
     "being edited elsewhere): it needs display_name(name)",
 )
-@pytest.mark.parametrize("extra", [[], ["--json"]])
+@pytest.mark.parametrize("extra", [[], ["--json"], ["--check"]])
 def test_export_of_an_unknown_set_that_looks_like_a_key(
     live: EmulatorServer, tmp_path: Path, extra: list[str]
 ) -> None:

@@ -176,7 +176,7 @@ def run_redeploy(
     plan = plan_redeploy(set_name, list_agent_views(client), agents or ())
     if not plan.agents:
         if not json:
-            info(f"No agent binds '{set_name}': nothing to redeploy.")
+            info(f"No agent binds {display_name(set_name)}: nothing to redeploy.")
         return apply_redeploy(client, plan, wait=wait, timeout=timeout)
     names = ", ".join(escape_text(a) for a in plan.agents)
     if not json:
