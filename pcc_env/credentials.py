@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,7 +85,7 @@ def resolve_api_host(api_host: str | None = None) -> str:
             f"{source} holds a query string or fragment (?... or #...), not shown; remove it: "
             "the API host is scheme://host[:port]. pcc-env sends only the API key."
         )
-    if parts.scheme not in ("http", "https") or not hostname:
+    if parts.scheme not in ("http", "https") or not hostname or not _host_shaped(parts.netloc):
         raise ConfigError(
             f"{source} is not an http(s) URL (not shown: is it the key? The key goes in "
             f"{API_KEY_ENV}, the URL in {API_HOST_ENV})"
@@ -97,11 +98,37 @@ def resolve_api_host(api_host: str | None = None) -> str:
     return host
 
 
+# A DNS name (labels of letters, digits, '-' and '_') or a bracketed IPv6 literal, then an
+# optional port: nothing else (``%`` escapes, ``;``, ``\\``, an IPv6 zone or ``[v1.x]``) can be
+# part of a host a key is sent to, and each could carry a pasted token into ``--version``.
+_NETLOC_RE = re.compile(
+    r"(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?"
+)
+
+
+def _host_shaped(netloc: str) -> bool:
+    if not _NETLOC_RE.fullmatch(netloc):
+        return False
+    if netloc.startswith("["):
+        try:
+            ipaddress.IPv6Address(netloc[1 : netloc.index("]")])
+        except ValueError:
+            return False
+    return True
+
+
 def api_host_origin(host: str) -> str:
     """``scheme://host[:port]`` of a resolved API host, for messages: a path is left out (it
-    is the one part of the URL that could still carry a token)."""
+    is the one part of the URL that could still carry a token), and so is a label of the host
+    that looks like a credential (``https://<key>``: the key pasted after the scheme)."""
+    from pcc_env.rules import redact_name
+
     parts = urlsplit(host)
-    origin = f"{parts.scheme}://{parts.netloc}"
+    name, colon, port = parts.netloc.rpartition(":") if parts.port else (parts.netloc, "", "")
+    if not name.startswith("["):
+        name = ".".join(redact_name(label) for label in name.split("."))
+    netloc = name + colon + port
+    origin = f"{parts.scheme.lower()}://{netloc}"
     return origin if parts.path in ("", "/") else f"{origin} (path not shown)"
 
 

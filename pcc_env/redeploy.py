@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pcc_env.concurrency import map_in_background
 from pcc_env.errors import InputError, PccEnvError
-from pcc_env.rules import escape_text, show_key
+from pcc_env.rules import escape_text, redact_name, show_key
 
 if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
@@ -176,7 +176,7 @@ def agent_findings(
     from pcc_env.sync import Finding
 
     if not statuses:
-        return [Finding(True, "agents", f"no agent binds secret set '{set_name}'")]
+        return [Finding(True, "agents", f"no agent binds secret set {show_key(set_name, 'name')}")]
     findings = []
     if set_region is not None:
         elsewhere = [s.view for s in statuses if s.view.region != set_region]
@@ -322,7 +322,8 @@ class RedeployResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "set": self.set_name,
+            # No agent binds it: perhaps no such set, only a name typed (maybe a pasted key).
+            "set": self.set_name if self.outcomes else redact_name(self.set_name),
             "ok": self.ok,
             "agents": [o.to_json() for o in self.outcomes],
         }

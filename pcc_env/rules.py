@@ -94,8 +94,13 @@ def set_name_problems(name: str) -> list[str]:
 
 def region_problems(region: str) -> list[str]:
     """What is wrong with a region code (empty list when it is valid). The region is quoted
-    only when it cannot hide a line break, an escape or a pasted value."""
-    if len(region) <= REGION_MAX_LENGTH and _REGION_RE.fullmatch(region):
+    only when it cannot hide a line break, an escape or a pasted value. A region-shaped key
+    (40 hex digits) is refused too: a region is echoed in plans and in the API's errors."""
+    if (
+        len(region) <= REGION_MAX_LENGTH
+        and _REGION_RE.fullmatch(region)
+        and not looks_like_credential(region)
+    ):
         return []
     return [
         f"region {show_key(region, 'region')} is not a region code: 1 to {REGION_MAX_LENGTH} "
@@ -338,6 +343,10 @@ _PUBLIC_CERT_WORDS = frozenset({"CA", "FILE", "DIR", "PATH", "BUNDLE"})
 # Whole names that match a rule here but are not secrets: the shell's working directory, pip's
 # CA bundle path.
 _NOT_SECRET_NAMES = frozenset({"PWD", "PIP_CERT"})
+_FUSED_LINKS = frozenset(
+    {s + link for s in _STORE_WORDS for link in _LINK_WORDS}
+    | {c + t for c in ("CONNECTION", "CONN") for t in ("STRING", "STR")}
+)
 _WORD_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
@@ -367,6 +376,10 @@ def looks_secret(name: str) -> bool:
             return True
     if words[-1] in _LINK_WORDS and not _STORE_WORDS.isdisjoint(words[:-1]):
         return True
+    if words[-1] in _FUSED_LINKS:  # flatcase: ``databaseurl``, ``REDISURL``, ``PG_CONNSTRING``
+        return True
+    if {"SERVICE", "ACCOUNT"} <= set(words) and words[-1] in ("JSON", "INFO"):
+        return True  # a Google service account's JSON holds its private key
     if len(words) > 1 and words[-1] in ("HEADER", "HEADERS"):  # OTEL_EXPORTER_OTLP_HEADERS
         return True  # extra request headers are how exporters and webhooks get their auth
     return any(

@@ -470,7 +470,8 @@ def run_check(
             Finding(
                 False,
                 "set",
-                f"secret set '{set_name}' does not exist: 'pcc-env push' creates it from .env "
+                f"secret set {show_key(set_name, 'name')} does not exist: 'pcc-env push' creates "
+                "it from .env "
                 "('pcc-env secrets list' shows the sets)",
             )
         )

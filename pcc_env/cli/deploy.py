@@ -36,6 +36,7 @@ from pcc_env.cli.output import (
     table,
 )
 from pcc_env.errors import ApiError, InputError
+from pcc_env.rules import display_name
 
 if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
@@ -175,7 +176,7 @@ def run_redeploy(
     plan = plan_redeploy(set_name, list_agent_views(client), agents or ())
     if not plan.agents:
         if not json:
-            info(f"No agent binds '{set_name}': nothing to redeploy.")
+            info(f"No agent binds {display_name(set_name)}: nothing to redeploy.")
         return apply_redeploy(client, plan, wait=wait, timeout=timeout)
     names = ", ".join(escape_text(a) for a in plan.agents)
     if not json:
@@ -323,11 +324,19 @@ def status(
             blocks.append((_set_block(client, name, statuses, last), statuses, last))
     missing = [b["name"] for b, _, _ in blocks if b["status"] == "absent"]
     if json:
-        print_json({"sets": [b for b, _, _ in blocks]})
+        # A set the API does not know is a name only the user typed: maybe a pasted key.
+        print_json({"sets": [_shown_block(b) for b, _, _ in blocks]})
     else:
         _print_status(blocks)
     if missing:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _shown_block(block: dict[str, Any]) -> dict[str, Any]:
+    """``block`` with the name of an absent set cut to a prefix when it looks like a key."""
+    from pcc_env.rules import redact_name
+
+    return {**block, "name": redact_name(block["name"])} if block["status"] == "absent" else block
 
 
 def _print_status(blocks: list[tuple[dict[str, Any], list[AgentStatus], float | None]]) -> None:
@@ -339,7 +348,7 @@ def _print_status(blocks: list[tuple[dict[str, Any], list[AgentStatus], float | 
             echo()
         name = block["name"]
         if block["status"] == "absent":
-            echo(f"Secret set '{name}' does not exist")
+            echo(f"Secret set {display_name(name)} does not exist")
         else:
             written = (
                 f"; last written from this machine {local_time(last_write)}"
