@@ -153,8 +153,26 @@ def value_is_harmless(key: str | None, value: str) -> bool:
         if not is_hint(match.group("password")):
             return False
     if key is not None and looks_secret(key):
-        return all(is_hint(t) or _is_words(t) for t in tokens)
+        return _is_filled_in(value) or all(
+            is_hint(t) or _is_words(t) or _is_filled_in(t) for t in tokens
+        )
     return True
+
+
+def _is_filled_in(token: str) -> bool:
+    """A structured value the reader fills in: a URL with no credential in it
+    (``postgres://localhost:5432/bot``, ``postgres://<user>:<password>@host/db``; its password was
+    judged above), or text around a placeholder (``Authorization=Basic <base64_api_keys>``) whose
+    every other part is words or a number."""
+    from pcc_env.rules import holds_credential
+
+    text = token.strip().strip("\"'")  # not _strip: it would cut a placeholder's '>'
+    if "://" in text and (is_placeholder(text) or not holds_credential(text)):
+        return not any(_mixed(run, 16) for run in _ALNUM_RUN_RE.findall(text))
+    if not is_placeholder(text):
+        return False
+    rest = _PLACEHOLDER_RE.sub(" ", text)
+    return all(_is_words(part) or part.isdigit() for part in re.split(r"[\s=:@/,;]+", rest) if part)
 
 
 def _comment_assignments(body: str) -> list[tuple[str, str]]:

@@ -354,13 +354,16 @@ def test_init_check_hint_works_when_followed_on_a_hand_written_model(tmp_path: P
     r = run_in(tmp_path, "init", "--check")
     assert r.code == 1 and "DEEPGRAM_API_KEY" in r.stdout, r.output
     assert "init --force" not in r.stderr.replace("init --force would refuse", "")
-    assert 'remove settings = "bot:Settings" from [tool.pcc-env]' in r.stderr, r.stderr
-    # Following it: the line removed, init writes its own model from the code.
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "bot"\n\n[tool.pcc-env]\n')
-    r = run_in(tmp_path, *hinted_command(r.stderr), "--yes")
+    assert "add the fields marked + to it" in r.stderr, r.stderr
+    # Following it: the field added to the user's model, the drift is gone (init never
+    # rewrote the model, nor wrote a second one beside it).
+    field = "    openai_api_key: SecretStr\n"  # read nowhere: removed; DEEPGRAM_API_KEY added
+    followed = HAND_WRITTEN.replace(field, "    deepgram_api_key: str = ''\n")
+    (tmp_path / "bot.py").write_text(followed)
+    r = run_in(tmp_path, "init", "--check")
     assert r.code == 0, r.output
-    assert run_in(tmp_path, "init", "--check").code == 0
-    assert (tmp_path / "bot.py").read_text() == HAND_WRITTEN  # the user's code is untouched
+    assert not (tmp_path / "settings.py").exists()
+    assert (tmp_path / "bot.py").read_text() == followed  # the user's code is untouched
 
 
 def test_init_conflict_hint_force_works_when_followed(tmp_path: Path) -> None:
@@ -389,7 +392,7 @@ def test_check_files_hint_export_works_when_followed(
 ) -> None:
     (tmp_path / "bot.py").write_text(BOT)
     assert run_in(tmp_path, "init", "--yes").code == 0
-    (tmp_path / ".env.example").write_text("OPENAI_API_KEY=sk-CANARY-committed\n")
+    (tmp_path / ".env.example").write_text("OPENAI_API_KEY=sk-CANARY-committed-9f8e7d6c5b4a3928\n")
     r = run_in(tmp_path, "check-files", ".env.example")
     assert r.code == 1 and "'pcc-env export --output .env.example'" in r.stderr, r.output
     assert "rename it to .env" in r.stderr

@@ -445,16 +445,15 @@ def _report_drift(ref: str, scan: ScanResult, check: bool, json: bool = False) -
 
 def _regenerate_hint(ref: str) -> str:
     """How to write the model again from the code, in a form that works when followed:
-    ``init --force`` rewrites only the model init writes itself (``settings:Settings``); it
-    refuses to take over a model of the user's (pyproject names another), so for one of those
-    the hint says what to change first."""
-    from pcc_env.project_init import SETTINGS_FILE, SETTINGS_REF
+    ``init --force`` rewrites only the model init writes itself (``settings:Settings``); a
+    model of the user's is adopted, never rewritten, so for one of those the hint says what to
+    change in it."""
+    from pcc_env.project_init import SETTINGS_REF
 
     if ref == SETTINGS_REF:
         return "'pcc-env init --force' writes the model again from the code."
     return (
-        f"to replace {escape_text(ref)} with a model written from the code, remove "
-        f'settings = "{escape_text(ref)}" from [tool.pcc-env] in pyproject.toml and run '
-        f"'pcc-env init' (it writes {SETTINGS_FILE}; init --force would refuse, as it never "
-        "takes over a model it did not write)."
+        f"{escape_text(ref)} is your own model: add the fields marked + to it and remove those "
+        "marked - (init never rewrites a model it did not write, and adopts the one the code "
+        "has: removing the settings line would not replace it)."
     )
