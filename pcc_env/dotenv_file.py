@@ -20,6 +20,7 @@ from dotenv.parser import parse_stream
 from pcc_env.errors import DotenvError, InputError
 from pcc_env.rules import (
     case_duplicate_problems,
+    display_path,
     escape_text,
     key_problems,
     show_key,
@@ -76,7 +77,7 @@ def read_regular_file(path: Path, what: str, max_bytes: int) -> bytes:
     """The bytes of ``path``, refusing at once anything but a regular file of at most
     ``max_bytes``: a FIFO would block forever, ``/dev/zero`` would never end. Raises
     ``InputError`` (``source`` = the path) naming the problem."""
-    source = escape_text(str(path))
+    source = escape_text(display_path(str(path)))  # a key typed where a file belongs
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
@@ -126,7 +127,7 @@ def _line_list(numbers: list[int]) -> str:
 
 def decode_env_bytes(data: bytes, path: Path) -> str:
     """The text of a .env file; ``DotenvError`` (line number only) for UTF-16, NUL, bad UTF-8."""
-    source = escape_text(str(path))
+    source = escape_text(display_path(str(path)))  # a key typed where a file belongs
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DotenvError("the file is UTF-16 encoded; save it as UTF-8", source=source)
     if b"\x00" in data:
@@ -145,7 +146,7 @@ def parse_env_bytes(data: bytes, path: Path) -> EnvFile:
     cannot be parsed or has no ``=``: nothing of such a line is a key, and its text may be part
     of a value (an unquoted multi-line PEM key), so no later message may show any of it."""
     text = decode_env_bytes(data, path)
-    source = escape_text(str(path))
+    source = escape_text(display_path(str(path)))  # a key typed where a file belongs
     bad_lines: list[int] = []
     no_equals: list[int] = []
     seen: set[str] = set()

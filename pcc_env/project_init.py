@@ -240,7 +240,12 @@ def plan_fields(
         if reason is not None:
             skipped.append(LeftOut(reads[0].name, reason, places))
             continue
-        secret = looks_secret(env_name) or default_is_credential(reads)
+        # the names as the code writes them: 'elevenLabsKey' has words, 'ELEVENLABSKEY' not
+        secret = (
+            looks_secret(env_name)
+            or any(looks_secret(r.name) for r in reads)
+            or default_is_credential(reads)
+        )
         type_name, required, default, note = _type_and_default(reads, secret)
         need, why = field_need(reads) if not required else ("required", "")
         if not required and default is None and need in ("conditional", "unknown"):

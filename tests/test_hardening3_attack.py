@@ -1,6 +1,6 @@
 """Issue 20, third pass, attacked: the README's Security promises tried as a hostile user would,
-after items 1-7, 9-11 and 13 were fixed. Each test is one attack; the ones still open are
-``xfail(strict=True)`` with the reason (a fix in a file being edited elsewhere).
+after items 1-7, 9-11 and 13 were fixed. Each test is one attack that broke a promise, fixed
+since (or one that held, kept as a guard).
 
 Every key below is a canary: it must appear in no output, not even after its first 4 characters.
 """
@@ -174,11 +174,6 @@ def test_status_of_an_unknown_ordinary_set_still_names_it(
     assert "Secret set 'my-agent-prod' does not exist" in r.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="export's 'does not exist' message quotes --set whole (pcc_env/cli/workflow.py:676, "
-    "being edited elsewhere): it needs display_name(name)",
-)
 @pytest.mark.parametrize("extra", [[], ["--json"], ["--check"]])
 def test_export_of_an_unknown_set_that_looks_like_a_key(
     live: EmulatorServer, tmp_path: Path, extra: list[str]
@@ -239,12 +234,6 @@ def test_real_region_codes_stay_valid(region: str) -> None:
 # File arguments -----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a missing file is named by its path as typed (dotenv_file.read_regular_file and "
-    "cli/hooks.py's JSON, both being edited elsewhere): a key typed where a file belongs "
-    "('pcc-env push sk-...') is printed; the fix is source=display_path(str(path))",
-)
 @pytest.mark.parametrize(
     "argv",
     [
@@ -405,13 +394,6 @@ CAMEL_SECRETS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="init tests the upper-cased name (scan.by_name: 'elevenLabsKey' -> 'ELEVENLABSKEY', "
-    "one word), so camelCase names found only by their words are typed str; the fix is "
-    "looks_secret(read.name) on the names as written, in pcc_env/project_init.py (being edited "
-    "elsewhere)",
-)
 @pytest.mark.parametrize("name", CAMEL_SECRETS)
 def test_init_types_camel_case_secret_names_as_secretstr(tmp_path: Path, name: str) -> None:
     from pcc_env.rules import looks_secret

@@ -16,7 +16,7 @@ import typer
 from pcc_env.cli.common import JsonFlag
 from pcc_env.cli.output import EXIT_FAILED, EXIT_USAGE, err, handle_errors, info, print_json
 from pcc_env.errors import DotenvError, InputError
-from pcc_env.rules import escape_text
+from pcc_env.rules import display_path, escape_text
 
 
 @handle_errors
@@ -35,7 +35,7 @@ def check_files(
     refused = unusable = 0
     results: list[dict[str, object]] = []
     for path in files:
-        name = escape_text(str(path))
+        name = escape_text(display_path(str(path)))  # a key typed where a file belongs
         try:
             bad = lines_with_values(path)
         except DotenvError as exc:  # not UTF-8 text: it may hold anything

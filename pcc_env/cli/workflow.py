@@ -46,7 +46,7 @@ from pcc_env.cli.output import (
     warn,
 )
 from pcc_env.errors import ConfigError, InputError
-from pcc_env.rules import DEFAULT_REGION, escape_text
+from pcc_env.rules import DEFAULT_REGION, display_name, escape_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -717,7 +717,8 @@ def export(
                         else ""
                     )
                     raise fail(
-                        f"secret set '{name}' does not exist. 'pcc-env secrets list' shows the "
+                        f"secret set {display_name(name)} does not exist. 'pcc-env secrets list' "
+                        "shows the "
                         f"sets{offline_hint}.",
                         kind="NotFoundError",
                     )
