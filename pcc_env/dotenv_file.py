@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from pcc_env.errors import DotenvError, InputError
 from pcc_env.rules import (
     case_duplicate_problems,
     escape_text,
+    is_template_value,
     key_problems,
     show_key,
     total_size_problems,
@@ -249,11 +251,44 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, mode: int = 0o600
 
 @dataclass(frozen=True)
 class TemplateEntry:
-    """One ``KEY=`` line of an onboarding template, with the comments that explain it."""
+    """One ``KEY=`` line of an onboarding template, with the comments that explain it. An
+    ``optional`` key (it has a default) is written commented out, ``# KEY=default``, as Pipecat's
+    templates do: a template copied to .env then leaves the default in force."""
 
     key: str
     comments: tuple[str, ...] = ()
     group: str = ""  # "" for the main group, else a heading such as "In the set only"
+    optional: bool = False
+    example: str = ""  # the default shown in ``# KEY=example`` (never a secret's)
+
+    @property
+    def line(self) -> str:
+        return f"# {self.key}={self.example}" if self.optional else f"{self.key}="
+
+
+# The names of a template, in the order they are looked for: ``.env.example`` first (what
+# pcc-env wrote so far), then ``env.example`` (the Pipecat convention: most real bots have it).
+TEMPLATE_FILES = (".env.example", "env.example")
+_TEMPLATE_NAMES = frozenset(
+    {*TEMPLATE_FILES, ".env.sample", "env.sample", ".env.template", "env.template"}
+)
+
+
+def find_template(root: Path) -> Path:
+    """The project's template: an existing ``.env.example`` or ``env.example`` (updated in
+    place, never a second one beside it), else ``.env.example`` to create."""
+    for name in TEMPLATE_FILES:
+        path = root / name
+        if path.exists() or path.is_symlink():
+            return path
+    return root / TEMPLATE_FILES[0]
+
+
+def is_template_name(path: Path) -> bool:
+    """Whether the file's name says it is a template (``env.example``, ``.env.sample``,
+    ``bot.env.example``...): placeholders there are no values."""
+    name = path.name
+    return name in _TEMPLATE_NAMES or name.endswith(".env.example")
 
 
 NO_LONGER_MARK = "# pcc-env: no longer in the secret set or the settings model"
@@ -287,7 +322,7 @@ def render_template(entries: list[TemplateEntry], header: list[str]) -> str:
             lines.append(f"# --- {group} ---")
         for entry in members:
             lines.extend(f"# {c}" for c in entry.comments)
-            lines.append(f"{entry.key}=")
+            lines.append(entry.line)
     return "\n".join(lines) + "\n"
 
 
@@ -307,10 +342,14 @@ def non_template_lines(text: str) -> list[int]:
 def lines_with_values(path: Path) -> list[int]:
     """Line numbers of an env file that are not template lines (``non_template_lines``), or
     that are a commented-out assignment with a value (``# OPENAI_API_KEY=sk-...``: a key put
-    aside is still in the commit): empty for a template. ``InputError`` when it is not a
+    aside is still in the commit): empty for a template. A file named as a template
+    (``env.example``...) may hold placeholders and plain defaults (``template_problem_lines``).
+    ``InputError`` when it is not a
     regular file; ``DotenvError`` (line number only) when it is not UTF-8 text, which may hold
     values too."""
     text = decode_env_bytes(read_regular_file(path, "an env file", MAX_ENV_FILE_BYTES), path)
+    if is_template_name(path):
+        return template_problem_lines(text)
     commented = [
         b.original.line
         for b in parse_stream(io.StringIO(text))
@@ -329,11 +368,52 @@ def _holds_assignment(comment: str) -> bool:
     )
 
 
+_COMMENTED_KEY_RE = re.compile(r"^[ \t]*#+[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=")
+
+
+def _commented_key(line: str) -> str | None:
+    """``LOG_LEVEL`` of ``# LOG_LEVEL=INFO``: an optional key, commented out (Pipecat's way)."""
+    match = _COMMENTED_KEY_RE.match(line)
+    return match.group(1) if match else None
+
+
+def template_problem_lines(text: str) -> list[int]:
+    """Line numbers of a template that may hold a real value: a line that does not parse or
+    has no ``=``, an invalid key, or a value (active or commented out) that is neither a
+    placeholder nor a plain default of a setting that is no secret (``rules.is_template_value``).
+    ``your_openai_api_key``, ``<domain>``, ``sk-...``, ``ENV=local`` pass."""
+    bad: list[int] = []
+    for b in parse_stream(io.StringIO(text)):
+        line = b.original.line
+        if b.error or (b.key is not None and b.value is None):
+            bad.append(line)
+        elif b.key is not None:
+            if key_problems(b.key) or not is_template_value(b.key, b.value or ""):
+                bad.append(line)
+        elif _holds_assignment(b.original.string):
+            body = b.original.string.strip().lstrip("#")
+            inner = [x for x in parse_stream(io.StringIO(body)) if x.key is not None]
+            if not all(x.value is not None and is_template_value(x.key or "", x.value) for x in inner):
+                bad.append(line)
+    return bad
+
+
+def template_keys(text: str) -> list[str]:
+    """The keys a template sets (``KEY=`` and ``KEY=placeholder`` lines), in order; keys
+    commented out are alternatives, not counted."""
+    keys: list[str] = []
+    for b in parse_stream(io.StringIO(text)):
+        if b.key is not None and not b.error and b.key not in keys:
+            keys.append(b.key)
+    return keys
+
+
 def read_template(path: Path) -> str:
     """An existing template's text; ``InputError`` (exit 2) for anything but a regular UTF-8
-    file made only of comments and ``KEY=`` lines, naming line numbers, never content."""
+    file made only of comments, ``KEY=`` lines and placeholders (``template_problem_lines``),
+    naming line numbers, never content."""
     text = decode_env_bytes(read_regular_file(path, "a template", MAX_ENV_FILE_BYTES), path)
-    bad = non_template_lines(text)
+    bad = template_problem_lines(text)
     if bad:
         raise InputError(
             f"holds values or content other than comments and KEY= lines ({_line_list(bad)}); "
@@ -362,6 +442,7 @@ def update_template(text: str, entries: list[TemplateEntry], *, mark_gone: bool 
         chunk = binding.original.string.splitlines()
         key = binding.key
         if key is None:
+            present.update(k for k in map(_commented_key, chunk) if k)
             out.extend(chunk)
             continue
         present.add(key)
@@ -385,7 +466,7 @@ def update_template(text: str, entries: list[TemplateEntry], *, mark_gone: bool 
                 out.append(heading)
             for entry in members:
                 out.extend(f"# {c}" for c in entry.comments)
-                out.append(f"{entry.key}=")
+                out.append(entry.line)
     # The record: what is wanted now, and what export wrote before that is still in the file.
     kept = [k for k in (record[1] if record else []) if k not in wanted and k in present]
     line = _record_line([*wanted, *kept])
@@ -415,6 +496,8 @@ def template_drift(
     for binding in parse_stream(io.StringIO(text)):
         lines = binding.original.string.splitlines()
         key = binding.key
+        if key is None:
+            present.extend(k for k in map(_commented_key, lines) if k)
         if key is not None:
             present.append(key)
             marked = previous == NO_LONGER_MARK
