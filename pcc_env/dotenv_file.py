@@ -266,6 +266,12 @@ class TemplateEntry:
         return f"# {self.key}={self.example}" if self.optional else f"{self.key}="
 
 
+# The last header line of a template pcc-env writes: optional keys need no value.
+TEMPLATE_ADVICE = (
+    "Copy it to .env and fill in the required keys; keys commented out (# KEY=default) are "
+    "optional. Never commit a file with values."
+)
+
 # The names of a template, in the order they are looked for: ``.env.example`` first (what
 # pcc-env wrote so far), then ``env.example`` (the Pipecat convention: most real bots have it).
 TEMPLATE_FILES = (".env.example", "env.example")

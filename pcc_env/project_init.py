@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pcc_env.errors import ConfigError
-from pcc_env.rules import holds_credential, looks_secret
+from pcc_env.rules import holds_credential, library_reading, looks_secret
 from pcc_env.scan import EnvRead, Scalar, ScanResult, left_out
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ class FieldPlan:
     places: tuple[str, ...]  # "bot.py:12": where the code reads it (empty: only in .env)
     # The code gives it a default that is (or holds) a credential: required, default not copied.
     withheld: bool = False
+    library: str | None = None  # no scanned code reads it, but this library does (optional)
 
     @property
     def annotation(self) -> str:
@@ -67,6 +68,8 @@ class FieldPlan:
             return "required (its default in code is a credential: not copied)"
         if self.required:
             return "required"
+        if self.library:
+            return f"optional (read by a library: {self.library})"
         if self.default is None:
             return "optional"
         if self.secret:
@@ -184,10 +187,16 @@ def _convert(value: str | int | float, type_name: str) -> Scalar:
     return str(value)
 
 
-def plan_fields(scan: ScanResult, env_keys: Sequence[str]) -> tuple[list[FieldPlan], list[LeftOut]]:
+def plan_fields(
+    scan: ScanResult,
+    env_keys: Sequence[str],
+    template_keys: Sequence[str] = (),
+    template_name: str = TEMPLATE_FILE,
+) -> tuple[list[FieldPlan], list[LeftOut]]:
     """The model's fields: every variable the code reads, in the order found, then the keys of
-    ``.env`` that no code reads. Names the system or Pipecat Cloud sets, and names that cannot
-    be secret keys, are left out (with the reason)."""
+    ``.env`` and of the template that no code reads (optional: a library may read them, as the
+    Pipecat runner reads ``DAILY_API_KEY``). Names the system or Pipecat Cloud sets, and names
+    that cannot be secret keys, are left out (with the reason)."""
     fields: list[FieldPlan] = []
     skipped: list[LeftOut] = []
     taken: set[str] = set()
@@ -208,21 +217,24 @@ def plan_fields(scan: ScanResult, env_keys: Sequence[str]) -> tuple[list[FieldPl
             )
         )  # fmt: skip
     seen = set(by_name)
-    for key in env_keys:
-        if key.upper() in seen:
-            continue
-        seen.add(key.upper())
-        reason = left_out(key)
-        if reason is not None:
-            skipped.append(LeftOut(key, reason, (".env",)))
-            continue
-        name, alias = _field_name(key.upper(), taken)
-        fields.append(
-            FieldPlan(
-                key.upper(), name, alias, looks_secret(key), "str", False, None,
-                "in .env; no scanned code reads it", (),
-            )
-        )  # fmt: skip
+    for where, keys in ((".env", env_keys), (template_name, template_keys)):
+        for key in keys:
+            if key.upper() in seen:
+                continue
+            seen.add(key.upper())
+            reason = left_out(key)
+            if reason is not None:
+                skipped.append(LeftOut(key, reason, (where,)))
+                continue
+            name, alias = _field_name(key.upper(), taken)
+            library = library_reading(key)
+            note = f"read by a library ({library})" if library else "no scanned code reads it"
+            fields.append(
+                FieldPlan(
+                    key.upper(), name, alias, looks_secret(key), "str", False, None,
+                    f"in {where}; {note}", (), library=library,
+                )
+            )  # fmt: skip
     return fields, skipped
 
 
@@ -284,8 +296,9 @@ def settings_source(fields: Sequence[FieldPlan]) -> str:
     if elsewhere:
         lines += [
             "",
-            "    # In .env, but no scanned code reads them (a library, such as the Pipecat runner",
-            "    # reading DAILY_API_KEY, may): 'pcc-env init' does not report them as unread.",
+            "    # In .env or the template, but no scanned code reads them (a library, such as the",
+            "    # Pipecat runner reading DAILY_API_KEY, may): 'pcc-env init' does not report them",
+            "    # as unread.",
             f"    {READ_ELSEWHERE} = ({''.join(f'{_py(n)}, ' for n in elsewhere).rstrip()})",
         ]
     return "\n".join(lines) + "\n"
@@ -314,6 +327,9 @@ class FileChange:
     summary: str
     text: str | None = field(default=None, repr=False)
     before: str | None = field(default=None, repr=False)  # planned from (None: no file)
+    # Why a real run refuses this file (a template holding what may be real values): a dry run
+    # shows the whole plan and says so instead of stopping before anything is shown.
+    refusal: Exception | None = field(default=None, repr=False)
 
     @property
     def writes(self) -> bool:
@@ -345,12 +361,16 @@ def settings_change(path: Path, current: str | None, text: str, force: bool, n: 
 def template_change(
     path: Path, current: str | None, model: type[BaseSettings], force: bool
 ) -> FileChange:
-    """``.env.example`` from the model, as ``export --output`` writes it: created, or updated in
-    place (your lines kept, new keys appended); a file that holds values is refused (exit 2)."""
+    """The template (an existing ``env.example`` or ``.env.example``, else a new
+    ``.env.example``) from the model, as ``export --output`` writes it: created, or updated in
+    place, even with --force (its comments, order, placeholders and keys no code reads kept; new
+    keys appended, optional ones commented out). A file that may hold real values (not
+    placeholders: ``dotenv_file.template_problem_lines``) is refused (``InputError``)."""
     from pcc_env.dotenv_file import (
+        TEMPLATE_ADVICE,
         _line_list,
-        non_template_lines,
         render_template,
+        template_problem_lines,
         update_template,
     )
     from pcc_env.errors import InputError
@@ -361,23 +381,25 @@ def template_change(
     header = [
         "Onboarding template written by 'pcc-env init'",
         f"from settings {SETTINGS_REF}.",
-        "Copy it to .env and fill in the values. Never commit a file with values.",
+        TEMPLATE_ADVICE,
     ]
     summary = f"{len(entries)} keys, no values"
     if current is None:
         return FileChange(path, "create", summary, render_template(entries, header))
-    bad = non_template_lines(current)
+    bad = template_problem_lines(current)
     if bad:
         raise InputError(
-            f"holds values or content other than comments and KEY= lines ({_line_list(bad)}); "
-            "init never writes over such a file, not even with --force. Rename it (a template "
-            "has empty values only), then run 'pcc-env init' again. Nothing was written.",
-            source=escape_text(str(path)),
+            f"holds values or content other than comments, KEY= lines and placeholders "
+            f"({_line_list(bad)}); init never writes over such a file, not even with --force. "
+            "Replace each value by a placeholder (your-key-here) or leave it empty, then run "
+            "'pcc-env init' again. Nothing was written.",
+            source=escape_text(path.name),
         )
-    text = render_template(entries, header) if force else update_template(current, entries)
+    del force  # a template is updated in place: regenerating it would drop its comments
+    text = update_template(current, entries)
     if text == current:
         return FileChange(path, "unchanged", "already lists every key")
-    return FileChange(path, "overwrite" if force else "update", summary, text, current)
+    return FileChange(path, "update", summary, text, current)
 
 
 def env_is_ignored(text: str) -> bool:
@@ -497,14 +519,24 @@ def plan_init(
     """Every file's change, decided before anything is written. Raises ``ConfigError`` or
     ``InputError`` for a file that must not be touched (a template holding values, a
     pyproject that names another model or cannot be edited safely)."""
-    fields, skipped = plan_fields(scan, env_keys)
+    from pcc_env.dotenv_file import find_template, template_keys
+    from pcc_env.errors import InputError
+
+    template_path = find_template(root)
+    template_text = read_existing(template_path)
+    keys = template_keys(template_text) if template_text is not None else []
+    fields, skipped = plan_fields(scan, env_keys, keys, template_path.name)
     source = settings_source(fields)
     model = model_from_source(source)
-    settings_path, template_path = root / SETTINGS_FILE, root / TEMPLATE_FILE
+    settings_path = root / SETTINGS_FILE
     gitignore_path, pyproject_path = root / ".gitignore", root / "pyproject.toml"
+    try:
+        template = template_change(template_path, template_text, model, force)
+    except InputError as exc:
+        template = FileChange(template_path, "conflict", "; ".join(exc.problems), refusal=exc)
     changes = [
         settings_change(settings_path, read_existing(settings_path), source, force, len(fields)),
-        template_change(template_path, read_existing(template_path), model, force),
+        template,
         gitignore_change(gitignore_path, read_existing(gitignore_path)),
         pyproject_change(pyproject_path, read_existing(pyproject_path)),
     ]

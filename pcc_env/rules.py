@@ -555,7 +555,6 @@ LIBRARY_READS: tuple[tuple[str, str], ...] = (
     ("DAILY_API_KEY", "the Pipecat runner"),
     ("DAILY_ROOM_URL", "the Pipecat runner"),
     ("DAILY_API_URL", "the Pipecat runner"),
-    ("DAILY_SAMPLE_ROOM_URL", "the Pipecat runner"),
     ("AWS_", "boto3 (the AWS SDK)"),
     ("OTEL_", "OpenTelemetry"),
     ("GOOGLE_APPLICATION_CREDENTIALS", "the Google Cloud client libraries"),

@@ -107,7 +107,7 @@ def test_init_writes_four_files_and_the_model_loads_the_env(bot: Path) -> None:
     assert (bot / "settings.py").stat().st_mode & 0o777 == 0o644
     template = (bot / ".env.example").read_text()
     assert "# read in bot.py:45 (required, secret)\nOPENAI_API_KEY=\n" in template
-    assert "# read in server.py:25\n# default: 7860\nBOT_PORT=\n" in template
+    assert "# read in server.py:25 (optional)\n# BOT_PORT=7860\n" in template  # issue 21 item 7
 
     # The generated module imports, and load_settings builds it from the .env (a fresh process,
     # as the bot would).
@@ -213,7 +213,8 @@ def test_an_existing_template_is_merged_and_gitignore_left_alone(bot: Path) -> N
     assert r.code == 0, r.output
     assert "unchanged  .gitignore" in r.stdout and "update     .env.example" in r.stdout
     lines = (bot / ".env.example").read_text().splitlines()
-    assert lines[0] == "# Keys for the bot" and "MY_OWN_KEY=" in lines and "BOT_PORT=" in lines
+    # BOT_PORT has a default: optional, commented out with it (issue 21 item 7)
+    assert lines[0] == "# Keys for the bot" and "MY_OWN_KEY=" in lines and "# BOT_PORT=7860" in lines
     assert (bot / ".gitignore").read_text() == ".env*\n!.env.example\n"
 
 

@@ -2,7 +2,8 @@
 
 pre-commit passes the staged files that match the hook's ``files`` pattern; an env file that
 holds a value is refused (exit 1) by file and line numbers, never by content. Templates (comments,
-blank lines, empty ``KEY=``) pass.
+blank lines, empty ``KEY=``) pass; in a file named as one (``env.example``, ``.env.example``...),
+placeholders (``your-key-here``, ``<...>``, ``sk-...``) and plain defaults (``ENV=local``) too.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def check_files(
     json: JsonFlag = False,
 ) -> None:
     """Refuse env files that hold values (a pre-commit hook): exit 1 naming file and lines."""
-    from pcc_env.dotenv_file import _line_list, lines_with_values
+    from pcc_env.dotenv_file import _line_list, find_template, lines_with_values
 
     refused = unusable = 0
     results: list[dict[str, object]] = []
@@ -70,9 +71,11 @@ def check_files(
     if unusable:
         raise typer.Exit(EXIT_USAGE)
     if refused:
+        template = escape_text(find_template(Path.cwd()).name)
         info(
-            "Keep values in .env (ignored by git) or your CI's secret store; "
-            "'pcc-env export --output .env.example' writes a template."
+            "Keep values in .env (ignored by git) or your CI's secret store; a template holds "
+            "placeholders only (empty, your-key-here, <...>) and defaults of settings that are "
+            f"no secret; 'pcc-env export --output {template}' writes one."
         )
         raise typer.Exit(EXIT_FAILED)
     info(f"{len(files)} env file(s) hold no values.")

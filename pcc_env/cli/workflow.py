@@ -615,14 +615,17 @@ def export(
         bool,
         typer.Option(
             "--check",
-            help="Write nothing: exit 1 when the --output file (default .env.example) lacks keys "
-            "of the model or the set, or lists keys no longer in them (pre-commit, CI).",
+            help="Write nothing: exit 1 when the --output file (default: the project's "
+            "env.example or .env.example) lacks keys of the model or the set, or lists keys no "
+            "longer in them (pre-commit, CI).",
         ),
     ] = False,
 ) -> None:
-    """Write an onboarding template (.env.example): every key, never a value."""
+    """Write an onboarding template (env.example / .env.example): every key, never a value."""
     from pcc_env.dotenv_file import (
+        TEMPLATE_ADVICE,
         atomic_write_text,
+        find_template,
         read_template,
         render_template,
         update_template,
@@ -654,7 +657,7 @@ def export(
             "(--settings or [tool.pcc-env] settings)"
         )
     if check and output is None:
-        output = Path(".env.example")
+        output = find_template(Path.cwd()).relative_to(Path.cwd())
     current = read_template(output) if output is not None and output.exists() else None
     client = None
     if set_names and not offline:
@@ -688,7 +691,7 @@ def export(
     header = [
         "Onboarding template written by 'pcc-env export'",
         "from " + " and ".join(sources) + ".",
-        "Copy it to .env and fill in the values. Never commit a file with values.",
+        TEMPLATE_ADVICE,
     ]
     document: dict[str, Any] = {
         "sets": set_names,
