@@ -446,9 +446,9 @@ def update_template(text: str, entries: list[TemplateEntry], *, mark_gone: bool 
     out: list[str] = []
     for binding in parse_stream(io.StringIO(text)):
         chunk = binding.original.string.splitlines()
-        key = binding.key
+        # ``# KEY=default``: an optional key, written commented out; marked like any other.
+        key = binding.key or (_commented_key(chunk[0]) if len(chunk) == 1 else None)
         if key is None:
-            present.update(k for k in map(_commented_key, chunk) if k)
             out.extend(chunk)
             continue
         present.add(key)
@@ -501,9 +501,7 @@ def template_drift(
     previous = ""
     for binding in parse_stream(io.StringIO(text)):
         lines = binding.original.string.splitlines()
-        key = binding.key
-        if key is None:
-            present.extend(k for k in map(_commented_key, lines) if k)
+        key = binding.key or (_commented_key(lines[0]) if len(lines) == 1 else None)
         if key is not None:
             present.append(key)
             marked = previous == NO_LONGER_MARK
