@@ -12,6 +12,7 @@ import io
 import os
 import re
 import stat
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,13 +179,19 @@ def parse_env_bytes(data: bytes, path: Path) -> EnvFile:
 
 
 def secrets_to_send(
-    env: EnvFile, *, interpolate: bool = True, skip_empty: bool = False
+    env: EnvFile,
+    *,
+    interpolate: bool = True,
+    skip_empty: bool = False,
+    empty_ok: Callable[[], Collection[str]] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """The key/value pairs to push, and the keys skipped as empty.
 
     Refuses (one ``DotenvError`` listing every problem) unparsable lines, invalid keys, empty
-    values (unless ``skip_empty``) and values that ``${...}`` interpolation changes (unless
-    ``interpolate`` is False, which sends them as written).
+    values (unless ``skip_empty``, or the key is one of ``empty_ok()``: a field with a default
+    that the model reads as unset when empty, asked only when a value is empty) and values that
+    ``${...}`` interpolation changes (unless ``interpolate`` is False, which sends them as
+    written).
     """
     problems = [f"line {n}: cannot be parsed" for n in env.bad_lines]
     for key in env.keys:
@@ -199,10 +206,12 @@ def secrets_to_send(
         if value:
             problems.extend(value_problems(key, value))
     empty = env.empty_keys()
-    if empty and not skip_empty:
+    unset_ok = set(empty_ok()) if empty and not skip_empty and empty_ok is not None else set()
+    refused = [k for k in empty if k not in unset_ok and k.upper() not in unset_ok]
+    if refused and not skip_empty:
         problems.append(
             "empty values for "
-            + ", ".join(map(show_key, empty))
+            + ", ".join(map(show_key, refused))
             + " (fill them in, or pass --skip-empty to leave them out)"
         )
     if interpolate:
@@ -399,7 +408,9 @@ def template_problem_lines(text: str) -> list[int]:
         elif _holds_assignment(b.original.string):
             body = b.original.string.strip().lstrip("#")
             inner = [x for x in parse_stream(io.StringIO(body)) if x.key is not None]
-            if not all(x.value is not None and is_template_value(x.key or "", x.value) for x in inner):
+            if not all(
+                x.value is not None and is_template_value(x.key or "", x.value) for x in inner
+            ):
                 bad.append(line)
     return bad
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -259,15 +259,23 @@ def project_shared_sets(project: ProjectSettings, chosen: Sequence[Target]) -> l
 
 
 def read_env_files(
-    paths: Sequence[Path], *, interpolate: bool = True, skip_empty: bool = False
+    paths: Sequence[Path],
+    *,
+    interpolate: bool = True,
+    skip_empty: bool = False,
+    empty_ok: Callable[[], Collection[str]] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """The values to push from several .env files merged in order (later files win), and the
-    keys left out as empty. Every file gets the guards of ``push``; problems name the file."""
+    keys left out as empty. Every file gets the guards of ``push``; problems name the file.
+    ``empty_ok``: keys an empty value of which is no error (``dotenv_file.secrets_to_send``)."""
     from pcc_env.dotenv_file import read_env_file, secrets_to_send
 
     if len(paths) == 1:
         return secrets_to_send(
-            read_env_file(paths[0]), interpolate=interpolate, skip_empty=skip_empty
+            read_env_file(paths[0]),
+            interpolate=interpolate,
+            skip_empty=skip_empty,
+            empty_ok=empty_ok,
         )
     merged: dict[str, str] = {}
     problems: list[str] = []
@@ -283,12 +291,14 @@ def read_env_files(
         for key in empty:
             merged[key] = ""
     empty_keys = [k for k, v in merged.items() if not v]
-    if empty_keys and not skip_empty:
+    unset_ok = set(empty_ok()) if empty_keys and not skip_empty and empty_ok is not None else set()
+    refused = [k for k in empty_keys if k not in unset_ok and k.upper() not in unset_ok]
+    if refused and not skip_empty:
         problems.append(
             "empty values (after merging "
             + ", ".join(map(str, paths))
             + ") for "
-            + ", ".join(empty_keys)
+            + ", ".join(refused)
             + " (fill them in, or pass --skip-empty to leave them out)"
         )
     if problems:

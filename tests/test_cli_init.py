@@ -214,7 +214,9 @@ def test_an_existing_template_is_merged_and_gitignore_left_alone(bot: Path) -> N
     assert "unchanged  .gitignore" in r.stdout and "update     .env.example" in r.stdout
     lines = (bot / ".env.example").read_text().splitlines()
     # BOT_PORT has a default: optional, commented out with it (issue 21 item 7)
-    assert lines[0] == "# Keys for the bot" and "MY_OWN_KEY=" in lines and "# BOT_PORT=7860" in lines
+    assert (
+        lines[0] == "# Keys for the bot" and "MY_OWN_KEY=" in lines and "# BOT_PORT=7860" in lines
+    )
     assert (bot / ".gitignore").read_text() == ".env*\n!.env.example\n"
 
 
