@@ -47,7 +47,7 @@ from pcc_env.cli.output import (
     warn,
 )
 from pcc_env.errors import ConfigError, InputError
-from pcc_env.rules import DEFAULT_REGION, show_key
+from pcc_env.rules import DEFAULT_REGION, escape_text
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -384,7 +384,7 @@ class _OptionalKeys:
 
 def empty_default_notes(keys: Sequence[str]) -> list[str]:
     """The plan's lines for the keys left empty that keep their default."""
-    return [f"{show_key(k)} empty: default used, not sent" for k in keys]
+    return [f"{escape_text(k)} empty: default used, not sent" for k in keys]
 
 
 def _plan_json(plan: PushPlan, defaults: Sequence[str]) -> dict[str, Any]:
