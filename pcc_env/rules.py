@@ -511,6 +511,7 @@ _PLACEHOLDER_RE = re.compile(
     | [A-Za-z0-9_-]*[-_ ]here(?![A-Za-z0-9])       # key-here, paste_here
     | (?<![A-Za-z0-9])(?:change|replace)[-_ ]?me(?![A-Za-z0-9])
     | (?<![A-Za-z0-9])(?:placeholder|todo|tbd|fixme)(?![A-Za-z0-9])
+    | (?:^|/)path/to/\S*                           # /path/to/key/file
     | x{4,} | X{4,} | \*{4,} | ^[xX]{3}$           # XXXX, ****, xxx
     """,
     re.VERBOSE | re.IGNORECASE,
@@ -539,7 +540,7 @@ def is_template_value(key: str, value: str) -> bool:
     plain default of a setting that is no secret (``ENV=local``, ``LOG_LEVEL=INFO``,
     ``LOCAL_SERVER_URL=http://localhost:7860``): one line, a name that does not look secret, no
     credential in it. A secret's name with any other value may be a real one."""
-    if is_placeholder(value):
+    if is_placeholder(value) or _named_after(key, value):
         return True
     return (
         "\n" not in value
@@ -547,6 +548,24 @@ def is_template_value(key: str, value: str) -> bool:
         and not looks_secret(key)
         and not holds_credential(value)
         and not looks_like_credential(value)
+    )
+
+
+_WORDS_VALUE_RE = re.compile(r"[A-Za-z0-9]+(?:[-_. ][A-Za-z0-9]+)*")
+
+
+def _named_after(key: str, value: str) -> bool:
+    """A value made of words that spell its own key's name (``PINLESS_HMAC_SECRET=
+    "hmac-secret-pinless-dialin"``, ``DB_PASSWORD=db-password``): a description of the value,
+    not one; no generated credential holds the words of its variable's name."""
+    if not _WORDS_VALUE_RE.fullmatch(value):
+        return False
+    words = {w.lower() for w in name_words(key)}
+    parts = re.split(r"[-_. ]", value)
+    return (
+        bool(words)
+        and words <= {w.lower() for w in parts}
+        and not any(looks_like_credential(w) for w in parts)
     )
 
 
