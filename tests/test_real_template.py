@@ -48,6 +48,8 @@ OTEL_EXPORTER_OTLP_ENDPOINT="https://cloud.example.com/api/public/otel"
 # OTEL_EXPORTER_OTLP_ENDPOINT="http://localhost:3000/api/public/otel"
 GOOGLE_MODEL= # "gemini-2.5-flash"
 ANTHROPIC_API_KEY=sk-...
+WEBHOOK_HMAC_SECRET="hmac-secret-for-the-webhook"
+#SIGNING_KEY=/path/to/key/file
 """
 
 SETTINGS = """\
@@ -131,7 +133,10 @@ def test_placeholders_are_recognized(value: str) -> None:
         ("OPENAI_API_KEY", "sk-real-looking", False),
         ("SOME_ID", "CANARY0a1b2c3d4e5f6a7b8c9d", False),  # looks like a key, whatever its name
         ("DATABASE_URL", "postgres://u:hunter2@db/x", False),
-        ("PINLESS_HMAC_SECRET", "hmac-secret-pinless-dialin", False),  # may be real: kept safe
+        # A value spelling its own key's name describes it; with a random part it may be real.
+        ("WEBHOOK_HMAC_SECRET", "hmac-secret-for-the-webhook", True),
+        ("WEBHOOK_HMAC_SECRET", "webhook-hmac-secret-9f8e7d6c5b4a3f2e1d0c", False),
+        ("SIGNING_KEY", "/path/to/key/file", True),
     ],
 )
 def test_plain_defaults_pass_and_possible_values_do_not(key: str, value: str, ok: bool) -> None:
