@@ -321,7 +321,8 @@ def values_from_environ(
     """The values of the model's env vars in ``environ`` (how CI holds secrets), and nothing
     else: a variable the model does not declare is never taken. Names are matched as the model
     reads them (case-insensitively unless it is case-sensitive). One ``InputError`` (names only)
-    for every problem: a required variable not set, an empty value (unless ``skip_empty``), a
+    for every problem: a required variable not set, an empty value (unless ``skip_empty``; the
+    empty value of a field with a default that the model reads as unset counts as not set), a
     name set twice in different cases, a value ``push`` would refuse, or one the model rejects.
     """
     from pcc_env.errors import SettingsError
@@ -332,7 +333,7 @@ def values_from_environ(
         total_size_problems,
         value_problems,
     )
-    from pcc_env.runtime import describe, load_settings, required_env_names
+    from pcc_env.runtime import describe, load_settings, optional_env_names, required_env_names
 
     sensitive = bool(model.model_config.get("case_sensitive"))
 
@@ -346,6 +347,7 @@ def values_from_environ(
     empty: list[str] = []
     unset: list[str] = []
     problems: list[str] = []
+    unset_ok = optional_env_names(model)  # empty means unset for a field with a default
     for d in describe(model):
         found = sorted(index.get(fold(d.env_name), []))
         if len(found) > 1:
@@ -358,6 +360,9 @@ def values_from_environ(
             unset.append(d.env_name)
             continue
         value = environ[found[0]]
+        if value == "" and d.env_name in unset_ok:  # a CI variable left blank: the default
+            unset.append(d.env_name)
+            continue
         if value == "":
             empty.append(d.env_name)
             continue

@@ -390,7 +390,8 @@ def test_push_from_env_leaks_nothing(emulator: EmulatorServer, project: Path) ->
         cli(emulator, project, "push", "--from-env", **debug, OPENAI_API_KEY=canaries.new()),
         cli(emulator, project, "push", "--from-env", **values, **debug, LOG_LEVEL=""),
     ]
-    assert [r.code for r in results] == [0, 0, 2, 2, 2]
+    # LOG_LEVEL="" has a default: not set, not sent, not refused (issue 21 item 7)
+    assert [r.code for r in results] == [0, 0, 2, 2, 0]
     assert "DEBUG" in results[1].stderr
     for r in results:
         canaries.assert_absent(r.stdout + r.stderr, f"output of {r.argv[1:]}")

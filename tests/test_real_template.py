@@ -341,3 +341,20 @@ def test_run_and_check_take_a_copied_template(
     r = cli(emulator, model_project, "check", "--env-file", ".env")
     assert ".env satisfies Settings" in r.stdout, r.output
     canaries.assert_absent(r.output, "run and check output")
+
+
+def test_push_from_env_takes_a_blank_ci_variable_with_a_default_as_unset(
+    emulator: EmulatorServer, model_project: Path
+) -> None:
+    """A CI secret that is not defined comes out as "" (``${{ secrets.LOG_LEVEL }}``)."""
+    canaries = Canaries()
+    key = canaries.new()
+    r = cli(
+        emulator, model_project, "push", "--from-env", "--yes", OPENAI_API_KEY=key, LOG_LEVEL=""
+    )
+    assert r.code == 0, r.output
+    assert "not set (optional): LOG_LEVEL" in r.stderr
+    assert emulator.stats()["writes"][-1]["keys"] == ["OPENAI_API_KEY"]
+    r = cli(emulator, model_project, "push", "--from-env", "--yes", OPENAI_API_KEY="", LOG_LEVEL="")
+    assert r.code == 2 and "OPENAI_API_KEY" in r.stderr
+    canaries.assert_absent(r.output, "push --from-env output")
