@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
     from pcc_env.deploy_config import DeployConfig
     from pcc_env.models import SecretSetDetail, SecretSetSummary
+    from pcc_env.runtime import FieldDescription
     from pcc_env.scan import ScanResult
 
 DATA_DIR_ENV = "PCC_ENV_DATA_DIR"
@@ -427,19 +428,35 @@ def template_entries(
             elif marks:
                 comments.append(f"({', '.join(marks)})")
             in_set = remote_keys is None or d.env_name in remote_keys
+            example = _example(d.env_name, d.default)
+            optional = not d.required
+            if optional and d.default and not example and _default_note_passes(d):
+                # A default that ``# KEY=default`` must not show (a voice ID's letters and
+                # digits): the note the no-values hook reads above ``KEY=`` (empty: unset).
+                comments.append(f"default: {one_line(d.default)}")
+                optional = False
             entries.append(
                 TemplateEntry(
                     escape_text(d.env_name),
                     tuple(comments),
                     "" if in_set else only_model,
-                    optional=not d.required,
-                    example=_example(d.env_name, d.default),
+                    optional=optional,
+                    example=example,
                 )
             )
     if remote_keys is not None:
         only_set = f"In secret set '{set_name}' but not in the settings model" if model else ""
         entries.extend(TemplateEntry(k, (), only_set) for k in remote_keys if k not in model_keys)
     return entries
+
+
+def _default_note_passes(d: FieldDescription) -> bool:
+    """Whether ``# default: value`` above ``KEY=`` passes ``check-files`` in a template
+    (``value_shapes``: a plain field's default is refused for a key's own shape only)."""
+    from pcc_env.value_shapes import lines_holding_values
+
+    text = f"# default: {one_line(d.default or '')}\n{d.env_name}=\n"
+    return not lines_holding_values(text, template=True)
 
 
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9_./:@+,-]*")
