@@ -358,3 +358,26 @@ def test_push_from_env_takes_a_blank_ci_variable_with_a_default_as_unset(
     r = cli(emulator, model_project, "push", "--from-env", "--yes", OPENAI_API_KEY="", LOG_LEVEL="")
     assert r.code == 2 and "OPENAI_API_KEY" in r.stderr
     canaries.assert_absent(r.output, "push --from-env output")
+
+
+def test_init_adopting_a_model_proposes_the_keys_of_the_env_example(tmp_path: Path) -> None:
+    """A project with its own model (adopted, never doubled) and an env.example: the
+    template's keys that the model lacks (DAILY_API_KEY, read by the Pipecat runner) are
+    proposed as optional additions; the template is not touched."""
+    (tmp_path / "bot.py").write_text(
+        "import os\n\nfrom settings import Settings\n\nkey = os.environ['OPENAI_API_KEY']\n"
+    )
+    (tmp_path / "settings.py").write_text(
+        "from pydantic import SecretStr\n\nfrom pcc_env import SecretSettings\n\n\n"
+        "class Settings(SecretSettings):\n    openai_api_key: SecretStr\n"
+    )
+    template = "# keys\nOPENAI_API_KEY=your_openai_api_key\nDAILY_API_KEY=your-key-here\n"
+    (tmp_path / "env.example").write_text(template)
+    r = run_cli("init", "--dry-run", "--json", cwd=tmp_path)
+    assert r.code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["adopted"]["settings"] == "settings:Settings"
+    additions = doc["adopted"]["additions"]
+    assert any(a.startswith("daily_api_key:") for a in additions), additions
+    assert not any(a.startswith("openai_api_key:") for a in additions)
+    assert (tmp_path / "env.example").read_text() == template
