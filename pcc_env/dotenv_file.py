@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import stat
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from pcc_env.rules import (
     case_duplicate_problems,
     display_path,
     escape_text,
+    is_template_value,
     key_problems,
     show_key,
     total_size_problems,
@@ -177,13 +180,19 @@ def parse_env_bytes(data: bytes, path: Path) -> EnvFile:
 
 
 def secrets_to_send(
-    env: EnvFile, *, interpolate: bool = True, skip_empty: bool = False
+    env: EnvFile,
+    *,
+    interpolate: bool = True,
+    skip_empty: bool = False,
+    empty_ok: Callable[[], Collection[str]] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """The key/value pairs to push, and the keys skipped as empty.
 
     Refuses (one ``DotenvError`` listing every problem) unparsable lines, invalid keys, empty
-    values (unless ``skip_empty``) and values that ``${...}`` interpolation changes (unless
-    ``interpolate`` is False, which sends them as written).
+    values (unless ``skip_empty``, or the key is one of ``empty_ok()``: a field with a default
+    that the model reads as unset when empty, asked only when a value is empty) and values that
+    ``${...}`` interpolation changes (unless ``interpolate`` is False, which sends them as
+    written).
     """
     problems = [f"line {n}: cannot be parsed" for n in env.bad_lines]
     for key in env.keys:
@@ -198,10 +207,12 @@ def secrets_to_send(
         if value:
             problems.extend(value_problems(key, value))
     empty = env.empty_keys()
-    if empty and not skip_empty:
+    unset_ok = set(empty_ok()) if empty and not skip_empty and empty_ok is not None else set()
+    refused = [k for k in empty if k not in unset_ok and k.upper() not in unset_ok]
+    if refused and not skip_empty:
         problems.append(
             "empty values for "
-            + ", ".join(map(show_key, empty))
+            + ", ".join(map(show_key, refused))
             + " (fill them in, or pass --skip-empty to leave them out)"
         )
     if interpolate:
@@ -250,11 +261,40 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, mode: int = 0o600
 
 @dataclass(frozen=True)
 class TemplateEntry:
-    """One ``KEY=`` line of an onboarding template, with the comments that explain it."""
+    """One ``KEY=`` line of an onboarding template, with the comments that explain it. An
+    ``optional`` key (it has a default) is written commented out, ``# KEY=default``, as Pipecat's
+    templates do: a template copied to .env then leaves the default in force."""
 
     key: str
     comments: tuple[str, ...] = ()
     group: str = ""  # "" for the main group, else a heading such as "In the set only"
+    optional: bool = False
+    example: str = ""  # the default shown in ``# KEY=example`` (never a secret's)
+
+    @property
+    def line(self) -> str:
+        return f"# {self.key}={self.example}" if self.optional else f"{self.key}="
+
+
+# The last header line of a template pcc-env writes: optional keys need no value.
+TEMPLATE_ADVICE = (
+    "Copy it to .env and fill in the required keys; keys commented out (# KEY=default) are "
+    "optional. Never commit a file with values."
+)
+
+# The names of a template, in the order they are looked for: ``.env.example`` first (what
+# pcc-env wrote so far), then ``env.example`` (the Pipecat convention: most real bots have it).
+TEMPLATE_FILES = (".env.example", "env.example")
+
+
+def find_template(root: Path) -> Path:
+    """The project's template: an existing ``.env.example`` or ``env.example`` (updated in
+    place, never a second one beside it), else ``.env.example`` to create."""
+    for name in TEMPLATE_FILES:
+        path = root / name
+        if path.exists() or path.is_symlink():
+            return path
+    return root / TEMPLATE_FILES[0]
 
 
 NO_LONGER_MARK = "# pcc-env: no longer in the secret set or the settings model"
@@ -288,7 +328,7 @@ def render_template(entries: list[TemplateEntry], header: list[str]) -> str:
             lines.append(f"# --- {group} ---")
         for entry in members:
             lines.extend(f"# {c}" for c in entry.comments)
-            lines.append(f"{entry.key}=")
+            lines.append(entry.line)
     return "\n".join(lines) + "\n"
 
 
@@ -319,11 +359,68 @@ def lines_with_values(path: Path) -> list[int]:
     )
 
 
+def _holds_assignment(comment: str) -> bool:
+    """Whether a comment line, without its ``#``, parses as ``KEY=value`` with a value."""
+    body = comment.strip().lstrip("#")
+    if not body or "=" not in body:
+        return False
+    return any(
+        b.key is not None and b.value and not b.error for b in parse_stream(io.StringIO(body))
+    )
+
+
+_COMMENTED_KEY_RE = re.compile(r"^[ \t]*#+[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=")
+
+
+def _commented_key(line: str) -> str | None:
+    """``LOG_LEVEL`` of ``# LOG_LEVEL=INFO``: an optional key, commented out (Pipecat's way)."""
+    match = _COMMENTED_KEY_RE.match(line)
+    return match.group(1) if match else None
+
+
+def template_problem_lines(text: str) -> list[int]:
+    """Line numbers of a template that may hold a real value: a line that does not parse or
+    has no ``=``, an invalid key, or a value (active or commented out) that is neither a
+    placeholder nor a plain default of a setting that is no secret (``rules.is_template_value``).
+    ``your_openai_api_key``, ``<domain>``, ``sk-...``, ``ENV=local`` pass. Every line the
+    no-values hook refuses in a template (``value_shapes.lines_holding_values``: a value in any
+    comment form) is one too: init and export never keep a template that check-files refuses."""
+    from pcc_env.value_shapes import lines_holding_values
+
+    bad: list[int] = []
+    for b in parse_stream(io.StringIO(text)):
+        line = b.original.line
+        if b.error or (b.key is not None and b.value is None):
+            bad.append(line)
+        elif b.key is not None:
+            if key_problems(b.key) or not is_template_value(b.key, b.value or ""):
+                bad.append(line)
+        elif _holds_assignment(b.original.string):
+            body = b.original.string.strip().lstrip("#")
+            inner = [x for x in parse_stream(io.StringIO(body)) if x.key is not None]
+            if not all(
+                x.value is not None and is_template_value(x.key or "", x.value) for x in inner
+            ):
+                bad.append(line)
+    return sorted({*bad, *lines_holding_values(text, template=True)})
+
+
+def template_keys(text: str) -> list[str]:
+    """The keys a template sets (``KEY=`` and ``KEY=placeholder`` lines), in order; keys
+    commented out are alternatives, not counted."""
+    keys: list[str] = []
+    for b in parse_stream(io.StringIO(text)):
+        if b.key is not None and not b.error and b.key not in keys:
+            keys.append(b.key)
+    return keys
+
+
 def read_template(path: Path) -> str:
     """An existing template's text; ``InputError`` (exit 2) for anything but a regular UTF-8
-    file made only of comments and ``KEY=`` lines, naming line numbers, never content."""
+    file made only of comments, ``KEY=`` lines and placeholders (``template_problem_lines``),
+    naming line numbers, never content."""
     text = decode_env_bytes(read_regular_file(path, "a template", MAX_ENV_FILE_BYTES), path)
-    bad = non_template_lines(text)
+    bad = template_problem_lines(text)
     if bad:
         raise InputError(
             f"holds values or content other than comments and KEY= lines ({_line_list(bad)}); "
@@ -350,7 +447,8 @@ def update_template(text: str, entries: list[TemplateEntry], *, mark_gone: bool 
     out: list[str] = []
     for binding in parse_stream(io.StringIO(text)):
         chunk = binding.original.string.splitlines()
-        key = binding.key
+        # ``# KEY=default``: an optional key, written commented out; marked like any other.
+        key = binding.key or (_commented_key(chunk[0]) if len(chunk) == 1 else None)
         if key is None:
             out.extend(chunk)
             continue
@@ -375,7 +473,7 @@ def update_template(text: str, entries: list[TemplateEntry], *, mark_gone: bool 
                 out.append(heading)
             for entry in members:
                 out.extend(f"# {c}" for c in entry.comments)
-                out.append(f"{entry.key}=")
+                out.append(entry.line)
     # The record: what is wanted now, and what export wrote before that is still in the file.
     kept = [k for k in (record[1] if record else []) if k not in wanted and k in present]
     line = _record_line([*wanted, *kept])
@@ -404,7 +502,7 @@ def template_drift(
     previous = ""
     for binding in parse_stream(io.StringIO(text)):
         lines = binding.original.string.splitlines()
-        key = binding.key
+        key = binding.key or (_commented_key(lines[0]) if len(lines) == 1 else None)
         if key is not None:
             present.append(key)
             marked = previous == NO_LONGER_MARK

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pcc_env.errors import ConfigError
-from pcc_env.rules import holds_credential, looks_secret
+from pcc_env.rules import holds_credential, library_reading, looks_secret
 from pcc_env.scan import EnvRead, Scalar, ScanResult, left_out
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ class FieldPlan:
     # (bot.py:12)", "used when TTS == 'cartesia' (bot.py:30)". "unknown": the scan cannot tell.
     need: str = "required"
     why: str = ""
+    library: str | None = None  # no scanned code reads it, but this library does (optional)
 
     @property
     def annotation(self) -> str:
@@ -73,6 +74,8 @@ class FieldPlan:
             return "required (its default in code is a credential: not copied)"
         if self.required:
             return "required"
+        if self.library:
+            return f"optional (read by a library: {self.library})"
         if self.default is None:
             if self.need == "unknown":
                 return f"optional (undecided: {self.why})"
@@ -223,12 +226,15 @@ def plan_fields(
     scan: ScanResult,
     env_keys: Sequence[str],
     outside: Mapping[str, Sequence[str]] | None = None,
+    template_keys: Sequence[str] = (),
+    template_name: str = TEMPLATE_FILE,
 ) -> tuple[list[FieldPlan], list[LeftOut]]:
     """The model's fields: every variable the code reads, in the order found, then the keys of
-    ``.env`` that no code reads. Names the system or Pipecat Cloud sets, and names that cannot
-    be secret keys, are left out (with the reason). A key of ``.env`` that only code outside
-    the agent reads (``outside``: variable -> places, see ``pcc_env.reach``) stays optional,
-    described as such."""
+    ``.env`` and of the template that no code reads (optional: a library may read them, as the
+    Pipecat runner reads ``DAILY_API_KEY``). Names the system or Pipecat Cloud sets, and names
+    that cannot be secret keys, are left out (with the reason). A key of ``.env`` that only code
+    outside the agent reads (``outside``: variable -> places, see ``pcc_env.reach``) stays
+    optional, described as such."""
     elsewhere = {k.upper(): tuple(v) for k, v in (outside or {}).items()}
     fields: list[FieldPlan] = []
     skipped: list[LeftOut] = []
@@ -259,25 +265,26 @@ def plan_fields(
             )
         )  # fmt: skip
     seen = set(by_name)
-    for key in env_keys:
-        if key.upper() in seen:
-            continue
-        seen.add(key.upper())
-        reason = left_out(key)
-        if reason is not None:
-            skipped.append(LeftOut(key, reason, (".env",)))
-            continue
-        name, alias = _field_name(key.upper(), taken)
-        description = "in .env; no scanned code reads it"
-        if key.upper() in elsewhere:  # push sends it anyway; a library of the agent may read it
-            description = (
-                f"in .env; read outside the agent only ({_places_text(elsewhere[key.upper()])})"
-            )
-        fields.append(
-            FieldPlan(
-                key.upper(), name, alias, looks_secret(key), "str", False, None, description, (),
-            )
-        )  # fmt: skip
+    for where, keys in ((".env", env_keys), (template_name, template_keys)):
+        for key in keys:
+            if key.upper() in seen:
+                continue
+            seen.add(key.upper())
+            reason = left_out(key)
+            if reason is not None:
+                skipped.append(LeftOut(key, reason, (where,)))
+                continue
+            name, alias = _field_name(key.upper(), taken)
+            library = library_reading(key)
+            note = f"read by a library ({library})" if library else "no scanned code reads it"
+            if key.upper() in elsewhere:  # push sends it anyway; a library of the agent may
+                note = f"read outside the agent only ({_places_text(elsewhere[key.upper()])})"
+            fields.append(
+                FieldPlan(
+                    key.upper(), name, alias, looks_secret(key), "str", False, None,
+                    f"in {where}; {note}", (), library=library,
+                )
+            )  # fmt: skip
     return fields, skipped
 
 
@@ -350,8 +357,9 @@ def settings_source(fields: Sequence[FieldPlan]) -> str:
     if elsewhere:
         lines += [
             "",
-            "    # In .env, but no scanned code reads them (a library, such as the Pipecat runner",
-            "    # reading DAILY_API_KEY, may): 'pcc-env init' does not report them as unread.",
+            "    # In .env or the template, but no scanned code reads them (a library, such as the",
+            "    # Pipecat runner reading DAILY_API_KEY, may): 'pcc-env init' does not report them",
+            "    # as unread.",
             f"    {READ_ELSEWHERE} = ({''.join(f'{_py(n)}, ' for n in elsewhere).rstrip()})",
         ]
     return "\n".join(lines) + "\n"
@@ -380,6 +388,9 @@ class FileChange:
     summary: str
     text: str | None = field(default=None, repr=False)
     before: str | None = field(default=None, repr=False)  # planned from (None: no file)
+    # Why a real run refuses this file (a template holding what may be real values): a dry run
+    # shows the whole plan and says so instead of stopping before anything is shown.
+    refusal: Exception | None = field(default=None, repr=False)
 
     @property
     def writes(self) -> bool:
@@ -411,12 +422,16 @@ def settings_change(path: Path, current: str | None, text: str, force: bool, n: 
 def template_change(
     path: Path, current: str | None, model: type[BaseSettings], force: bool
 ) -> FileChange:
-    """``.env.example`` from the model, as ``export --output`` writes it: created, or updated in
-    place (your lines kept, new keys appended); a file that holds values is refused (exit 2)."""
+    """The template (an existing ``env.example`` or ``.env.example``, else a new
+    ``.env.example``) from the model, as ``export --output`` writes it: created, or updated in
+    place, even with --force (its comments, order, placeholders and keys no code reads kept; new
+    keys appended, optional ones commented out). A file that may hold real values (not
+    placeholders: ``dotenv_file.template_problem_lines``) is refused (``InputError``)."""
     from pcc_env.dotenv_file import (
+        TEMPLATE_ADVICE,
         _line_list,
-        non_template_lines,
         render_template,
+        template_problem_lines,
         update_template,
     )
     from pcc_env.errors import InputError
@@ -427,23 +442,25 @@ def template_change(
     header = [
         "Onboarding template written by 'pcc-env init'",
         f"from settings {SETTINGS_REF}.",
-        "Copy it to .env and fill in the values. Never commit a file with values.",
+        TEMPLATE_ADVICE,
     ]
     summary = f"{len(entries)} keys, no values"
     if current is None:
         return FileChange(path, "create", summary, render_template(entries, header))
-    bad = non_template_lines(current)
+    bad = template_problem_lines(current)
     if bad:
         raise InputError(
-            f"holds values or content other than comments and KEY= lines ({_line_list(bad)}); "
-            "init never writes over such a file, not even with --force. Rename it (a template "
-            "has empty values only), then run 'pcc-env init' again. Nothing was written.",
-            source=escape_text(str(path)),
+            f"holds values or content other than comments, KEY= lines and placeholders "
+            f"({_line_list(bad)}); init never writes over such a file, not even with --force. "
+            "Replace each value by a placeholder (your-key-here) or leave it empty, then run "
+            "'pcc-env init' again. Nothing was written.",
+            source=escape_text(path.name),
         )
-    text = render_template(entries, header) if force else update_template(current, entries)
+    del force  # a template is updated in place: regenerating it would drop its comments
+    text = update_template(current, entries)
     if text == current:
         return FileChange(path, "unchanged", "already lists every key")
-    return FileChange(path, "overwrite" if force else "update", summary, text, current)
+    return FileChange(path, "update", summary, text, current)
 
 
 def env_is_ignored(text: str, name: str = ".env") -> bool:
@@ -512,10 +529,12 @@ def gitignore_change(
 
 
 def project_templates(root: Path) -> list[str]:
-    """The template init writes, and any other template the project has (kept committed)."""
-    return [TEMPLATE_FILE] + [
-        n for n in TEMPLATE_NAMES if n != TEMPLATE_FILE and (root / n).is_file()
-    ]
+    """The template init writes (``dotenv_file.find_template``: the project's own, else
+    ``.env.example``), and any other template the project has (kept committed)."""
+    from pcc_env.dotenv_file import find_template
+
+    written = find_template(root).name
+    return [written] + [n for n in TEMPLATE_NAMES if n != written and (root / n).is_file()]
 
 
 _TABLE_HEADER = re.compile(
@@ -616,17 +635,28 @@ def plan_init(
     ``InputError`` for a file that must not be touched (a template holding values, a
     pyproject that names another model or cannot be edited safely). ``scan`` is what the
     model holds (the agent's reads); ``all_files`` every Python file of the project (for the
-    image), ``outside`` the variables only other programs read."""
-    names = (SETTINGS_FILE, TEMPLATE_FILE, ".gitignore", "pyproject.toml")
+    image), ``outside`` the variables only other programs read. The template is the project's
+    own (``dotenv_file.find_template``: an existing ``env.example`` is updated in place)."""
+    from pcc_env.dotenv_file import find_template, template_keys
+    from pcc_env.errors import InputError
+
+    template_name = find_template(root).name
+    names = (SETTINGS_FILE, template_name, ".gitignore", "pyproject.toml")
     settings_path, template_path, gitignore_path, pyproject_path = (
         project_file(root, name) for name in names
     )
-    fields, skipped = plan_fields(scan, env_keys, outside)
+    template_text = read_existing(template_path)
+    keys = template_keys(template_text) if template_text is not None else []
+    fields, skipped = plan_fields(scan, env_keys, outside, keys, template_name)
     source = settings_source(fields)
     model = model_from_source(source)
+    try:
+        template = template_change(template_path, template_text, model, force)
+    except InputError as exc:
+        template = FileChange(template_path, "conflict", "; ".join(exc.problems), refusal=exc)
     changes = [
         settings_change(settings_path, read_existing(settings_path), source, force, len(fields)),
-        template_change(template_path, read_existing(template_path), model, force),
+        template,
         gitignore_change(gitignore_path, read_existing(gitignore_path), project_templates(root)),
         pyproject_change(pyproject_path, read_existing(pyproject_path)),
     ]
@@ -652,8 +682,19 @@ def plan_adopt(
 ) -> InitPlan:
     """A project that has a settings model already (``pcc_env.discover``): init points
     ``[tool.pcc-env] settings`` at it and proposes, as additions, the fields it lacks for what
-    the code reads. It writes no second model beside it, and never edits the user's class."""
-    fields, skipped = plan_fields(scan, env_keys, outside)
+    the code reads, and for the keys of the project's template (``find_template``: its
+    ``env.example`` lists what a library reads). It writes no second model beside it, and never
+    edits the user's class (nor the template)."""
+    from pcc_env.dotenv_file import find_template, template_keys
+    from pcc_env.errors import InputError
+
+    template_name = find_template(root).name
+    try:  # adopt never writes the template: one linked out of the project is just not read
+        template_text = read_existing(project_file(root, template_name))
+    except InputError:
+        template_text = None
+    keys = template_keys(template_text) if template_text is not None else []
+    fields, skipped = plan_fields(scan, env_keys, outside, keys, template_name)
     declared = set(found.env_names)
     additions = [f for f in fields if f.env_name not in declared]
     gitignore_path, pyproject_path = (

@@ -532,3 +532,98 @@ def display_name(text: str, what: str = "name") -> str:
 def display_path(path: str) -> str:
     """A request path with each segment that looks like a credential cut to a prefix."""
     return "/".join(redact_name(segment) for segment in path.split("/"))
+
+
+# Templates: placeholders are not values ---------------------------------------------------------
+#
+# Real templates (Pipecat's env.example, most of all) hold placeholders where values go, and plain
+# defaults for settings that are no secret: `your_openai_api_key`, `<your-ngrok-domain>`, `sk-...`,
+# `XXXX`, `ENV=local`. Such a line is a template line; a value that may be real is not.
+
+_PLACEHOLDER_RE = re.compile(
+    r"""<[^<>\n]*>                                  # <your-key>, <base64_encoded_api_keys>
+    | \.\.\. | \u2026                              # sk-..., ...
+    | (?<![A-Za-z0-9])(?:your|my|enter|insert)(?![a-z])[-_ ]?[A-Za-z0-9_-]*   # your_key, YOUR_ID
+    | [A-Za-z0-9_-]*[-_ ]here(?![A-Za-z0-9])       # key-here, paste_here
+    | (?<![A-Za-z0-9])(?:change|replace)[-_ ]?me(?![A-Za-z0-9])
+    | (?<![A-Za-z0-9])(?:placeholder|todo|tbd|fixme)(?![A-Za-z0-9])
+    | (?:^|/)path/to/\S*                           # /path/to/key/file
+    | x{4,} | X{4,} | \*{4,} | ^[xX]{3}$           # XXXX, ****, xxx
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+_PEM_ARMOR_RE = re.compile(r"-----(?:BEGIN|END)[A-Z0-9 ]*-----")
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether a template's value stands for a value rather than being one: empty, or with a
+    placeholder (``your-key-here``, ``your_..._here``, ``<...>``, ``...``, ``xxx``, ``sk-...``,
+    ``changeme``) and, once the placeholders are cut out, nothing left that looks like a key
+    (a real key that happens to hold ``...`` stays a value)."""
+    text = value.strip()
+    if not text:
+        return True
+    if not _PLACEHOLDER_RE.search(text):
+        return False
+    rest = _PEM_ARMOR_RE.sub(" ", _PLACEHOLDER_RE.sub(" ", text))  # a PEM of XXXX: no key
+    return not any(looks_like_credential(part) for part in rest.split()) and not holds_credential(
+        rest
+    )
+
+
+def is_template_value(key: str, value: str) -> bool:
+    """Whether ``KEY=value`` may stand in a template: a placeholder (``is_placeholder``), or a
+    plain default of a setting that is no secret (``ENV=local``, ``LOG_LEVEL=INFO``,
+    ``LOCAL_SERVER_URL=http://localhost:7860``): one line, a name that does not look secret, no
+    credential in it. A secret's name with any other value may be a real one."""
+    if is_placeholder(value) or _named_after(key, value):
+        return True
+    return (
+        "\n" not in value
+        and "\r" not in value
+        and not looks_secret(key)
+        and not holds_credential(value)
+        and not looks_like_credential(value)
+    )
+
+
+_WORDS_VALUE_RE = re.compile(r"[A-Za-z0-9]+(?:[-_. ][A-Za-z0-9]+)*")
+
+
+def _named_after(key: str, value: str) -> bool:
+    """A value made of words that spell its own key's name (``PINLESS_HMAC_SECRET=
+    "hmac-secret-pinless-dialin"``, ``DB_PASSWORD=db-password``): a description of the value,
+    not one; no generated credential holds the words of its variable's name."""
+    if not _WORDS_VALUE_RE.fullmatch(value):
+        return False
+    words = {w.lower() for w in name_words(key)}
+    parts = re.split(r"[-_. ]", value)
+    return (
+        bool(words)
+        and words <= {w.lower() for w in parts}
+        and not any(looks_like_credential(w) for w in parts)
+    )
+
+
+# Variables that libraries read (not the project's code): a template lists them for a reason.
+LIBRARY_READS: tuple[tuple[str, str], ...] = (
+    ("DAILY_API_KEY", "the Pipecat runner"),
+    ("DAILY_ROOM_URL", "the Pipecat runner"),
+    ("DAILY_API_URL", "the Pipecat runner"),
+    ("AWS_", "boto3 (the AWS SDK)"),
+    ("OTEL_", "OpenTelemetry"),
+    ("GOOGLE_APPLICATION_CREDENTIALS", "the Google Cloud client libraries"),
+    ("HF_", "Hugging Face libraries"),
+    ("LANGFUSE_", "Langfuse"),
+    ("SENTRY_", "the Sentry SDK"),
+)
+
+
+def library_reading(name: str) -> str | None:
+    """The library known to read ``name`` itself (``DAILY_API_KEY``: the Pipecat runner), or
+    None. A name ending in ``_`` in ``LIBRARY_READS`` is a prefix."""
+    upper = name.upper()
+    for known, library in LIBRARY_READS:
+        if upper == known or (known.endswith("_") and upper.startswith(known)):
+            return library
+    return None

@@ -62,7 +62,9 @@ class SecretSettings(BaseSettings):
 
     Defaults differ from ``BaseSettings`` where it matters for secrets: unknown env vars are
     ignored, inputs are hidden in errors, names are case-insensitive, a local ``.env`` is read
-    when present, and ``repr()`` shows no string values at all. Name the secret set with
+    when present, an empty value counts as unset (``LOG_LEVEL=`` of a copied template keeps the
+    default; a required field set to "" is still missing), and ``repr()`` shows no string
+    values at all. Name the secret set with
     ``class Settings(SecretSettings, secret_set="my-secrets")`` to get it in error messages.
     """
 
@@ -72,6 +74,7 @@ class SecretSettings(BaseSettings):
         case_sensitive=False,
         env_file=DEFAULT_ENV_FILE,
         env_file_encoding="utf-8",
+        env_ignore_empty=True,
     )
     __pcc_secret_set__: ClassVar[str | None] = None
 
@@ -478,10 +481,30 @@ def _build(
         return _translate_source_error(settings_cls, exc)
 
 
+def empty_is_unset(settings_cls: type[BaseSettings]) -> bool:
+    """Whether the model reads an empty env var as unset (``env_ignore_empty``, on for every
+    ``SecretSettings``): then an empty value of a field with a default leaves the default, and
+    push, run and check treat ``KEY=`` the same way."""
+    return bool(settings_cls.model_config.get("env_ignore_empty"))
+
+
+def optional_env_names(settings_cls: type[BaseSettings]) -> set[str]:
+    """Env var names of fields with a default whose empty value the model reads as unset
+    (``empty_is_unset``): ``KEY=`` for them is no value to send and no value to refuse."""
+    if not empty_is_unset(settings_cls):
+        return set()
+    return {d.env_name for d in describe(settings_cls) if not d.required}
+
+
 def _with_environ(settings_cls: type[S], environ: Mapping[str, str]) -> type[S]:
     """A subclass whose env source reads ``environ`` instead of ``os.environ``."""
     case_sensitive = bool(settings_cls.model_config.get("case_sensitive"))
-    values = {(k if case_sensitive else k.lower()): v for k, v in environ.items()}
+    ignore_empty = empty_is_unset(settings_cls)
+    values = {
+        (k if case_sensitive else k.lower()): v
+        for k, v in environ.items()
+        if v != "" or not ignore_empty
+    }
 
     class MappingSource(EnvSettingsSource):
         def _load_env_vars(self) -> Mapping[str, str | None]:

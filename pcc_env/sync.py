@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import tempfile
 import threading
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
     from pcc_env.deploy_config import DeployConfig
     from pcc_env.models import SecretSetDetail, SecretSetSummary
+    from pcc_env.runtime import FieldDescription
     from pcc_env.scan import ScanResult
 
 DATA_DIR_ENV = "PCC_ENV_DATA_DIR"
@@ -400,7 +402,9 @@ def one_line(text: str) -> str:
 def template_entries(
     model: type[BaseSettings] | None, remote_keys: list[str] | None, set_name: str | None
 ) -> list[TemplateEntry]:
-    """Template lines for the model's env vars and/or the set's keys, in a stable order."""
+    """Template lines for the model's env vars and/or the set's keys, in a stable order. A key
+    with a default is optional: written commented out with its default (``# LOG_LEVEL=INFO``;
+    a secret's default is never shown), so a copied template leaves the defaults in force."""
     from pcc_env.runtime import describe
 
     entries: list[TemplateEntry] = []
@@ -409,7 +413,13 @@ def template_entries(
         only_model = f"In the settings model but not in secret set '{set_name}'"
         for d in describe(model):
             model_keys.add(d.env_name)
-            marks = [m for m, on in (("required", d.required), ("secret", d.secret)) if on]
+            marks = [
+                m
+                for m, on in (
+                    ("required", d.required), ("secret", d.secret), ("optional", not d.required)
+                )
+                if on
+            ]  # fmt: skip
             comments = []
             if d.description:
                 comments.append(
@@ -417,20 +427,55 @@ def template_entries(
                 )
             elif marks:
                 comments.append(f"({', '.join(marks)})")
-            if d.default is not None:
-                comments.append(
-                    f"default: {one_line(d.default)}" if d.default else "default: empty"
-                )
             in_set = remote_keys is None or d.env_name in remote_keys
+            example = _example(d.env_name, d.default)
+            optional = not d.required
+            if optional and d.default and not example and _default_note_passes(d):
+                # A default that ``# KEY=default`` must not show (a voice ID's letters and
+                # digits): the note the no-values hook reads above ``KEY=`` (empty: unset).
+                comments.append(f"default: {one_line(d.default)}")
+                optional = False
             entries.append(
                 TemplateEntry(
-                    escape_text(d.env_name), tuple(comments), "" if in_set else only_model
+                    escape_text(d.env_name),
+                    tuple(comments),
+                    "" if in_set else only_model,
+                    optional=optional,
+                    example=example,
                 )
             )
     if remote_keys is not None:
         only_set = f"In secret set '{set_name}' but not in the settings model" if model else ""
         entries.extend(TemplateEntry(k, (), only_set) for k in remote_keys if k not in model_keys)
     return entries
+
+
+def _default_note_passes(d: FieldDescription) -> bool:
+    """Whether ``# default: value`` above ``KEY=`` passes ``check-files`` in a template
+    (``value_shapes``: a plain field's default is refused for a key's own shape only)."""
+    from pcc_env.value_shapes import lines_holding_values
+
+    text = f"# default: {one_line(d.default or '')}\n{d.env_name}=\n"
+    return not lines_holding_values(text, template=True)
+
+
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_./:@+,-]*")
+
+
+def _example(key: str, default: str | None) -> str:
+    """A default as it stands in ``# KEY=default``: as written when plain, else in double
+    quotes; empty for a secret's (``describe`` gives none) or anything a template must not hold
+    (``rules.is_template_value``)."""
+    from pcc_env.rules import is_template_value
+
+    if not default:
+        return ""
+    text = one_line(default)
+    if not is_template_value(key, text):
+        return ""
+    if _PLAIN_VALUE.fullmatch(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 # Check ------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -260,16 +260,23 @@ def project_shared_sets(project: ProjectSettings, chosen: Sequence[Target]) -> l
 
 
 def read_env_files(
-    paths: Sequence[Path], *, interpolate: bool = True, skip_empty: bool = False
+    paths: Sequence[Path],
+    *,
+    interpolate: bool = True,
+    skip_empty: bool = False,
+    empty_ok: Callable[[], Collection[str]] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """The values to push from several .env files merged in order (later files win), and the
-    keys left out as empty. Every file gets the guards of ``push``; problems name the file."""
+    keys left out as empty. Every file gets the guards of ``push``; problems name the file.
+    ``empty_ok``: keys an empty value of which is no error (``dotenv_file.secrets_to_send``)."""
     import functools
 
     from pcc_env.dotenv_file import read_env_file
 
     loaders = [(p, functools.partial(read_env_file, p)) for p in paths]
-    return merge_env_files(loaders, interpolate=interpolate, skip_empty=skip_empty)
+    return merge_env_files(
+        loaders, interpolate=interpolate, skip_empty=skip_empty, empty_ok=empty_ok
+    )
 
 
 def merge_env_files(
@@ -277,13 +284,16 @@ def merge_env_files(
     *,
     interpolate: bool = True,
     skip_empty: bool = False,
+    empty_ok: Callable[[], Collection[str]] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """``read_env_files`` on files already read (``watch`` reads their bytes itself): each
     (path, parse) pair is parsed and guarded alone, then merged in order."""
     from pcc_env.dotenv_file import secrets_to_send
 
     if len(loaders) == 1:
-        return secrets_to_send(loaders[0][1](), interpolate=interpolate, skip_empty=skip_empty)
+        return secrets_to_send(
+            loaders[0][1](), interpolate=interpolate, skip_empty=skip_empty, empty_ok=empty_ok
+        )
     paths = [path for path, _ in loaders]
     merged: dict[str, str] = {}
     problems: list[str] = []
@@ -297,12 +307,14 @@ def merge_env_files(
         for key in empty:
             merged[key] = ""
     empty_keys = [k for k, v in merged.items() if not v]
-    if empty_keys and not skip_empty:
+    unset_ok = set(empty_ok()) if empty_keys and not skip_empty and empty_ok is not None else set()
+    refused = [k for k in empty_keys if k not in unset_ok and k.upper() not in unset_ok]
+    if refused and not skip_empty:
         problems.append(
             "empty values (after merging "
             + ", ".join(map(str, paths))
             + ") for "
-            + ", ".join(empty_keys)
+            + ", ".join(refused)
             + " (fill them in, or pass --skip-empty to leave them out)"
         )
     if problems:
@@ -325,7 +337,8 @@ def values_from_environ(
     """The values of the model's env vars in ``environ`` (how CI holds secrets), and nothing
     else: a variable the model does not declare is never taken. Names are matched as the model
     reads them (case-insensitively unless it is case-sensitive). One ``InputError`` (names only)
-    for every problem: a required variable not set, an empty value (unless ``skip_empty``), a
+    for every problem: a required variable not set, an empty value (unless ``skip_empty``; the
+    empty value of a field with a default that the model reads as unset counts as not set), a
     name set twice in different cases, a value ``push`` would refuse, or one the model rejects.
     """
     from pcc_env.errors import SettingsError
@@ -336,7 +349,7 @@ def values_from_environ(
         total_size_problems,
         value_problems,
     )
-    from pcc_env.runtime import describe, load_settings, required_env_names
+    from pcc_env.runtime import describe, load_settings, optional_env_names, required_env_names
 
     sensitive = bool(model.model_config.get("case_sensitive"))
 
@@ -350,6 +363,7 @@ def values_from_environ(
     empty: list[str] = []
     unset: list[str] = []
     problems: list[str] = []
+    unset_ok = optional_env_names(model)  # empty means unset for a field with a default
     for d in describe(model):
         found = sorted(index.get(fold(d.env_name), []))
         if len(found) > 1:
@@ -362,6 +376,9 @@ def values_from_environ(
             unset.append(d.env_name)
             continue
         value = environ[found[0]]
+        if value == "" and d.env_name in unset_ok:  # a CI variable left blank: the default
+            unset.append(d.env_name)
+            continue
         if value == "":
             empty.append(d.env_name)
             continue

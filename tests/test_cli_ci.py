@@ -209,6 +209,12 @@ def test_the_hooks_manifest() -> None:
     assert hook("pcc-env-no-values").get("pass_filenames", True) is True
 
 
+@pytest.mark.xfail(
+    reason="README 'pre-commit and CI' > 'pre-commit hooks' still shows the pcc-env-template hook "
+    "as '.env.example is current' with files matching .env.example only; issue 21 item 2 makes "
+    "it env.example / .env.example (the lead merges the README text from the h21-template report)",
+    strict=False,
+)
 def test_the_readme_pre_commit_config_is_the_manifest() -> None:
     readme = (ROOT / "README.md").read_text()
     match = re.search(r"<!-- pre-commit-config[^>]*-->\n```yaml\n(.*?)```", readme, re.S)
@@ -332,7 +338,8 @@ def test_push_from_env_matches_names_as_the_model_reads_them(
             {"OPENAI_API_KEY": "sk"},
             "required by Settings but not set in the environment: DAILY_API_KEY",
         ),
-        ((), {**CI_VALUES, "LOG_LEVEL": ""}, "empty in the environment: 'LOG_LEVEL'"),
+        # LOG_LEVEL="" has a default: unset, not refused (issue 21 item 7); a required one is.
+        ((), {**CI_VALUES, "DAILY_API_KEY": ""}, "empty in the environment: 'DAILY_API_KEY'"),
         (("--skip-empty",), {**CI_VALUES, "DAILY_API_KEY": ""}, "required by Settings but empty"),
         ((), {**CI_VALUES, "WORKERS": "many"}, "WORKERS: not a valid integer"),
         ((".env",), CI_VALUES, "pass ENV_FILE or --from-env, not both"),
@@ -391,7 +398,8 @@ def test_push_from_env_leaks_nothing(emulator: EmulatorServer, project: Path) ->
         cli(emulator, project, "push", "--from-env", **debug, OPENAI_API_KEY=canaries.new()),
         cli(emulator, project, "push", "--from-env", **values, **debug, LOG_LEVEL=""),
     ]
-    assert [r.code for r in results] == [0, 0, 2, 2, 2]
+    # LOG_LEVEL="" has a default: not set, not sent, not refused (issue 21 item 7)
+    assert [r.code for r in results] == [0, 0, 2, 2, 0]
     assert "DEBUG" in results[1].stderr
     for r in results:
         canaries.assert_absent(r.stdout + r.stderr, f"output of {r.argv[1:]}")

@@ -50,8 +50,8 @@ def test_export_and_check_read_a_model_that_loads_settings_at_import(
     assert [line for line in r.stdout.splitlines() if line.endswith("=")] == [
         "OPENAI_API_KEY=",
         "DAILY_API_KEY=",
-        "LOG_LEVEL=",
     ]
+    assert "# LOG_LEVEL=INFO" in r.stdout.splitlines()  # optional: commented out (issue 21)
 
     # The module form, from pyproject, for check against a set that holds the keys.
     (bot_project / "pyproject.toml").write_text('[tool.pcc-env]\nsettings = "bot:Settings"\n')
@@ -216,8 +216,8 @@ def test_export_without_a_key_or_offline_writes_the_models_template(
     assert [line for line in r.stdout.splitlines() if line.endswith("=")] == [
         "OPENAI_API_KEY=",
         "DAILY_API_KEY=",
-        "LOG_LEVEL=",
     ]
+    assert "# LOG_LEVEL=INFO" in r.stdout.splitlines()  # optional: commented out (issue 21)
     assert "# from settings bot.py:Settings." in r.stdout and "secret set" not in r.stdout
     assert "no API key: the keys of secret set 'day-one' were not included" in r.stderr
     assert "pcc-env login" in r.stderr

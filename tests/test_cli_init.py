@@ -110,7 +110,8 @@ def test_init_writes_four_files_and_the_model_loads_the_env(bot: Path) -> None:
     assert (bot / "settings.py").stat().st_mode & 0o777 == 0o644
     template = (bot / ".env.example").read_text()
     assert "# read in bot.py:45 (required, secret)\nOPENAI_API_KEY=\n" in template
-    assert "BOT_PORT" not in template
+    assert "BOT_PORT" not in template  # read by server.py only
+    assert "# read in bot.py:27 (optional)\n# LOG_LEVEL=INFO\n" in template  # issue 21 item 7
 
     # The generated module imports, and load_settings builds it from the .env (a fresh process,
     # as the bot would).
@@ -216,7 +217,10 @@ def test_an_existing_template_is_merged_and_gitignore_left_alone(bot: Path) -> N
     assert r.code == 0, r.output
     assert "unchanged  .gitignore" in r.stdout and "update     .env.example" in r.stdout
     lines = (bot / ".env.example").read_text().splitlines()
-    assert lines[0] == "# Keys for the bot" and "MY_OWN_KEY=" in lines and "LOG_LEVEL=" in lines
+    # LOG_LEVEL has a default: optional, commented out with it (issue 21 item 7)
+    assert (
+        lines[0] == "# Keys for the bot" and "MY_OWN_KEY=" in lines and "# LOG_LEVEL=INFO" in lines
+    )
     assert (bot / ".gitignore").read_text() == ".env*\n!.env.example\n"
 
 

@@ -144,7 +144,9 @@ def test_export_prints_keys_and_path_never_values(emulator: EmulatorServer, tmp_
     r = cli(emulator, tmp_path, *args, "--output", "t.env")
     data = document(r)
     assert data["output"] == "t.env" and data["written"] is True and "template" not in data
-    assert (tmp_path / "t.env").read_text().count("=\n") == 3
+    # LOG_LEVEL has a default: optional, commented out with it (issue 21 item 7)
+    assert (tmp_path / "t.env").read_text().count("=\n") == 2
+    assert "\n# LOG_LEVEL=INFO\n" in (tmp_path / "t.env").read_text()
     r = cli(emulator, tmp_path, *args, "--output", "t.env")
     assert document(r)["written"] is False  # up to date
     for text in (r.output, (tmp_path / "t.env").read_text()):

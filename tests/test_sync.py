@@ -255,5 +255,9 @@ def test_template_descriptions_and_defaults_stay_on_one_line() -> None:
 
     text = render_template(template_entries(Hostile, None, None), ["h"])
     assert "INJECTED_DESC=" not in [line.split("=")[0] + "=" for line in text.splitlines()]
-    assert [line for line in text.splitlines() if not line.startswith("#") and line] == ["MODEL_A="]
+    # model_a has a default: optional, so commented out with it (issue 21 item 7), on one line.
+    assert [line for line in text.splitlines() if not line.startswith("#") and line] == []
+    assert [line for line in text.splitlines() if "MODEL_A=" in line] == [
+        '# MODEL_A="x INJECTED_DEFAULT=sk-evil"'
+    ]
     assert "\x1b" not in text

@@ -2,8 +2,9 @@
 
 pre-commit passes the staged files that match the hook's ``files`` pattern; an env file that
 holds a value, in an assignment or in a comment, is refused (exit 1) by file and line numbers,
-never by content. Templates (comments, blank lines, empty ``KEY=``; in a file named like
-``env.example``, placeholders and harmless values too) pass: see ``pcc_env.value_shapes``.
+never by content. Templates (comments, blank lines, empty ``KEY=``) pass; in a file named as one
+(``env.example``, ``.env.example``, ``x.env.sample``...), placeholders (``your-key-here``,
+``<...>``, ``sk-...``) and harmless values (``ENV=local``) too: see ``pcc_env.value_shapes``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def check_files(
     json: JsonFlag = False,
 ) -> None:
     """Refuse env files that hold values (a pre-commit hook): exit 1 naming file and lines."""
-    from pcc_env.dotenv_file import _line_list, lines_with_values
+    from pcc_env.dotenv_file import _line_list, find_template, lines_with_values
 
     refused = unusable = 0
     results: list[dict[str, object]] = []
@@ -72,10 +73,12 @@ def check_files(
     if unusable:
         raise typer.Exit(EXIT_USAGE)
     if refused:
+        template = escape_text(find_template(Path.cwd()).name)
         info(
             "Keep values in .env (ignored by git) or your CI's secret store: move them out of "
-            "the file(s) above (a template holding values: rename it to .env), then "
-            "'pcc-env export --output .env.example' writes a template (export never writes "
+            "the file(s) above (a template holding values: rename it to .env); a template holds "
+            "placeholders only (empty, your-key-here, <...>) and defaults of settings that are "
+            f"no secret; 'pcc-env export --output {template}' writes one (export never writes "
             "over a file holding values)."
         )
         raise typer.Exit(EXIT_FAILED)

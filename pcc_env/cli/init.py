@@ -26,6 +26,7 @@ from pcc_env.cli.output import (
     styled,
     success,
     table,
+    warn,
 )
 from pcc_env.errors import ConfigError
 from pcc_env.rules import escape_text, show_key
@@ -62,8 +63,8 @@ def init(
         bool,
         typer.Option(
             "--force",
-            help="Write settings.py over an existing one (and regenerate .env.example), even "
-            "on a project init set up before.",
+            help="Write settings.py over an existing one, even on a project init set up before "
+            "(the template, env.example or .env.example, is still updated in place).",
         ),
     ] = False,
     yes: YesFlag = False,
@@ -76,10 +77,12 @@ def init(
     ] = False,
     json: JsonFlag = False,
 ) -> None:
-    """Give an existing bot typed settings: scan its code, write settings.py and .env.example."""
+    """Give an existing bot typed settings: scan its code, write settings.py and the template
+    (an existing env.example or .env.example, updated in place)."""
     from pcc_env.cli.workflow import default_env_file
     from pcc_env.deploy_config import read_project_settings
     from pcc_env.discover import one_model
+    from pcc_env.dotenv_file import TEMPLATE_FILES
     from pcc_env.project_init import SETTINGS_REF
     from pcc_env.scan import scan_project
 
@@ -132,11 +135,19 @@ def init(
     add_error_context(**document)  # under --json, a refusal below still shows the plan
     if not json:
         _show_plan(plan, root)
-    if plan.conflicts:
-        names = ", ".join(str(c.path.relative_to(root)) for c in plan.conflicts)
+    refusals = [c for c in plan.conflicts if c.refusal is not None]
+    others = [c for c in plan.conflicts if c.refusal is None]
+    if others:
+        names = ", ".join(str(c.path.relative_to(root)) for c in others)
         raise fail(
             f"{names} exists: pass --force to overwrite it. Nothing was written.", EXIT_USAGE
         )
+    first = refusals[0].refusal if refusals else None
+    if first is not None and not dry_run:
+        raise first  # an InputError naming line numbers: exit 2, nothing written
+    if refusals and not json:
+        for c in refusals:
+            warn(f"A real run refuses {c.path.relative_to(root)}: {c.summary}")
     if not any(c.writes for c in plan.changes) or dry_run:
         if json:
             print_json({**document, "dryRun": dry_run, "written": []})
@@ -161,10 +172,11 @@ def init(
         info(
             "Run 'uv lock' now: pyproject.toml has a new dependency (pcc-env) and uv.lock is stale."
         )
+    template = next((c.path.name for c in plan.changes if c.path.name in TEMPLATE_FILES), None)
     info(
         "Next: load the settings in your bot (from settings import Settings; settings = "
         f"load_settings(Settings)), fill in .env, and {_push_hint()}. Commit settings.py and "
-        ".env.example, never .env."
+        f"{template or '.env.example'}, never .env."
     )
 
 

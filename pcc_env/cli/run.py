@@ -18,17 +18,21 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pcc_env import targets
 from pcc_env.cli import user_environ
 from pcc_env.cli.common import AllowReservedFlag, NoInterpolateFlag, SkipEmptyFlag, TargetOption
-from pcc_env.cli.output import EXIT_USAGE, fail, handle_errors, warn
+from pcc_env.cli.output import EXIT_USAGE, fail, handle_errors, info, warn
 from pcc_env.cli.workflow import SettingsOption, resolve_model, resolve_targets
 from pcc_env.errors import SettingsError
+from pcc_env.rules import show_key
 from pcc_env.run import StreamMasker, child_environment, values_to_mask
+
+if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
 
 # Forwarded to the child. SIGINT and SIGQUIT come from the keyboard too: then the terminal has
 # sent them to the child already (see ``_terminal_sent_it``).
@@ -69,13 +73,23 @@ def run(
     (chosen,) = resolve_targets(
         target, env_file=env_file, settings=settings, need_set=False, on_shared="ignore"
     )
+    model, _ = resolve_model(chosen.settings)
+    optional = _optional_names(model)
     values, skipped = targets.read_env_files(
-        chosen.env_files, interpolate=not no_interpolate, skip_empty=skip_empty
+        chosen.env_files,
+        interpolate=not no_interpolate,
+        skip_empty=skip_empty,
+        empty_ok=lambda: optional,
     )
     targets.check_reserved(values, allow=allow_reserved)
+    # An empty value of a field with a default is unset, as the model reads it: the command
+    # does not get it (a bot's os.getenv("LOG_LEVEL", "INFO") would see "", not the default).
+    defaults = [k for k in skipped if not skip_empty and (k in optional or k.upper() in optional)]
+    skipped = [k for k in skipped if k not in defaults]
     if skipped:
         warn(f"left out keys with empty values: {', '.join(skipped)}")
-    model, _ = resolve_model(chosen.settings)
+    if defaults:
+        info(f"empty, so unset (their defaults apply): {', '.join(map(show_key, defaults))}")
     env = child_environment(user_environ(), values, model)
     loaded = None
     if model is not None:
@@ -88,6 +102,12 @@ def run(
     masks = [] if no_masking else values_to_mask(values, env, model, loaded)
     del values, loaded
     raise typer.Exit(supervise(command, env, masks))
+
+
+def _optional_names(model: type[BaseSettings] | None) -> set[str]:
+    from pcc_env.runtime import optional_env_names
+
+    return optional_env_names(model) if model is not None else set()
 
 
 def supervise(argv: Sequence[str], env: dict[str, str], masks: Sequence[str]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -235,12 +236,14 @@ def resolve_model(ref: str | None) -> tuple[type[BaseSettings] | None, str | Non
     return (load_settings_class(ref), ref) if ref else (None, None)
 
 
-def show_plan(plan: PushPlan) -> None:
+def show_plan(plan: PushPlan, notes: Sequence[str] = ()) -> None:
     where = plan.remote_region or plan.region or "the default region"
     state = "exists" if plan.exists else "new set"
     echo(f"Plan for secret set '{plan.set_name}' ({where}, {state}):")
     for change in plan.changes:
         styled(f"  {change.action} {change.key}", MARK_STYLE[change.action])
+    for note in notes:
+        styled(f"  · {note}", "dim")
     if plan.kept_remote:
         kept = ", ".join(plan.kept_remote)
         echo(f"  kept on the remote (not in the file; --prune deletes them): {kept}")
@@ -303,8 +306,15 @@ def push(
         settings=settings,
         every=all_targets,
     )
+    defaults: dict[str | None, list[str]] = {}
     wanted = _values_per_set(
-        resolved, no_interpolate, skip_empty, allow_reserved, prune, from_env=from_env
+        resolved,
+        no_interpolate,
+        skip_empty,
+        allow_reserved,
+        prune,
+        from_env=from_env,
+        empty_defaults=defaults,
     )
     state = PushState()
     state.check_writable()  # before any request: a push must be able to record what it sent
@@ -312,8 +322,12 @@ def push(
         how = PushOptions(prune, dry_run, yes, no_wait, timeout, json, force)
         after = AfterPush(redeploy, redeploy_timeout, json)
         if len(wanted) == 1 and not all_targets:
-            _push_one(client, state, wanted[0], how, after)
+            _push_one(client, state, wanted[0], how, after, defaults.get(wanted[0][0], []))
         else:
+            for name, keys in defaults.items():
+                label = f"target '{name}': " if name else ""
+                for note in empty_default_notes(keys):
+                    info(f"{label}{note}")
             _push_many(client, state, wanted, how, after)
 
 
@@ -341,20 +355,27 @@ def _values_per_set(
     prune: bool,
     *,
     from_env: bool = False,
+    empty_defaults: dict[str | None, list[str]] | None = None,
 ) -> list[Wanted]:
     """(target, set, values) for every set, after every local guard of every target: one
     ``InputError`` naming them all, before any request. ``from_env``: the values of the
-    target's settings model's env vars in the process environment instead of its .env files."""
+    target's settings model's env vars in the process environment instead of its .env files.
+    ``empty_defaults`` gets, per target, the keys left empty that the model gives a default
+    (and reads as unset when empty): neither sent nor refused."""
     wanted: list[Wanted] = []
     problems: list[str] = []
     for t in resolved:
         label = f"target '{t.name}': " if t.name and len(resolved) > 1 else ""
+        optional = _OptionalKeys(t.settings)
         try:
             if from_env:
                 values, skipped = _environ_values(t, skip_empty, label)
             else:
                 values, skipped = targets.read_env_files(
-                    t.env_files, interpolate=not no_interpolate, skip_empty=skip_empty
+                    t.env_files,
+                    interpolate=not no_interpolate,
+                    skip_empty=skip_empty,
+                    empty_ok=optional,
                 )
             targets.check_reserved(values, allow=allow_reserved)
             if prune and not values:
@@ -365,12 +386,53 @@ def _values_per_set(
             head = f"{exc.source}: " if exc.source else ""
             problems.extend(f"{label}{head}{p}" for p in exc.problems)
             continue
+        defaults = [k for k in skipped if optional.has(k)] if not skip_empty else []
+        skipped = [k for k in skipped if k not in defaults]
         if skipped:
             warn(f"{label}left out keys with empty values: {', '.join(skipped)}")
+        if defaults and empty_defaults is not None:
+            empty_defaults[t.name] = defaults
         wanted.extend((t.name, st, values) for st in t.sets)
     if problems:
         raise InputError(problems)
     return wanted
+
+
+class _OptionalKeys:
+    """The env names of the target's settings model that have a default and that the model reads
+    as unset when empty (``runtime.optional_env_names``), computed once and only when asked (a
+    .env with an empty value): a push of a full .env never imports the bot's model. A model that
+    cannot be loaded gives none, so the empty values are refused as they were."""
+
+    def __init__(self, ref: str | None) -> None:
+        self.ref = ref
+        self._names: set[str] | None = None
+
+    def __call__(self) -> set[str]:
+        if self._names is None:
+            self._names = set()
+            try:
+                model, _ = resolve_model(self.ref)
+            except (ConfigError, InputError):
+                model = None
+            if model is not None:
+                from pcc_env.runtime import optional_env_names
+
+                self._names = optional_env_names(model)
+        return self._names
+
+    def has(self, key: str) -> bool:
+        names = self() if self._names is None else self._names
+        return key in names or key.upper() in names
+
+
+def empty_default_notes(keys: Sequence[str]) -> list[str]:
+    """The plan's lines for the keys left empty that keep their default."""
+    return [f"{escape_text(k)} empty: default used, not sent" for k in keys]
+
+
+def _plan_json(plan: PushPlan, defaults: Sequence[str]) -> dict[str, Any]:
+    return {**plan.to_json(), "emptyDefaults": list(defaults)} if defaults else plan.to_json()
 
 
 def _environ_values(
@@ -397,7 +459,9 @@ def _push_one(
     wanted: Wanted,
     how: PushOptions,
     after: AfterPush,
+    defaults: Sequence[str] = (),
 ) -> None:
+    """One set: the plan (with the keys left empty that keep their default), then the write."""
     from pcc_env.sync import apply_push, fetch_remote, plan_push
 
     prune, dry_run, yes, no_wait, timeout, json, force = (
@@ -405,6 +469,7 @@ def _push_one(
     )  # fmt: skip
 
     _, st, values = wanted
+    notes = empty_default_notes(defaults)
     remote = fetch_remote(client, st.set_name)
     plan = plan_push(
         st.set_name,
@@ -415,15 +480,18 @@ def _push_one(
         prune=prune,
     )
     if not json:
-        show_plan(plan)
+        show_plan(plan, notes)
     if dry_run:
         if json:
-            print_json({"plan": plan.to_json(), "dryRun": True})
+            print_json({"plan": _plan_json(plan, defaults), "dryRun": True})
         else:
             info("Dry run: nothing was sent.")
         return
     if plan.nothing_to_send and not force:
-        document: dict[str, Any] = {"plan": plan.to_json(), "result": {"ok": True, "sent": False}}
+        document: dict[str, Any] = {
+            "plan": _plan_json(plan, defaults),
+            "result": {"ok": True, "sent": False},
+        }
         if not json:
             echo(NOTHING_TO_PUSH.format(name=plan.set_name))
         ok = after.run(client, [plan.set_name], document, sent=False)
@@ -436,7 +504,7 @@ def _push_one(
         confirm_or_exit(f"Delete {', '.join(plan.to_delete)} from '{plan.set_name}'?", yes)
     after.start(client)
     # Under --json, an error from here on is one document: the plan, the result, the error.
-    add_error_context(plan=plan.to_json(), result={"ok": False})
+    add_error_context(plan=_plan_json(plan, defaults), result={"ok": False})
     with spinner(f"Pushing to '{plan.set_name}' and waiting until it is ready..."):
         result = apply_push(
             client,
@@ -462,7 +530,7 @@ def _push_one(
             f"Pushed {len(plan.values)} key(s) to '{plan.set_name}' in {result.region}{deleted}"
             f"{ready} in {result.seconds:.1f}s."
         )
-    document = {"plan": plan.to_json(), "result": outcome}
+    document = {"plan": _plan_json(plan, defaults), "result": outcome}
     ok = after.run(client, [plan.set_name], document)
     if json:
         print_json(document)
@@ -659,14 +727,17 @@ def export(
         bool,
         typer.Option(
             "--check",
-            help="Write nothing: exit 1 when the --output file (default .env.example) lacks keys "
-            "of the model or the set, or lists keys no longer in them (pre-commit, CI).",
+            help="Write nothing: exit 1 when the --output file (default: the project's "
+            "env.example or .env.example) lacks keys of the model or the set, or lists keys no "
+            "longer in them (pre-commit, CI).",
         ),
     ] = False,
 ) -> None:
-    """Write an onboarding template (.env.example): every key, never a value."""
+    """Write an onboarding template (env.example / .env.example): every key, never a value."""
     from pcc_env.dotenv_file import (
+        TEMPLATE_ADVICE,
         atomic_write_text,
+        find_template,
         read_template,
         render_template,
         update_template,
@@ -698,7 +769,7 @@ def export(
             "(--settings or [tool.pcc-env] settings)"
         )
     if check and output is None:
-        output = Path(".env.example")
+        output = find_template(Path.cwd()).relative_to(Path.cwd())
     current = read_template(output) if output is not None and output.exists() else None
     client = None
     if set_names and not offline:
@@ -739,7 +810,7 @@ def export(
     header = [
         "Onboarding template written by 'pcc-env export'",
         "from " + " and ".join(sources) + ".",
-        "Copy it to .env and fill in the values. Never commit a file with values.",
+        TEMPLATE_ADVICE,
     ]
     document: dict[str, Any] = {
         "sets": set_names,
