@@ -209,12 +209,6 @@ def test_the_hooks_manifest() -> None:
     assert hook("pcc-env-no-values").get("pass_filenames", True) is True
 
 
-@pytest.mark.xfail(
-    reason="README 'pre-commit and CI' > 'pre-commit hooks' still shows the pcc-env-template hook "
-    "as '.env.example is current' with files matching .env.example only; issue 21 item 2 makes "
-    "it env.example / .env.example (the lead merges the README text from the h21-template report)",
-    strict=False,
-)
 def test_the_readme_pre_commit_config_is_the_manifest() -> None:
     readme = (ROOT / "README.md").read_text()
     match = re.search(r"<!-- pre-commit-config[^>]*-->\n```yaml\n(.*?)```", readme, re.S)
