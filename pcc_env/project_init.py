@@ -274,6 +274,12 @@ def plan_fields(
             if reason is not None:
                 skipped.append(LeftOut(key, reason, (where,)))
                 continue
+            if where != ".env" and key.upper() in elsewhere:
+                # a key of the template that only another program reads (server.py): the
+                # template keeps it for that program, the agent's model does not hold it
+                places = (where, *elsewhere[key.upper()])
+                skipped.append(LeftOut(key, "read outside the agent only", places))
+                continue
             name, alias = _field_name(key.upper(), taken)
             library = library_reading(key)
             note = f"read by a library ({library})" if library else "no scanned code reads it"

@@ -381,3 +381,21 @@ def test_init_adopting_a_model_proposes_the_keys_of_the_env_example(tmp_path: Pa
     assert any(a.startswith("daily_api_key:") for a in additions), additions
     assert not any(a.startswith("openai_api_key:") for a in additions)
     assert (tmp_path / "env.example").read_text() == template
+
+
+def test_a_template_key_only_another_program_reads_stays_in_the_template_not_the_model(
+    tmp_path: Path,
+) -> None:
+    """A telephony project's env.example lists the keys of its server.py too (it dials out with
+    them): the agent's model leaves them out (issue 21 item 5), the template keeps them."""
+    (tmp_path / "bot.py").write_text('import os\nkey = os.environ["OPENAI_API_KEY"]\n')
+    (tmp_path / "server.py").write_text('import os\ndial = os.getenv("TWILIO_ACCOUNT_SID")\n')
+    template = "# Both programs\nOPENAI_API_KEY=your-key-here\nTWILIO_ACCOUNT_SID=\n"
+    (tmp_path / "env.example").write_text(template)
+    r = run_cli("init", "--dry-run", "--json", cwd=tmp_path)
+    assert r.code == 0, r.output
+    plan = json.loads(r.stdout)
+    assert [f["variable"] for f in plan["fields"]] == ["OPENAI_API_KEY"], plan["fields"]
+    assert run_cli("init", "--yes", cwd=tmp_path).code == 0
+    assert "TWILIO_ACCOUNT_SID=" in (tmp_path / "env.example").read_text()
+    assert "TWILIO" not in (tmp_path / "settings.py").read_text()
