@@ -576,7 +576,7 @@ def is_template_value(key: str, value: str) -> bool:
     plain default of a setting that is no secret (``ENV=local``, ``LOG_LEVEL=INFO``,
     ``LOCAL_SERVER_URL=http://localhost:7860``): one line, a name that does not look secret, no
     credential in it. A secret's name with any other value may be a real one."""
-    if is_placeholder(value) or _named_after(key, value):
+    if is_placeholder(value) or _named_after(key, value) or _names_a_path(key, value):
         return True
     return (
         "\n" not in value
@@ -588,6 +588,19 @@ def is_template_value(key: str, value: str) -> bool:
 
 
 _WORDS_VALUE_RE = re.compile(r"[A-Za-z0-9]+(?:[-_. ][A-Za-z0-9]+)*")
+_PATH_VALUE_RE = re.compile(r"~?\.{0,2}/?[A-Za-z0-9_][A-Za-z0-9_./-]*")
+
+
+def _names_a_path(key: str, value: str) -> bool:
+    """``GOOGLE_CREDENTIALS_PATH=./credentials.json``: where a secret is kept, not the secret
+    (a name ending in PATH, FILE or DIR, and a value shaped like a path, no key shape in it)."""
+    words = [w.upper() for w in name_words(key)]
+    return (
+        bool(words)
+        and words[-1] in {"PATH", "FILE", "DIR", "FILENAME"}
+        and _PATH_VALUE_RE.fullmatch(value) is not None
+        and not any(looks_like_credential(part) for part in re.split(r"[/.]", value))
+    )
 
 
 def _named_after(key: str, value: str) -> bool:

@@ -399,3 +399,21 @@ def test_a_template_key_only_another_program_reads_stays_in_the_template_not_the
     assert run_cli("init", "--yes", cwd=tmp_path).code == 0
     assert "TWILIO_ACCOUNT_SID=" in (tmp_path / "env.example").read_text()
     assert "TWILIO" not in (tmp_path / "settings.py").read_text()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "template"),
+    [
+        ("GOOGLE_CREDENTIALS_PATH", "./credentials.json", True),
+        ("GOOGLE_APPLICATION_CREDENTIALS_FILE", "/secrets/service-account.json", True),
+        ("SSL_KEY_FILE", "certs/server.key", True),
+        ("KEY_PATH", "9f8e7d6c5b4a39281706aa11bb22cc33", False),  # a key, not a path
+        ("OPENAI_API_KEY", "./credentials.json", False),  # not a name for a path
+    ],
+)
+def test_a_secret_named_path_in_a_template_is_where_the_secret_is_not_the_secret(
+    key: str, value: str, template: bool
+) -> None:
+    from pcc_env.rules import is_template_value
+
+    assert is_template_value(key, value) is template
