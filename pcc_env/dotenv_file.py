@@ -24,8 +24,10 @@ from pcc_env.rules import (
     case_duplicate_problems,
     display_path,
     escape_text,
+    is_placeholder,
     is_template_value,
     key_problems,
+    looks_secret,
     show_key,
     total_size_problems,
     value_problems,
@@ -206,6 +208,14 @@ def secrets_to_send(
     for key, value in env.raw.items():
         if value:
             problems.extend(value_problems(key, value))
+    # A template copied to .env and not filled in: 'your_daily_api_key' is no key to send.
+    copied = [k for k, v in env.raw.items() if v and looks_secret(k) and is_placeholder(v)]
+    if copied:
+        problems.append(
+            "placeholder values (a template copied and not filled in?) for "
+            + ", ".join(map(show_key, copied))
+            + ": fill them in, or leave them empty (KEY=) to leave them out"
+        )
     empty = env.empty_keys()
     unset_ok = set(empty_ok()) if empty and not skip_empty and empty_ok is not None else set()
     refused = [k for k in empty if k not in unset_ok and k.upper() not in unset_ok]

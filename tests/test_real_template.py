@@ -417,3 +417,29 @@ def test_a_secret_named_path_in_a_template_is_where_the_secret_is_not_the_secret
     from pcc_env.rules import is_template_value
 
     assert is_template_value(key, value) is template
+
+
+@pytest.mark.parametrize(
+    "placeholder", ["your_daily_api_key", "your-key-here", "<your key>", "sk-..."]
+)
+def test_push_never_sends_a_template_placeholder_as_a_secret(
+    emulator: EmulatorServer, model_project: Path, placeholder: str
+) -> None:
+    """A template copied to .env and not filled in: 'DAILY_API_KEY=your_daily_api_key' was
+    pushed as the key (found walking the quickstart). Refused before any request, by key name;
+    left empty, it is left out."""
+    (model_project / ".env").write_text(
+        f"OPENAI_API_KEY=sk-CANARY-filled-in-9f8e7d6c\nDAILY_API_KEY={placeholder}\n"
+    )
+    emulator.reset_stats()
+    for argv in (("push", "--yes"), ("push", "--yes", "--json")):
+        r = cli(emulator, model_project, *argv)
+        assert r.code == 2, r.output
+        assert "placeholder values" in r.output and "'DAILY_API_KEY'" in r.output
+        assert placeholder not in r.output and "sk-CANARY" not in r.output
+    assert emulator.stats()["total"] == 0
+    (model_project / ".env").write_text(
+        "OPENAI_API_KEY=sk-CANARY-filled-in-9f8e7d6c\nDAILY_API_KEY=\n"
+    )
+    r = cli(emulator, model_project, "push", "--yes", "--skip-empty")
+    assert r.code == 0, r.output
