@@ -325,6 +325,16 @@ def _read_record(lines: list[str]) -> tuple[int, list[str]] | None:
     return None
 
 
+def _record_position(lines: list[str]) -> int:
+    """Where a template from before the record gets it: after its header (leading comments
+    ended by a blank line), else first, so a heading such as ``# Daily credentials`` stays
+    right above the key it describes."""
+    end = next((n for n, x in enumerate(lines) if not x.startswith("#")), len(lines))
+    if end == 0 or end == len(lines) or lines[end].strip() == "":
+        return end
+    return 0
+
+
 def render_template(entries: list[TemplateEntry], header: list[str]) -> str:
     """A fresh template: header, then each group (main group first), one ``KEY=`` per entry."""
     lines = [f"# {h}" if h else "#" for h in header]
@@ -490,8 +500,8 @@ def update_template(text: str, entries: list[TemplateEntry], *, mark_gone: bool 
     found = _read_record(out)
     if found is not None:
         out[found[0]] = line
-    else:  # after the leading comments (the header of a template from before the record)
-        out.insert(next((n for n, x in enumerate(out) if not x.startswith("#")), len(out)), line)
+    else:
+        out.insert(_record_position(out), line)
     return "\n".join(out) + "\n"
 
 

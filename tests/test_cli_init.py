@@ -219,7 +219,9 @@ def test_an_existing_template_is_merged_and_gitignore_left_alone(bot: Path) -> N
     lines = (bot / ".env.example").read_text().splitlines()
     # LOG_LEVEL has a default: optional, commented out with it (issue 21 item 7)
     assert (
-        lines[0] == "# Keys for the bot" and "MY_OWN_KEY=" in lines and "# LOG_LEVEL=INFO" in lines
+        lines[1:3] == ["# Keys for the bot", "OPENAI_API_KEY="]
+        and "MY_OWN_KEY=" in lines
+        and "# LOG_LEVEL=INFO" in lines
     )
     assert (bot / ".gitignore").read_text() == ".env*\n!.env.example\n"
 

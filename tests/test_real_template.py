@@ -226,8 +226,9 @@ def test_export_and_export_check_use_the_env_example(model_project: Path) -> Non
     assert r.code == 0, r.output
     lines = (model_project / "env.example").read_text().splitlines()
     text = "\n".join(lines)
-    # Its lines kept in order (export adds its record line under the leading comments).
-    assert lines[0] == "# Create a key here: https://platform.openai.com"
+    # Its lines kept in order (export adds its record line first: the leading comment is the
+    # heading of the key below it, and stays right above it).
+    assert lines[1] == "# Create a key here: https://platform.openai.com"
     assert lines[2:4] == ["OPENAI_API_KEY=your_openai_api_key", "DAILY_API_KEY=your-key-here"]
     assert "# LOG_LEVEL=INFO" in text and "# WORKERS=2" in text
     assert not (model_project / ".env.example").exists()
