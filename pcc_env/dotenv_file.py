@@ -217,7 +217,9 @@ def secrets_to_send(
             + ": fill them in, or leave them empty (KEY=) to leave them out"
         )
     empty = env.empty_keys()
-    unset_ok = set(empty_ok()) if empty and not skip_empty and empty_ok is not None else set()
+    unset_ok: Collection[str] = (
+        empty_ok() if empty and not skip_empty and empty_ok is not None else set()
+    )
     refused = [k for k in empty if k not in unset_ok and k.upper() not in unset_ok]
     if refused and not skip_empty:
         problems.append(

@@ -307,7 +307,9 @@ def merge_env_files(
         for key in empty:
             merged[key] = ""
     empty_keys = [k for k, v in merged.items() if not v]
-    unset_ok = set(empty_ok()) if empty_keys and not skip_empty and empty_ok is not None else set()
+    unset_ok: Collection[str] = (
+        empty_ok() if empty_keys and not skip_empty and empty_ok is not None else set()
+    )
     refused = [k for k in empty_keys if k not in unset_ok and k.upper() not in unset_ok]
     if refused and not skip_empty:
         problems.append(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 import typer
 
@@ -306,7 +306,7 @@ def push(
         settings=settings,
         every=all_targets,
     )
-    defaults: dict[str | None, list[str]] = {}
+    defaults: dict[str | None, EmptyKeys] = {}
     wanted = _values_per_set(
         resolved,
         no_interpolate,
@@ -322,11 +322,13 @@ def push(
         how = PushOptions(prune, dry_run, yes, no_wait, timeout, json, force)
         after = AfterPush(redeploy, redeploy_timeout, json)
         if len(wanted) == 1 and not all_targets:
-            _push_one(client, state, wanted[0], how, after, defaults.get(wanted[0][0], []))
+            _push_one(
+                client, state, wanted[0], how, after, defaults.get(wanted[0][0], NO_EMPTY_KEYS)
+            )
         else:
             for name, keys in defaults.items():
                 label = f"target '{name}': " if name else ""
-                for note in empty_default_notes(keys):
+                for note in empty_default_notes(*keys):
                     info(f"{label}{note}")
             _push_many(client, state, wanted, how, after)
 
@@ -355,7 +357,7 @@ def _values_per_set(
     prune: bool,
     *,
     from_env: bool = False,
-    empty_defaults: dict[str | None, list[str]] | None = None,
+    empty_defaults: dict[str | None, EmptyKeys] | None = None,
 ) -> list[Wanted]:
     """(target, set, values) for every set, after every local guard of every target: one
     ``InputError`` naming them all, before any request. ``from_env``: the values of the
@@ -387,11 +389,12 @@ def _values_per_set(
             problems.extend(f"{label}{head}{p}" for p in exc.problems)
             continue
         defaults = [k for k in skipped if optional.has(k)] if not skip_empty else []
-        skipped = [k for k in skipped if k not in defaults]
+        outside = [k for k in skipped if optional.outside(k)] if not skip_empty else []
+        skipped = [k for k in skipped if k not in defaults and k not in outside]
         if skipped:
             warn(f"{label}left out keys with empty values: {', '.join(skipped)}")
-        if defaults and empty_defaults is not None:
-            empty_defaults[t.name] = defaults
+        if (defaults or outside) and empty_defaults is not None:
+            empty_defaults[t.name] = EmptyKeys(defaults, outside)
         wanted.extend((t.name, st, values) for st in t.sets)
     if problems:
         raise InputError(problems)
@@ -399,16 +402,20 @@ def _values_per_set(
 
 
 class _OptionalKeys:
-    """The env names of the target's settings model that have a default and that the model reads
-    as unset when empty (``runtime.optional_env_names``), computed once and only when asked (a
-    .env with an empty value): a push of a full .env never imports the bot's model. A model that
-    cannot be loaded gives none, so the empty values are refused as they were."""
+    """The env names whose empty value is no value to send and none to refuse: the fields of
+    the target's settings model that have a default and that it reads as unset when empty
+    (``runtime.optional_env_names``), and the keys the model does not hold at all (a template's
+    key that only another program reads, such as a server's ``PIPECAT_API_KEY``). Computed once
+    and only when asked (a .env with an empty value): a push of a full .env never imports the
+    bot's model. A model that cannot be loaded gives none, so the empty values are refused as
+    they were."""
 
     def __init__(self, ref: str | None) -> None:
         self.ref = ref
         self._names: set[str] | None = None
+        self._modelled: set[str] = set()
 
-    def __call__(self) -> set[str]:
+    def __call__(self) -> _OptionalKeys:
         if self._names is None:
             self._names = set()
             try:
@@ -416,23 +423,56 @@ class _OptionalKeys:
             except (ConfigError, InputError):
                 model = None
             if model is not None:
-                from pcc_env.runtime import optional_env_names
+                from pcc_env.runtime import describe, optional_env_names
 
                 self._names = optional_env_names(model)
-        return self._names
+                self._modelled = {d.env_name.upper() for d in describe(model)}
+        return self
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and (self.has(key) or self.outside(key))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self()._names or ()))
+
+    def __len__(self) -> int:
+        return len(self()._names or ())
 
     def has(self, key: str) -> bool:
-        names = self() if self._names is None else self._names
+        """A field of the model with a default."""
+        names = self()._names or set()
         return key in names or key.upper() in names
 
+    def outside(self, key: str) -> bool:
+        """A key the model (once loaded) does not hold."""
+        return bool(self()._modelled) and key.upper() not in self._modelled
 
-def empty_default_notes(keys: Sequence[str]) -> list[str]:
-    """The plan's lines for the keys left empty that keep their default."""
-    return [f"{escape_text(k)} empty: default used, not sent" for k in keys]
+
+def empty_default_notes(keys: Sequence[str], outside: Sequence[str] = ()) -> list[str]:
+    """The plan's lines for the keys left empty: defaults kept, or keys no field reads."""
+    return [f"{escape_text(k)} empty: default used, not sent" for k in keys] + [
+        f"{escape_text(k)} empty: not in the settings model, not sent" for k in outside
+    ]
 
 
-def _plan_json(plan: PushPlan, defaults: Sequence[str]) -> dict[str, Any]:
-    return {**plan.to_json(), "emptyDefaults": list(defaults)} if defaults else plan.to_json()
+class EmptyKeys(NamedTuple):
+    """Keys of a target left empty and not sent: fields keeping their default, and keys the
+    settings model does not hold."""
+
+    defaults: Sequence[str] = ()
+    outside: Sequence[str] = ()
+
+
+NO_EMPTY_KEYS = EmptyKeys()
+
+
+def _plan_json(plan: PushPlan, empty: EmptyKeys) -> dict[str, Any]:
+    out = plan.to_json()
+    if empty.defaults:
+        out["emptyDefaults"] = list(empty.defaults)
+    if empty.outside:
+        out["emptyNotInModel"] = list(empty.outside)
+    return out
 
 
 def _environ_values(
@@ -459,7 +499,7 @@ def _push_one(
     wanted: Wanted,
     how: PushOptions,
     after: AfterPush,
-    defaults: Sequence[str] = (),
+    defaults: EmptyKeys = NO_EMPTY_KEYS,
 ) -> None:
     """One set: the plan (with the keys left empty that keep their default), then the write."""
     from pcc_env.sync import apply_push, fetch_remote, plan_push
@@ -469,7 +509,7 @@ def _push_one(
     )  # fmt: skip
 
     _, st, values = wanted
-    notes = empty_default_notes(defaults)
+    notes = empty_default_notes(*defaults)
     remote = fetch_remote(client, st.set_name)
     plan = plan_push(
         st.set_name,
