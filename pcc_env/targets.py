@@ -60,16 +60,6 @@ class Target:
     def label(self) -> str:
         return self.name or "(default)"
 
-    def single(self) -> SetTarget:
-        """The one set of this target; a clear error when it fans out to several regions."""
-        if len(self.sets) != 1:
-            regions = ", ".join(s.region or DEFAULT_REGION for s in self.sets)
-            raise ConfigError(
-                f"target '{self.label}' has {len(self.sets)} secret sets ({regions}); "
-                "pass --region to pick one"
-            )
-        return self.sets[0]
-
     def to_json(self) -> dict[str, Any]:
         return {
             "target": self.name,

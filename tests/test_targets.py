@@ -73,10 +73,8 @@ region = "eu-central"
     assert [s.region for s in prod.sets] == ["us-west", "us-east", "eu-central"]
     assert prod.env_files == (Path(".env"), Path(".env.prod"))
     assert prod.settings == "bot:Settings"
-    with pytest.raises(ConfigError, match="3 secret sets"):
-        prod.single()
-    assert resolve_target(project_settings, "prod", region="us-east").single() == SetTarget(
-        "bot-us-east", "us-east"
+    assert resolve_target(project_settings, "prod", region="us-east").sets == (
+        SetTarget("bot-us-east", "us-east"),
     )
     with pytest.raises(ConfigError, match="no region 'ap-south'"):
         resolve_target(project_settings, "prod", region="ap-south")

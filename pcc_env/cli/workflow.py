@@ -56,7 +56,6 @@ if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
     from pcc_env.client import SecretsClient
-    from pcc_env.deploy_config import DeployConfig
     from pcc_env.discover import FoundModel
     from pcc_env.dotenv_file import TemplateEntry
     from pcc_env.redeploy import AgentView
@@ -76,18 +75,6 @@ NOTHING_TO_PUSH = (
     "Use --force to send them anyway."
 )
 MARK_STYLE = {"+": "green", "~": "yellow", "=": "dim", "-": "red"}
-
-
-@dataclass(frozen=True)
-class Target:
-    """The one secret set a single-set command works on, and where its inputs come from."""
-
-    set_name: str
-    region: str | None
-    deploy: DeployConfig | None
-    env_files: tuple[Path, ...] = (Path(".env"),)
-    settings: str | None = None
-    name: str | None = None
 
 
 def resolve_targets(
@@ -149,33 +136,6 @@ def _shared_sets(shared: list[targets.SharedSet], refuse: bool) -> None:
             "pyproject.toml ('set', or a deploy file with its own secret_set). Nothing was sent."
         )
     warn(f"{clashes}: push, watch and redeploy refuse these targets until each has its own set")
-
-
-def resolve_target(
-    set_name: str | None,
-    region: str | None,
-    deploy_file: Path | None,
-    *,
-    need_set: bool = True,
-    target: str | None = None,
-    env_file: Path | None = None,
-    settings: str | None = None,
-    on_shared: SharedSetPolicy = "refuse",
-) -> Target:
-    """The one set of --set/--region, --target, or the deploy file; a clear error when a
-    target fans out to several regions and --region does not pick one."""
-    (t,) = resolve_targets(
-        target,
-        set_name=set_name,
-        region=region,
-        deploy_file=deploy_file,
-        env_file=env_file,
-        settings=settings,
-        need_set=need_set,
-        on_shared=on_shared,
-    )
-    one = t.single() if t.sets else targets.SetTarget("", region)
-    return Target(one.set_name, one.region, t.deploy, t.env_files, t.settings, t.name)
 
 
 def default_env_file(env_file: Path | None) -> Path:
