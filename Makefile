@@ -15,7 +15,7 @@ PLUGIN_STAMP := $(PLUGIN_VENV)/.installed
 # from source, which slows the tests and skews start-up benchmarks. Let Python cache bytecode.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: test demo lint typecheck unit bench install clean
+.PHONY: test demo docs docs-commands lint typecheck unit bench install clean
 
 install: $(STAMP)
 
@@ -71,8 +71,18 @@ test: lint typecheck unit
 demo: $(STAMP)
 	$(VENV)/bin/pcc-env demo
 
+# The site in docs/ (mkdocs-material), strict: a broken link or anchor, or a stale commands
+# reference, fails the build. `make test` builds it too (tests/test_docs.py).
+docs: $(STAMP)
+	$(PY) scripts/gen_commands.py --check
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# Rewrite docs/commands.md from the CLI after a command's help changed.
+docs-commands: $(STAMP)
+	$(PY) scripts/gen_commands.py
+
 bench: $(STAMP) $(PIPECAT_STAMP)
 	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat $(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(PIPECAT_VENV) $(PLUGIN_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(PIPECAT_VENV) $(PLUGIN_VENV) .mypy_cache .ruff_cache .pytest_cache site

@@ -20,6 +20,7 @@ import yaml
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.testing import run_emulator
 from tests.cli_helpers import ROOT, Result, cli_env, run_cli
+from tests.docs_pages import page
 from tests.test_cli_init import ENV as BOT_ENV
 from tests.test_cli_init import make_bot
 from tests.test_cli_redeploy import deploy
@@ -210,7 +211,7 @@ def test_the_hooks_manifest() -> None:
 
 
 def test_the_readme_pre_commit_config_is_the_manifest() -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = page("ci.md")  # the README's pre-commit section moved to docs/ci.md
     match = re.search(r"<!-- pre-commit-config[^>]*-->\n```yaml\n(.*?)```", readme, re.S)
     assert match
     (repo,) = yaml.safe_load(match.group(1))["repos"]
@@ -407,7 +408,7 @@ def test_push_from_env_leaks_nothing(emulator: EmulatorServer, project: Path) ->
 
 
 def readme_job() -> dict[str, Any]:
-    readme = (ROOT / "README.md").read_text()
+    readme = page("ci.md")  # the README's CI section moved to docs/ci.md
     match = re.search(r"<!-- ci-job[^>]*-->\n```yaml\n(.*?)```", readme, re.S)
     assert match, "the README's GitHub Actions job is marked <!-- ci-job -->"
     workflow = yaml.safe_load(match.group(1))

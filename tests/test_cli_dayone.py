@@ -16,6 +16,7 @@ from tests import test_no_leaks as leaks
 from tests.cli_helpers import run_against as cli
 from tests.cli_helpers import run_cli
 from tests.cli_helpers import write_requests as writes
+from tests.docs_pages import page
 
 # 1. Reading a model needs no secrets ---------------------------------------------------------
 
@@ -690,8 +691,6 @@ def run_pytest(directory: Path, *args: str) -> str:
 
 
 def test_pcc_emulator_fixture_is_a_registered_plugin(tmp_path: Path) -> None:
-    from tests.cli_helpers import ROOT
-
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     # No pytest_plugins line: the entry point brings the fixture.
     (tmp_path / "test_plain.py").write_text(PLUGIN_TEST.format(plugins=""))
@@ -699,7 +698,7 @@ def test_pcc_emulator_fixture_is_a_registered_plugin(tmp_path: Path) -> None:
     old_way = PLUGIN_TEST.format(plugins='pytest_plugins = ["pcc_env.testing"]')
     (tmp_path / "test_old_way.py").write_text(old_way)
     # The README's example.
-    readme = (ROOT / "README.md").read_text()
+    readme = page("runtime.md")  # the README's testing section moved to docs/runtime.md
     (example,) = [
         b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "pcc_emulator" in b
     ]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
+import textwrap
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -84,9 +86,50 @@ def stderr() -> Console:
     return _stderr
 
 
+def terminal_width(stream: Any) -> int | None:
+    """The width of the terminal ``stream`` shows on (``COLUMNS`` first, as rich reads it), or
+    None when it is not a terminal or does not say: piped output is never wrapped."""
+    try:
+        if not stream.isatty():
+            return None
+        columns = os.environ.get("COLUMNS", "")
+        width = int(columns) if columns.isdigit() else os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return None
+    return width if width > 0 else None
+
+
+def fit(text: str, width: int | None) -> str:
+    """``text`` with each line longer than ``width`` wrapped at spaces. A terminal folds a long
+    line at its last column, cutting a word in two ("'us-wes" / "t'"); here words stay whole,
+    hyphenated ones too (a region, a host), and a word longer than a line keeps a line of its
+    own. Continuation lines take the line's indent plus two spaces."""
+    if width is None:
+        return text
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            lines.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip(" ")))
+        lines.extend(
+            textwrap.wrap(
+                line,
+                width,
+                subsequent_indent=indent + "  ",
+                break_long_words=False,
+                break_on_hyphens=False,
+                expand_tabs=False,
+                replace_whitespace=False,
+            )
+            or [line]
+        )
+    return "\n".join(lines)
+
+
 def _to_stderr(text: str, style: str | None = None) -> None:
     if sys.stderr.isatty():
-        stderr().print(text, markup=False, style=style)
+        stderr().print(fit(text, terminal_width(sys.stderr)), markup=False, style=style)
     else:
         print(text, file=sys.stderr, flush=True)
 
@@ -109,14 +152,16 @@ def printable(message: str) -> str:
 
 
 def echo(message: str = "", *, flush: bool = False) -> None:
-    """Plain text to stdout (no markup interpretation)."""
-    print(printable(message), flush=flush)
+    """Plain text to stdout (no markup interpretation), wrapped at spaces on a terminal."""
+    print(fit(printable(message), terminal_width(sys.stdout)), flush=flush)
 
 
 def styled(message: str, style: str) -> None:
-    """A stdout line coloured on a terminal, plain when piped."""
+    """A stdout line coloured on a terminal (wrapped at spaces), plain when piped."""
     if is_tty():
-        stdout().print(printable(message), style=style, markup=False)
+        stdout().print(
+            fit(printable(message), terminal_width(sys.stdout)), style=style, markup=False
+        )
     else:
         echo(message)
 
@@ -187,7 +232,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | No
             if n:
                 echo()
             for header, cell in zip(headers, row, strict=True):
-                echo(f"{header}: {cell}")
+                print(printable(f"{header}: {cell}"))  # never wrapped: the value stays whole
         return
     if title:
         print(title)
