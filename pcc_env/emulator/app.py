@@ -25,9 +25,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pcc_env.emulator.build_store import BuildStore
+from pcc_env.emulator.routes import builds as build_routes
 from pcc_env.emulator.routes import instruments, organization, schema
 from pcc_env.emulator.routes.agents import agents_router
 from pcc_env.emulator.routes.common import AUTHENTICATED, INVALID_FORMAT, ORGANIZATION
+from pcc_env.emulator.routes.logs import logs_router
 from pcc_env.emulator.routes.secrets import secrets_router
 from pcc_env.emulator.state import (
     FAULTS,
@@ -108,7 +111,7 @@ class _Instrument:
                 note(message["status"])
             await send(message)
 
-        if _declared_length(scope) > MAX_BODY_BYTES:
+        if _declared_length(scope) > _body_limit(scope):
             await _error(413, TOO_LARGE, "PAYLOAD_TOO_LARGE")(scope, receive, send_and_note)
             return
         try:
@@ -125,6 +128,24 @@ class _Instrument:
             )
         finally:
             note(None)
+
+
+def _body_limit(scope: Scope) -> int:
+    """1 MiB for the API; a build context's upload may be larger."""
+    upload = scope.get("path") == build_routes.UPLOAD_PATH
+    return build_routes.MAX_UPLOAD_BYTES if upload else MAX_BODY_BYTES
+
+
+class _BodyLimits:
+    """Starlette's body limit (which counts chunked bodies too), at ``_body_limit``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.api = RequestBodyLimitMiddleware(app, max_body_size=MAX_BODY_BYTES)
+        self.upload = RequestBodyLimitMiddleware(app, max_body_size=build_routes.MAX_UPLOAD_BYTES)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limited = self.api if _body_limit(scope) == MAX_BODY_BYTES else self.upload
+        await limited(scope, receive, send)
 
 
 def _log_request(scope: Scope, status: int | None, seconds: float) -> None:
@@ -165,7 +186,8 @@ def create_app(config: EmulatorConfig) -> FastAPI:
     )
     if config.remember_token and config.db != ":memory:":
         config = dataclasses.replace(config, token=store.remember_token(config.token))
-    emu = Emulator(config=config, store=store, rng=random.Random(config.fault_seed))
+    builds = BuildStore(store, org=config.org, build_delay=config.build_delay)
+    emu = Emulator(config=config, store=store, builds=builds, rng=random.Random(config.fault_seed))
 
     # The schema and its viewers are served by ``routes.schema``, behind the token.
     app = FastAPI(
@@ -179,13 +201,17 @@ def create_app(config: EmulatorConfig) -> FastAPI:
     # Starlette counts the bytes of every body as it is read (chunked ones too) and raises a 413
     # HTTPException, which the handler below turns into our error shape. It sits inside
     # _Instrument, which answers a too-large Content-Length itself, before reading anything.
-    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY_BYTES)
+    app.add_middleware(_BodyLimits)
     app.add_middleware(_Instrument, emulator=emu)
     _add_error_handlers(app)
 
     for org_surface, prefix, guard in ((False, "/v1", AUTHENTICATED), (True, _ORG, ORGANIZATION)):
         app.include_router(secrets_router(org_surface), prefix=prefix, dependencies=guard)
         app.include_router(agents_router(org_surface), prefix=prefix, dependencies=guard)
+        app.include_router(logs_router(org_surface), prefix=prefix, dependencies=guard)
+        app.include_router(build_routes.router, prefix=prefix, dependencies=guard)
+    # The presigned upload carries a signed policy, not the token (as S3 does).
+    app.include_router(build_routes.upload_router)
     app.include_router(organization.organization_router, prefix=_ORG, dependencies=ORGANIZATION)
     app.include_router(organization.organizations_router, prefix="/v1", dependencies=AUTHENTICATED)
     app.include_router(schema.router, dependencies=AUTHENTICATED)

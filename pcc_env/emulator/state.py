@@ -11,6 +11,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pcc_env.emulator.build_store import BuildStore
 from pcc_env.emulator.store import Store, StoreError, bad_request
 from pcc_env.rules import DEFAULT_REGION
 
@@ -35,6 +36,8 @@ class EmulatorConfig:
     fail_sets: tuple[str, ...] = ()
     deploy_delay: float = 1.0
     fail_agents: tuple[str, ...] = ()
+    # Seconds a Cloud Build takes (status "building", then "success" or "failed").
+    build_delay: float = 1.0
     latency_ms: float = 0.0
     fault_rate: float = 0.0
     fault_seed: int | None = None
@@ -62,6 +65,7 @@ class Emulator:
 
     config: EmulatorConfig
     store: Store
+    builds: BuildStore
     rng: random.Random = field(default_factory=random.Random)
     _in_flight: set[str] = field(default_factory=set)
     _stats_lock: threading.Lock = field(default_factory=threading.Lock)

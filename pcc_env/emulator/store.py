@@ -81,6 +81,11 @@ CREATE TABLE IF NOT EXISTS deployments (
     fail       INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deployments_by_agent ON deployments (agent_name, seq);
+-- The env var names each deployment was given (names only), for what its agent "prints".
+CREATE TABLE IF NOT EXISTS deployment_env (
+    deployment_id TEXT PRIMARY KEY REFERENCES deployments(id) ON DELETE CASCADE,
+    names         TEXT NOT NULL  -- JSON: {set name: [key, ...]}
+);
 -- The emulator's own settings that outlive a restart (the generated token).
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -343,6 +348,24 @@ class Store:
             db.execute("INSERT INTO meta (key, value) VALUES ('token', ?)", (candidate,))
             return candidate
 
+    def add_schema(self, script: str) -> None:
+        """Tables of another part of the emulator (builds), in the same database and lock."""
+        with self._lock:
+            self._db.executescript(script)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock, for reads."""
+        with self._lock:
+            yield self._db
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction, for another part of the emulator (builds)."""
+        return self._transaction()
+
+    def now(self) -> float:
+        return self._clock()
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: all of it is applied, or none of it."""
@@ -571,6 +594,18 @@ class Store:
             ).fetchone()
         return None if row is None else _deployment(row)
 
+    def deployments_of(self, agent: str) -> list[tuple[DeploymentRow, dict[str, list[str]]]]:
+        """Every deployment of ``agent``, oldest first, with the env var names it was given
+        (``{}`` for one made before the emulator recorded them)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join('d.' + c.strip() for c in _DEPLOYMENT_COLUMNS.split(','))}, "
+                "e.names FROM deployments d LEFT JOIN deployment_env e ON e.deployment_id = d.id "
+                "WHERE d.agent_name = ? ORDER BY d.seq",
+                (agent,),
+            ).fetchall()
+        return [(_deployment(row), json.loads(row[8]) if row[8] else {}) for row in rows]
+
     @staticmethod
     def _agent_state(db: sqlite3.Connection, row: Sequence[Any], now: float) -> AgentState:
         name = row[0]
@@ -643,6 +678,20 @@ class Store:
                 now + self.deploy_delay,
                 int(fail),
             ),
+        )
+        names = {
+            set_name: [
+                k
+                for (k,) in db.execute(
+                    "SELECT key FROM secrets WHERE set_name = ? ORDER BY rowid", (set_name,)
+                )
+            ]
+            for kind, set_name in config.bindings()
+            if kind == "secret"
+        }
+        db.execute(
+            "INSERT INTO deployment_env (deployment_id, names) VALUES (?, ?)",
+            (deployment_id, json.dumps(names)),
         )
         return deployment_id
 

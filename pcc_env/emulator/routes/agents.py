@@ -29,7 +29,8 @@ def agent_state(emu: Emulator, name: str, missing: str) -> AgentState:
 
 
 async def _create_agent(emu: Emulator, request: Request, org_surface: bool) -> dict[str, Any]:
-    name, region, agent_config = agents.parse_create(await json_body(request))
+    body = await json_body(request)
+    name, region, agent_config = agents.parse_create(body, emu.builds.image_of)
     emu.check_region(region)
 
     def apply() -> AgentWrite:
@@ -45,7 +46,7 @@ async def _create_agent(emu: Emulator, request: Request, org_surface: bool) -> d
 async def _update_agent(
     emu: Emulator, name: str, body: dict[str, Any], org_surface: bool
 ) -> dict[str, Any]:
-    patch = agents.parse_update(body)
+    patch = agents.parse_update(body, emu.builds.image_of)
     if not agents.valid_agent_name(name):
         raise not_found_error(SERVICE_NOT_FOUND)  # a name that cannot exist
 
