@@ -498,3 +498,74 @@ def test_a_context_that_escapes_is_refused(cloud: Cloud) -> None:
     assert build["status"] == "failed" and "unsafe path" in build["errorMessage"]
     garbage = _upload(cloud.emulator, cloud.rest, b"not a tarball")
     assert "not a gzip-compressed tar archive" in garbage.json()["build"]["errorMessage"]
+
+
+# An image that leaves out a module bot.py imports --------------------------------------------
+
+
+def test_an_image_without_settings_py_builds_but_its_agent_dies_at_start_up(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    """pipecat init's Dockerfile copies bot.py alone: the build succeeds (as Docker's would),
+    and the agent stops at its first import, as it would on Pipecat Cloud."""
+    project = _project(
+        tmp_path, dockerfile=DOCKERFILE.replace("COPY ./settings.py settings.py\n", "")
+    )
+    cloud.put_set("built-secrets", DAILY_API_KEY="v1")
+    r = cloud(project, "deploy", "--yes")
+    out = _output(r)
+    assert r.returncode != 0 and "Build Complete" in out and "PCC_UNKNOWN_ERROR" in out
+    (build,) = cloud.builds()
+    assert build["status"] == "success"
+    revision = cloud.rest.get("/v1/agents/built-agent").json()["currentRevision"]
+    assert revision["phase"] == "Failed"
+    assert revision["health"]["message"] == "ModuleNotFoundError: No module named 'settings'"
+    logs = cloud(tmp_path, "agent", "logs", "built-agent")
+    assert "ERROR:    ModuleNotFoundError: No module named 'settings'" in logs.stdout
+    # shipping it makes the next deploy run
+    (project / "Dockerfile").write_text(DOCKERFILE)
+    fixed = cloud(project, "deploy", "--yes")
+    assert fixed.returncode == 0, _output(fixed)
+    assert cloud.rest.get("/v1/agents/built-agent").json()["ready"]
+
+
+@pytest.mark.parametrize(
+    ("bot", "extra", "dies"),
+    [
+        ("import settings\n", {"settings.py": ""}, "settings"),
+        (
+            "from config.values import X\n",
+            {"config/__init__.py": "", "config/values.py": ""},
+            "config",
+        ),
+        ("import helpers\n", {"helpers.py": "import settings\n", "settings.py": ""}, "settings"),
+        ("try:\n    import settings\nexcept ImportError:\n    pass\n", {"settings.py": ""}, None),
+        ("import pipecat\nimport os\n", {}, None),  # not project modules
+        ("import settings\n", {}, None),  # not in the context: a package the image installs
+    ],
+)
+def test_which_imports_make_an_agent_die(
+    cloud: Cloud, bot: str, extra: dict[str, str], dies: str | None
+) -> None:
+    copies = "COPY bot.py helpers.py* ./\n" if "helpers.py" in extra else "COPY bot.py ./\n"
+    files = {"Dockerfile": "FROM base\n" + copies, "bot.py": bot, **extra}
+    build = _upload(cloud.emulator, cloud.rest, _tarball(files)).json()["build"]
+    assert build["status"] == "success"
+    cloud.rest.post("/v1/agents", json={"serviceName": "importer", "buildId": build["id"]})
+    agent = cloud.rest.get("/v1/agents/importer").json()
+    if dies is None:
+        assert agent["ready"], agent
+    else:
+        assert agent["currentRevision"]["health"]["message"] == (
+            f"ModuleNotFoundError: No module named '{dies}'"
+        )
+
+
+def test_uploads_waiting_for_their_build_are_bounded(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pcc_env.emulator import build_store
+
+    monkeypatch.setattr(build_store, "MAX_PENDING_BYTES", 64)
+    r = _upload(cloud.emulator, cloud.rest, b"x" * 100)
+    assert r.status_code == 413

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pcc_env.emulator.agents import iso
+from pcc_env.emulator.builds import ENTRY
 from pcc_env.emulator.store import DEPLOYMENT_FAILED_MESSAGE, DeploymentRow
 from pcc_env.rules import escape_text
 
@@ -50,7 +51,17 @@ def deployment_lines(
         LogLine(f"INFO:     environment variables given: {len(names)} (names only)", at, row.id)
     )
     if now >= ready:
-        if row.fail:
+        if row.fail and row.startup_error:
+            lines.append(LogLine(f"ERROR:    {row.startup_error}", ready, row.id))
+            lines.append(
+                LogLine(
+                    f"ERROR:    (emulated: {ENTRY} imports it and the image's Dockerfile does not "
+                    "copy it)",
+                    ready,
+                    row.id,
+                )
+            )
+        elif row.fail:
             lines.append(LogLine(f"ERROR:    {DEPLOYMENT_FAILED_MESSAGE}", ready, row.id))
         else:
             lines.append(LogLine("INFO:     Application startup complete.", ready, row.id))

@@ -185,7 +185,9 @@ def _revision(state: AgentState) -> RevisionInfo:
         health = RevisionHealth(ready=True)
     elif phase == "Failed":
         health = RevisionHealth(
-            ready=False, reason=DEPLOYMENT_FAILED_REASON, message=DEPLOYMENT_FAILED_MESSAGE
+            ready=False,
+            reason=DEPLOYMENT_FAILED_REASON,
+            message=state.desired.startup_error or DEPLOYMENT_FAILED_MESSAGE,
         )
     return RevisionInfo(deployment_id=state.desired.id, phase=phase, health=health)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
+import sqlite3
 import threading
 import uuid
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from pcc_env.emulator.store import Store, StoreError, bad_request
 
 UPLOAD_TTL = 15 * 60.0
 MAX_PENDING_UPLOADS = 64
+MAX_PENDING_BYTES = 256 << 20  # uploads not yet built, together (they are held in memory)
 UPLOAD_NOT_FOUND = "Upload not found or expired"
 REGION_MISMATCH = "Region must match the region used when getting the upload URL"
 BUILD_NOT_FOUND = "Build not found"
@@ -42,13 +44,14 @@ CREATE TABLE IF NOT EXISTS builds (
     image_uri       TEXT NOT NULL,
     files           TEXT NOT NULL,  -- JSON: [[path, size], ...], never contents
     copied          TEXT NOT NULL,  -- JSON: [path, ...]
-    log             TEXT NOT NULL   -- JSON: [line, ...]
+    log             TEXT NOT NULL,  -- JSON: [line, ...]
+    startup_error   TEXT            -- what an agent running its image dies of, if anything
 );
 CREATE INDEX IF NOT EXISTS builds_by_hash ON builds (context_hash, region, dockerfile_path);
 """
 _COLUMNS = (
     "id, region, context_hash, dockerfile_path, context_size, created_at, ready_at, success, "
-    "error_message, image_uri, files, copied, log"
+    "error_message, image_uri, files, copied, log, startup_error"
 )
 
 
@@ -75,6 +78,7 @@ class Build:
     files: tuple[tuple[str, int], ...]
     copied: tuple[str, ...]
     log: tuple[str, ...]
+    startup_error: str | None = None
 
     def status(self, now: float) -> str:
         if now < self.ready_at:
@@ -105,6 +109,7 @@ def _build(row: Sequence[Any]) -> Build:
         files=tuple((p, s) for p, s in json.loads(row[10])),
         copied=tuple(json.loads(row[11])),
         log=tuple(json.loads(row[12])),
+        startup_error=row[13],
     )
 
 
@@ -118,6 +123,7 @@ class BuildStore:
         self._lock = threading.Lock()
         self._fail_next: list[str] = []
         store.add_schema(_SCHEMA)
+        store.image_check = self._startup_error
 
     # Uploads ------------------------------------------------------------------------------------
 
@@ -145,6 +151,13 @@ class BuildStore:
                 raise StoreError(403, "Request has expired or the upload is unknown", "FORBIDDEN")
             if not valid:
                 raise StoreError(403, "Invalid signature", "FORBIDDEN")
+            held = sum(len(u.data or b"") for u in self._uploads.values() if u is not upload)
+            if held + len(data) > MAX_PENDING_BYTES:
+                raise StoreError(
+                    413,
+                    "Too many uploads waiting for their build; create those builds first",
+                    "PAYLOAD_TOO_LARGE",
+                )
             upload.data = data
 
     def _take_upload(self, upload_id: str, region: str) -> bytes:
@@ -197,10 +210,11 @@ class BuildStore:
             files=tuple(files),
             copied=outcome.copied,
             log=outcome.log,
+            startup_error=outcome.startup_error,
         )
         with self.store.transaction() as db:
             db.execute(
-                f"INSERT INTO builds ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO builds ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
                 (
                     build.id,
                     build.region,
@@ -215,9 +229,20 @@ class BuildStore:
                     json.dumps(files),
                     json.dumps(list(build.copied)),
                     json.dumps(list(build.log)),
+                    build.startup_error,
                 ),
             )
         return build, False
+
+    @staticmethod
+    def _startup_error(db: sqlite3.Connection, image: str | None) -> str | None:
+        """For the store, inside its transaction: what a deployment of ``image`` dies of."""
+        if image is None:
+            return None
+        row = db.execute(
+            "SELECT startup_error FROM builds WHERE image_uri = ?", (image,)
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def _cached(self, digest: str, region: str, dockerfile_path: str) -> Build | None:
         now = self.store.now()

@@ -9,6 +9,7 @@ stop. The log lists what each step copied. File contents are never kept: only pa
 
 from __future__ import annotations
 
+import ast
 import gzip
 import hashlib
 import io
@@ -16,7 +17,7 @@ import posixpath
 import re
 import tarfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pcc_env.emulator import dockerfile
@@ -26,6 +27,9 @@ MAX_CONTEXT_BYTES = 500 * 1024 * 1024  # the CLI's own limit, uncompressed
 MAX_CONTEXT_FILES = 50_000
 MAX_DOCKERFILE_BYTES = 1 << 20
 MAX_COPIED_SHOWN = 200  # per step, in the log
+MAX_MODULE_BYTES = 256 << 10  # a .py file read for its imports
+MAX_MODULES_BYTES = 16 << 20  # all of them
+ENTRY = "bot.py"  # what Pipecat Cloud's base image runs
 NOTHING_RUNS = "(emulated by pcc-env: nothing is built or run; COPY/ADD sources are checked)"
 
 
@@ -43,6 +47,8 @@ class ContextFile:
 class Context:
     files: tuple[ContextFile, ...]
     dockerfile: str | None  # the text of the build's Dockerfile, when the context has it
+    # The top-level modules each .py file imports unguarded (names only; no text is kept).
+    imports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def total_size(self) -> int:
@@ -69,7 +75,8 @@ def read_context(data: bytes, dockerfile_path: str) -> Context:
     wanted = _clean(dockerfile_path)
     files: list[ContextFile] = []
     text: str | None = None
-    total = 0
+    imports: dict[str, tuple[str, ...]] = {}
+    total = read = 0
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as tar:
             for member in tar:
@@ -88,10 +95,60 @@ def read_context(data: bytes, dockerfile_path: str) -> Context:
                     handle = tar.extractfile(member)
                     if handle is not None:
                         text = handle.read().decode("utf-8", "replace")
+                if path.endswith(".py") and member.size <= MAX_MODULE_BYTES:
+                    read += member.size
+                    handle = tar.extractfile(member) if read <= MAX_MODULES_BYTES else None
+                    if handle is not None:
+                        imports[path] = _top_imports(handle.read())
     except (tarfile.TarError, EOFError, OSError, zlib.error, gzip.BadGzipFile):
         raise ContextError("invalid build context: not a gzip-compressed tar archive") from None
     files.sort(key=lambda f: f.path)
-    return Context(tuple(files), text)
+    return Context(tuple(files), text, imports)
+
+
+def _top_imports(source: bytes) -> tuple[str, ...]:
+    """The modules a file imports at its top level, outside ``try`` (a guarded import may be
+    missing on purpose): ``import a.b`` and ``from a.b import c`` give ``a``."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ()
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names.extend(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module.split(".")[0])
+    return tuple(dict.fromkeys(names))
+
+
+def missing_module(context: Context, copied: Sequence[str]) -> str | None:
+    """A project module that ``bot.py`` (or a project module it imports) imports, which is in
+    the context but that no step copied: the image lacks it, so the agent would stop at start-up
+    with ``ModuleNotFoundError``. Conservative: a module copied anywhere counts as shipped, and
+    a name with no file in the context is a package the image installs."""
+    entries = sorted((p for p in copied if posixpath.basename(p) == ENTRY), key=len)
+    if not entries:
+        return None
+    base = posixpath.dirname(entries[0])
+    paths = {f.path for f in context.files}
+    shipped = set(copied)
+    seen: set[str] = set()
+    todo = [entries[0]]
+    while todo:
+        for name in context.imports.get(todo.pop(), ()):
+            if name in seen:
+                continue
+            seen.add(name)
+            module = posixpath.join(base, name + ".py")
+            package = posixpath.join(base, name) + "/"
+            local = [p for p in paths if p == module or p.startswith(package)]
+            if not local:
+                continue
+            if not any(p in shipped for p in local):
+                return name
+            todo.extend(p for p in local if p in shipped and p.endswith(".py"))
+    return None
 
 
 # Sources ----------------------------------------------------------------------------------------
@@ -154,6 +211,7 @@ class BuildOutcome:
     log: tuple[str, ...]
     error_message: str | None = None
     copied: tuple[str, ...] = ()
+    startup_error: str | None = None  # what an agent running the image would die of
 
 
 @dataclass
@@ -191,7 +249,7 @@ def run_build(
     if not build_steps:
         return fail("the Dockerfile has no FROM instruction")
     paths = [f.path for f in context.files]
-    copied: list[str] = []
+    copied: dict[str, None] = {}  # in order, once each
     for number, step in enumerate(build_steps, 1):
         ins = step.instruction
         log.add(f"Step {number}/{len(build_steps)} : {ins.text}")
@@ -214,9 +272,17 @@ def run_build(
                 log.add(f" ---> copied {path}")
             if len(found) > MAX_COPIED_SHOWN:
                 log.add(f" ---> ... and {len(found) - MAX_COPIED_SHOWN} more files")
-            copied.extend(p for p in found if p not in copied)
+            copied.update(dict.fromkeys(found))
     if forced_failure is not None:
         return fail(forced_failure)
     log.add(f"Successfully built; pushed {image_uri}")
     log.add("[Container] Phase complete: BUILD State: SUCCEEDED")
-    return BuildOutcome(True, tuple(log.lines), None, tuple(copied))
+    missing = missing_module(context, tuple(copied))
+    startup_error = None if missing is None else f"ModuleNotFoundError: No module named '{missing}'"
+    return BuildOutcome(
+        True,
+        tuple(log.lines),
+        None,
+        tuple(copied),
+        escape_text(startup_error) if startup_error else None,
+    )

@@ -14,6 +14,7 @@ does not expose this, so only the ``/_emulator`` surface shows it).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fnmatch
 import hashlib
 import hmac
@@ -84,7 +85,8 @@ CREATE INDEX IF NOT EXISTS deployments_by_agent ON deployments (agent_name, seq)
 -- The env var names each deployment was given (names only), for what its agent "prints".
 CREATE TABLE IF NOT EXISTS deployment_env (
     deployment_id TEXT PRIMARY KEY REFERENCES deployments(id) ON DELETE CASCADE,
-    names         TEXT NOT NULL  -- JSON: {set name: [key, ...]}
+    names         TEXT NOT NULL,  -- JSON: {set name: [key, ...]}
+    startup_error TEXT            -- what its agent died of at start-up (an image from a build)
 );
 -- The emulator's own settings that outlive a restart (the generated token).
 CREATE TABLE IF NOT EXISTS meta (
@@ -241,6 +243,7 @@ class DeploymentRow:
     created_at: float
     ready_at: float
     fail: bool
+    startup_error: str | None = None
 
     def phase(self, now: float) -> Phase:
         if now < self.ready_at:
@@ -320,6 +323,8 @@ class Store:
         self.deploy_delay = deploy_delay
         self.fail_agent_patterns = tuple(fail_agent_patterns)
         self._clock = clock
+        # What a deployment of an image dies of at start-up (set by the builds), if anything.
+        self.image_check: Callable[[sqlite3.Connection, str | None], str | None] | None = None
         self._lock = threading.Lock()
         if path != ":memory:":
             _create_private_file(path)
@@ -600,17 +605,27 @@ class Store:
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {', '.join('d.' + c.strip() for c in _DEPLOYMENT_COLUMNS.split(','))}, "
-                "e.names FROM deployments d LEFT JOIN deployment_env e ON e.deployment_id = d.id "
+                "e.names, e.startup_error FROM deployments d "
+                "LEFT JOIN deployment_env e ON e.deployment_id = d.id "
                 "WHERE d.agent_name = ? ORDER BY d.seq",
                 (agent,),
             ).fetchall()
-        return [(_deployment(row), json.loads(row[8]) if row[8] else {}) for row in rows]
+        return [
+            (
+                dataclasses.replace(_deployment(row), startup_error=row[9]),
+                json.loads(row[8] or "{}"),
+            )
+            for row in rows
+        ]
 
     @staticmethod
     def _agent_state(db: sqlite3.Connection, row: Sequence[Any], now: float) -> AgentState:
         name = row[0]
         desired = db.execute(
             f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployments WHERE id = ?", (row[7],)
+        ).fetchone()
+        died = db.execute(
+            "SELECT startup_error FROM deployment_env WHERE deployment_id = ?", (row[7],)
         ).fetchone()
         reconciled = db.execute(
             "SELECT id FROM deployments WHERE agent_name = ? AND ready_at <= ? "
@@ -633,7 +648,9 @@ class Store:
             ),
             created_at=row[8],
             updated_at=row[9],
-            desired=_deployment(desired),
+            desired=dataclasses.replace(
+                _deployment(desired), startup_error=None if died is None else died[0]
+            ),
             reconciled_id=None if reconciled is None else reconciled[0],
             available=available is not None,
             now=now,
@@ -665,7 +682,10 @@ class Store:
     ) -> str:
         now = self._clock()
         deployment_id = str(uuid.uuid4())
-        fail = any(fnmatch.fnmatchcase(name, p) for p in self.fail_agent_patterns)
+        startup_error = None if self.image_check is None else self.image_check(db, config.image)
+        fail = startup_error is not None or any(
+            fnmatch.fnmatchcase(name, p) for p in self.fail_agent_patterns
+        )
         db.execute(
             f"INSERT INTO deployments ({_DEPLOYMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -690,8 +710,8 @@ class Store:
             if kind == "secret"
         }
         db.execute(
-            "INSERT INTO deployment_env (deployment_id, names) VALUES (?, ?)",
-            (deployment_id, json.dumps(names)),
+            "INSERT INTO deployment_env (deployment_id, names, startup_error) VALUES (?, ?, ?)",
+            (deployment_id, json.dumps(names), startup_error),
         )
         return deployment_id
 

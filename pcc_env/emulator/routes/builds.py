@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from pcc_env.emulator.agents import iso
 from pcc_env.emulator.build_store import BUILD_NOT_FOUND, Build
@@ -155,7 +156,8 @@ async def create_build(request: Request, emu: Emu) -> JSONResponse:
         raise bad_request(INVALID_FORMAT)
     region = _region(body, emu)
     await emu.latency()
-    build, cached = emu.builds.create(upload_id, region, dockerfile_path)
+    # Reading the context is CPU work: off the event loop, so other requests are served.
+    build, cached = await run_in_threadpool(emu.builds.create, upload_id, region, dockerfile_path)
     return JSONResponse(
         {"build": answer(build, emu), "contextHash": build.context_hash, "cached": cached},
         status_code=200 if cached else 201,
