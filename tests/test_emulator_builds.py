@@ -443,6 +443,15 @@ def test_the_upload_needs_the_signed_policy(cloud: Cloud) -> None:
             ".dockerignore: stat *.py: file does not exist",
         ),
         (
+            {
+                "Dockerfile": "FROM x\nRUN --mount=type=cache,target=/root/.cache/uv \\\n"
+                "    --mount=type=bind,source=uv.lock,target=uv.lock \\\n"
+                "    uv sync --locked\n",
+                "pyproject.toml": "",
+            },
+            'Dockerfile line 2: failed to compute cache key: "/uv.lock": not found',
+        ),
+        (
             {"Dockerfile": "FROM x\nRUN exit 3\n"},
             "Dockerfile line 2: The command '/bin/sh -c exit 3' returned a non-zero code: 3",
         ),
@@ -569,3 +578,16 @@ def test_uploads_waiting_for_their_build_are_bounded(
     monkeypatch.setattr(build_store, "MAX_PENDING_BYTES", 64)
     r = _upload(cloud.emulator, cloud.rest, b"x" * 100)
     assert r.status_code == 413
+
+
+def test_a_bind_mount_reads_the_context_but_copies_nothing(cloud: Cloud) -> None:
+    dockerfile = (
+        "FROM x\nRUN --mount=type=bind,source=uv.lock,target=uv.lock "
+        "--mount=type=bind,from=other,source=/x,target=/x uv sync\nCOPY bot.py .\n"
+    )
+    files = {"Dockerfile": dockerfile, "uv.lock": "", "bot.py": ""}
+    build = _upload(cloud.emulator, cloud.rest, _tarball(files)).json()["build"]
+    assert build["status"] == "success", build
+    assert cloud.rest.get(f"/_emulator/builds/{build['id']}").json()["copied"] == ["bot.py"]
+    logs = cloud.rest.get(f"/v1/builds/{build['id']}/logs").json()["logs"]
+    assert " ---> mounted uv.lock (a bind mount: not in the image)" in logs

@@ -62,7 +62,7 @@ def context_hash(data: bytes) -> str:
 
 def _clean(path: str) -> str | None:
     """A member's path inside the context, or ``None`` when it would leave it."""
-    if path.startswith("/") or "\\" in path:
+    if path.startswith("/"):
         return None
     normal = posixpath.normpath(path)
     if normal in (".", "") or normal == ".." or normal.startswith("../"):
@@ -258,11 +258,19 @@ def run_build(
                 f"{dockerfile_path} line {ins.line}: The command '/bin/sh -c {ins.args}' "
                 f"returned a non-zero code: {step.exit_code}"
             )
+        if ins.keyword == "RUN":
+            for source in step.sources or ():
+                if not matches(source, paths):
+                    return fail(
+                        f"{dockerfile_path} line {ins.line}: failed to compute cache key: "
+                        f'"/{source.lstrip("/")}": not found'
+                    )
+                log.add(f" ---> mounted {source} (a bind mount: not in the image)")
+            log.add(" ---> not run (emulated)")
+            continue
         if step.sources is None:
             if ins.keyword in ("COPY", "ADD"):
                 log.add(" ---> not from the build context: not checked")
-            elif ins.keyword == "RUN":
-                log.add(" ---> not run (emulated)")
             continue
         for source in step.sources:
             found = matches(source, paths)

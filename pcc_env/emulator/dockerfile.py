@@ -36,7 +36,8 @@ class Instruction:
 @dataclass(frozen=True)
 class Step:
     """One instruction of a stage that is built. ``sources`` are context paths (COPY/ADD from
-    the context), ``None`` when the step reads no context or a source cannot be known."""
+    the context, or a RUN's bind mounts), ``None`` when the step reads no context or a source
+    cannot be known."""
 
     instruction: Instruction
     sources: tuple[str, ...] | None = None
@@ -126,14 +127,38 @@ def _assignments(keyword: str, args: str) -> dict[str, str]:
     return out
 
 
-def _copy_parts(args: str) -> tuple[list[str], list[str]]:
-    """Flags and paths (sources then destination) of a COPY/ADD."""
+def _leading_flags(args: str) -> tuple[list[str], str]:
     flags: list[str] = []
     rest = args
     while rest.startswith("--"):
         flag, _, rest = rest.partition(" ")
         flags.append(flag)
         rest = rest.lstrip()
+    return flags, rest
+
+
+def _bind_sources(flags: list[str], env: dict[str, str]) -> tuple[str, ...] | None:
+    """What ``RUN --mount=type=bind,source=X`` reads from the context (``bind`` is the default
+    type; ``from=`` mounts another stage or image). Mounted, not copied: not in the image."""
+    sources: list[str] = []
+    for flag in flags:
+        if not flag.startswith("--mount="):
+            continue
+        options = dict(
+            (part.partition("=")[0], part.partition("=")[2])
+            for part in flag.removeprefix("--mount=").split(",")
+        )
+        if options.get("type", "bind") != "bind" or "from" in options:
+            continue
+        expanded = _expand(options.get("source") or options.get("src") or ".", env)
+        if expanded is not None:
+            sources.append(expanded)
+    return tuple(sources) or None
+
+
+def _copy_parts(args: str) -> tuple[list[str], list[str]]:
+    """Flags and paths (sources then destination) of a COPY/ADD."""
+    flags, rest = _leading_flags(args)
     if rest.startswith("["):
         try:
             parsed = json.loads(rest)
@@ -208,9 +233,10 @@ def steps(text: str) -> list[Step]:
             elif ins.keyword in ("COPY", "ADD"):
                 out.append(Step(ins, _context_sources(ins, env)))
             elif ins.keyword == "RUN":
-                m = _EXIT.fullmatch(ins.args.strip())
+                flags, command = _leading_flags(ins.args)
+                m = _EXIT.fullmatch(command.strip())
                 code = None if m is None else int(m.group(1) or 1)
-                out.append(Step(ins, exit_code=code if code else None))
+                out.append(Step(ins, _bind_sources(flags, env), code if code else None))
             else:
                 out.append(Step(ins))
     return out
