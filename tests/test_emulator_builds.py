@@ -111,6 +111,15 @@ def cloud(tmp_path: Path) -> Iterator[Cloud]:
         cli.rest.close()
 
 
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Cloud]:
+    """The emulator over HTTP only (no pipecat CLI needed): builds and deploys done at once."""
+    with run_emulator(provision_delay=0.0, deploy_delay=0.0, build_delay=0.0) as emu:
+        client = Cloud("pipecat-not-used", emu, tmp_path / "home")
+        yield client
+        client.rest.close()
+
+
 def _project(tmp_path: Path, dockerfile: str = DOCKERFILE, agent: str = "built-agent") -> Path:
     """A project as ``pipecat init`` + ``pcc-env init`` leave it: no image in pcc-deploy.toml."""
     project = tmp_path / "project"
@@ -341,44 +350,44 @@ def test_agent_logs_show_the_env_var_names_it_was_given_through_the_real_cli(
     assert cloud(tmp_path, "agent", "logs", "no-such-agent").returncode != 0
 
 
-def test_agent_logs_per_the_openapi(cloud: Cloud, tmp_path: Path) -> None:
-    cloud.put_set("logs-set", A_KEY="v")
-    created = cloud.rest.post(
+def test_agent_logs_per_the_openapi(api: Cloud, tmp_path: Path) -> None:
+    api.put_set("logs-set", A_KEY="v")
+    created = api.rest.post(
         "/v1/agents", json={"serviceName": "log-agent", "image": "me/a:1", "secretSet": "logs-set"}
     )
     assert created.status_code == 200, created.text
     first = created.json()["desiredDeploymentId"]
-    cloud.put_set("logs-set", B_KEY="w")
-    forced = cloud.rest.post("/v1/agents/log-agent", json={"forceRedeploy": True})
+    api.put_set("logs-set", B_KEY="w")
+    forced = api.rest.post("/v1/agents/log-agent", json={"forceRedeploy": True})
     second = forced.json()["desiredDeploymentId"]
 
-    body = cloud.rest.get("/v1/agents/log-agent/logs", params={"limit": 100}).json()
+    body = api.rest.get("/v1/agents/log-agent/logs", params={"limit": 100}).json()
     assert body["total"] == {"value": len(body["logs"]), "relation": "eq"}
     assert set(body["logs"][0]) == {"log", "timestamp", "deploymentId"}
     assert body["logs"][0]["deploymentId"] == second  # newest first by default
-    asc = cloud.rest.get("/v1/agents/log-agent/logs", params={"limit": 100, "order": "asc"}).json()[
+    asc = api.rest.get("/v1/agents/log-agent/logs", params={"limit": 100, "order": "asc"}).json()[
         "logs"
     ]
     assert asc == list(reversed(body["logs"]))
-    only = cloud.rest.get(
+    only = api.rest.get(
         "/v1/agents/log-agent/logs", params={"deploymentId": first, "limit": 100}
     ).json()["logs"]
     assert {e["deploymentId"] for e in only} == {first}
     assert any(e["log"].endswith("env from secret set 'logs-set': A_KEY") for e in only)
-    newest = cloud.rest.get(
+    newest = api.rest.get(
         "/v1/agents/log-agent/logs", params={"deploymentId": second, "query": "secret set"}
     ).json()["logs"]
     assert [e["log"].rsplit(": ", 1)[1] for e in newest] == ["A_KEY, B_KEY"]
     total = body["total"]["value"]
-    assert len(cloud.rest.get("/v1/agents/log-agent/logs").json()["logs"]) == min(10, total)
-    page = cloud.rest.get("/v1/agents/log-agent/logs", params={"limit": 2, "offset": 1}).json()
+    assert len(api.rest.get("/v1/agents/log-agent/logs").json()["logs"]) == min(10, total)
+    page = api.rest.get("/v1/agents/log-agent/logs", params={"limit": 2, "offset": 1}).json()
     assert page["logs"] == body["logs"][1:3] and page["total"]["value"] == total
-    missing = cloud.rest.get("/v1/agents/nobody/logs")
+    missing = api.rest.get("/v1/agents/nobody/logs")
     assert (missing.status_code, missing.json()) == (
         404,
         {"error": "Not found", "code": "NOT_FOUND"},
     )
-    assert cloud.rest.get("/v1/agents/log-agent/logs", params={"order": "up"}).status_code == 400
+    assert api.rest.get("/v1/agents/log-agent/logs", params={"order": "up"}).status_code == 400
 
 
 # The API, directly -----------------------------------------------------------------------------
@@ -407,23 +416,23 @@ def _upload(emu: EmulatorServer, rest: httpx.Client, data: bytes, **fields: str)
     )
 
 
-def test_the_upload_needs_the_signed_policy(cloud: Cloud) -> None:
+def test_the_upload_needs_the_signed_policy(api: Cloud) -> None:
     data = _tarball({"Dockerfile": "FROM x\n"})
-    forged = _upload(cloud.emulator, cloud.rest, data, **{"X-Amz-Signature": "00" * 32})
+    forged = _upload(api.emulator, api.rest, data, **{"X-Amz-Signature": "00" * 32})
     assert forged.status_code == 403
     assert (
-        cloud.rest.post(
+        api.rest.post(
             "/v1/builds",
             json={"uploadId": "00000000-0000-0000-0000-000000000000", "region": "us-west"},
         ).status_code
         == 400
     )
-    made = _upload(cloud.emulator, cloud.rest, data)
+    made = _upload(api.emulator, api.rest, data)
     assert made.status_code == 201, made.text
     assert made.json()["build"]["status"] == "success" and made.json()["cached"] is False
-    assert cloud.rest.post("/v1/builds/upload-url", json={}).status_code == 400
+    assert api.rest.post("/v1/builds/upload-url", json={}).status_code == 400
     no_token = httpx.post(
-        f"{cloud.emulator.api_host}/v1/builds/upload-url", json={"region": "us-west"}
+        f"{api.emulator.api_host}/v1/builds/upload-url", json={"region": "us-west"}
     )
     assert no_token.status_code == 401
 
@@ -457,13 +466,13 @@ def test_the_upload_needs_the_signed_policy(cloud: Cloud) -> None:
         ),
     ],
 )
-def test_build_failures_read_like_docker(cloud: Cloud, files: dict[str, str], message: str) -> None:
-    made = _upload(cloud.emulator, cloud.rest, _tarball(files))
+def test_build_failures_read_like_docker(api: Cloud, files: dict[str, str], message: str) -> None:
+    made = _upload(api.emulator, api.rest, _tarball(files))
     build = made.json()["build"]
     assert (build["status"], build["errorMessage"]) == ("failed", "Docker build failed: " + message)
 
 
-def test_what_a_build_reads_and_what_it_does_not(cloud: Cloud) -> None:
+def test_what_a_build_reads_and_what_it_does_not(api: Cloud) -> None:
     dockerfile = (
         "# escape=\\\nARG APP=app\nFROM python:3.12 AS deps\nCOPY missing.txt /\n"
         "FROM dailyco/pipecat-base AS final\nENV SRC=src\nCOPY --from=builder /x /x\n"
@@ -472,15 +481,15 @@ def test_what_a_build_reads_and_what_it_does_not(cloud: Cloud) -> None:
         "COPY s?c/*.py /app/\n"
     )
     files = {"Dockerfile": dockerfile, "src/main.py": "", "src/pkg/a.py": "", "src/pkg/b.py": ""}
-    made = _upload(cloud.emulator, cloud.rest, _tarball(files))
+    made = _upload(api.emulator, api.rest, _tarball(files))
     build = made.json()["build"]
     assert build["status"] == "success", build  # the unused stage's COPY is not built
-    seen = cloud.rest.get(f"/_emulator/builds/{build['id']}").json()
+    seen = api.rest.get(f"/_emulator/builds/{build['id']}").json()
     assert seen["copied"] == ["src/main.py", "src/pkg/a.py", "src/pkg/b.py"]
-    logs = cloud.rest.get(f"/v1/builds/{build['id']}/logs").json()["logs"]
+    logs = api.rest.get(f"/v1/builds/{build['id']}/logs").json()["logs"]
     assert " ---> copied src/pkg/b.py" in logs and "COPY missing.txt /" not in " ".join(logs)
-    assert cloud.rest.get("/v1/builds/not-a-uuid").status_code == 400
-    assert cloud.rest.get("/v1/builds/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert api.rest.get("/v1/builds/not-a-uuid").status_code == 400
+    assert api.rest.get("/v1/builds/00000000-0000-0000-0000-000000000000").status_code == 404
 
 
 def test_a_build_takes_its_delay(tmp_path: Path) -> None:
@@ -501,11 +510,11 @@ def test_a_build_takes_its_delay(tmp_path: Path) -> None:
         )
 
 
-def test_a_context_that_escapes_is_refused(cloud: Cloud) -> None:
-    made = _upload(cloud.emulator, cloud.rest, _tarball({"Dockerfile": "FROM x\n", "../up": ""}))
+def test_a_context_that_escapes_is_refused(api: Cloud) -> None:
+    made = _upload(api.emulator, api.rest, _tarball({"Dockerfile": "FROM x\n", "../up": ""}))
     build = made.json()["build"]
     assert build["status"] == "failed" and "unsafe path" in build["errorMessage"]
-    garbage = _upload(cloud.emulator, cloud.rest, b"not a tarball")
+    garbage = _upload(api.emulator, api.rest, b"not a tarball")
     assert "not a gzip-compressed tar archive" in garbage.json()["build"]["errorMessage"]
 
 
@@ -554,14 +563,14 @@ def test_an_image_without_settings_py_builds_but_its_agent_dies_at_start_up(
     ],
 )
 def test_which_imports_make_an_agent_die(
-    cloud: Cloud, bot: str, extra: dict[str, str], dies: str | None
+    api: Cloud, bot: str, extra: dict[str, str], dies: str | None
 ) -> None:
     copies = "COPY bot.py helpers.py* ./\n" if "helpers.py" in extra else "COPY bot.py ./\n"
     files = {"Dockerfile": "FROM base\n" + copies, "bot.py": bot, **extra}
-    build = _upload(cloud.emulator, cloud.rest, _tarball(files)).json()["build"]
+    build = _upload(api.emulator, api.rest, _tarball(files)).json()["build"]
     assert build["status"] == "success"
-    cloud.rest.post("/v1/agents", json={"serviceName": "importer", "buildId": build["id"]})
-    agent = cloud.rest.get("/v1/agents/importer").json()
+    api.rest.post("/v1/agents", json={"serviceName": "importer", "buildId": build["id"]})
+    agent = api.rest.get("/v1/agents/importer").json()
     if dies is None:
         assert agent["ready"], agent
     else:
@@ -571,23 +580,23 @@ def test_which_imports_make_an_agent_die(
 
 
 def test_uploads_waiting_for_their_build_are_bounded(
-    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+    api: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pcc_env.emulator import build_store
 
     monkeypatch.setattr(build_store, "MAX_PENDING_BYTES", 64)
-    r = _upload(cloud.emulator, cloud.rest, b"x" * 100)
+    r = _upload(api.emulator, api.rest, b"x" * 100)
     assert r.status_code == 413
 
 
-def test_a_bind_mount_reads_the_context_but_copies_nothing(cloud: Cloud) -> None:
+def test_a_bind_mount_reads_the_context_but_copies_nothing(api: Cloud) -> None:
     dockerfile = (
         "FROM x\nRUN --mount=type=bind,source=uv.lock,target=uv.lock "
         "--mount=type=bind,from=other,source=/x,target=/x uv sync\nCOPY bot.py .\n"
     )
     files = {"Dockerfile": dockerfile, "uv.lock": "", "bot.py": ""}
-    build = _upload(cloud.emulator, cloud.rest, _tarball(files)).json()["build"]
+    build = _upload(api.emulator, api.rest, _tarball(files)).json()["build"]
     assert build["status"] == "success", build
-    assert cloud.rest.get(f"/_emulator/builds/{build['id']}").json()["copied"] == ["bot.py"]
-    logs = cloud.rest.get(f"/v1/builds/{build['id']}/logs").json()["logs"]
+    assert api.rest.get(f"/_emulator/builds/{build['id']}").json()["copied"] == ["bot.py"]
+    logs = api.rest.get(f"/v1/builds/{build['id']}/logs").json()["logs"]
     assert " ---> mounted uv.lock (a bind mount: not in the image)" in logs
