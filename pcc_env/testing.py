@@ -48,6 +48,7 @@ def run_emulator(
 
     ``options`` are ``EmulatorConfig`` fields (``provision_delay``, ``fail_sets``,
     ``deploy_delay`` (default 1 s: pass 0 or a fraction in tests), ``fail_agents``,
+    ``build_delay`` (Cloud Build, default 1 s),
     ``latency_ms``, ``fault_rate``, ``db``...). A random token is used unless one is given.
     The object yielded has ``.api_host``, ``.token``, ``.org``, ``.env()``, ``.stats()``,
     ``.reset_stats()``, ``.check_value(set, key, value)`` and ``.agent_generations(name)``.

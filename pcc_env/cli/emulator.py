@@ -31,6 +31,7 @@ def listening(server: EmulatorServer, config: EmulatorConfig) -> dict[str, Any]:
             "failSets": list(config.fail_sets),
             "deployDelay": config.deploy_delay,
             "failAgents": list(config.fail_agents),
+            "buildDelay": config.build_delay,
             "latencyMs": config.latency_ms,
             "faultRate": config.fault_rate,
             "faultSeed": config.fault_seed,
@@ -54,6 +55,7 @@ def behaviour(config: EmulatorConfig) -> str:
     parts.append(f"deployments ready after {config.deploy_delay:g} s")
     if config.fail_agents:
         parts.append(f"deployments fail for {', '.join(config.fail_agents)}")
+    parts.append(f"Cloud Builds take {config.build_delay:g} s")
     parts.append(f"latency {config.latency_ms:g} ms" if config.latency_ms else "no added latency")
     if config.fault_rate:
         seed = f", seed {config.fault_seed}" if config.fault_seed is not None else ""
@@ -98,6 +100,10 @@ def emulator(
         list[str] | None,
         typer.Option(help="Glob of agent names whose deployments fail (repeatable)."),
     ] = None,
+    build_delay: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds a Cloud Build takes (pipecat cloud deploy, no image)."),
+    ] = 1.0,
     latency_ms: Annotated[
         float, typer.Option(min=0, help="Delay added to every API response, in ms.")
     ] = 0.0,
@@ -139,6 +145,7 @@ def emulator(
         fail_sets=tuple(fail_set or ()),
         deploy_delay=deploy_delay,
         fail_agents=tuple(fail_agent or ()),
+        build_delay=build_delay,
         latency_ms=latency_ms,
         fault_rate=fault_rate,
         fault_seed=fault_seed,

@@ -1,4 +1,5 @@
-"""A local emulator of the Pipecat Cloud API: secrets and agents (FastAPI + SQLite).
+"""A local emulator of the Pipecat Cloud API: secrets, agents, their logs and Cloud Build
+(FastAPI + SQLite).
 
 Imports only ``pcc_env.rules`` and ``pcc_env.models`` from the package, so it can be reasoned
 about (and tested against) independently of the client it tests.

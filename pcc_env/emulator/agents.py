@@ -8,7 +8,7 @@ appear here: only ``generations()`` shows them, for ``/_emulator/agents/{name}``
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -49,7 +49,7 @@ INVALID_AGENT_NAME = (
 )
 IMAGE_REQUIRED = "Either image or buildId is required for service creation"
 IMAGE_AND_BUILD = "Cannot specify both image and buildId. Use one or the other."
-BUILD_NOT_FOUND = "Build not found"  # the emulator has no builds
+BuildImage = Callable[[str], str]  # a build id -> the image it built (or StoreError)
 # An update that makes no new deployment answers 200 with this (the CLI prints it).
 NOTHING_CHANGED = (
     "No changes detected: the agent keeps its current deployment, and running instances keep "
@@ -98,24 +98,34 @@ def _check_extra(body: Mapping[str, Any]) -> dict[str, Any]:
     return extra
 
 
-def _check_build(body: Mapping[str, Any]) -> None:
-    if body.get("buildId") is not None:
-        raise bad_request(IMAGE_AND_BUILD if body.get("image") is not None else BUILD_NOT_FOUND)
+def _built_image(body: Mapping[str, Any], build_image: BuildImage) -> str | None:
+    """The image of ``buildId`` (a Cloud Build), or ``None`` when the body names none."""
+    build_id = body.get("buildId")
+    if build_id is None:
+        return None
+    if body.get("image") is not None:
+        raise bad_request(IMAGE_AND_BUILD)
+    if not isinstance(build_id, str):
+        raise bad_request(INVALID_PARAMETERS)
+    return build_image(build_id)
 
 
-def parse_create(body: Mapping[str, Any]) -> tuple[str, str | None, AgentConfig]:
-    """``POST /agents`` (and the CLI's ``POST .../services``): name, region asked, config."""
+def parse_create(
+    body: Mapping[str, Any], build_image: BuildImage
+) -> tuple[str, str | None, AgentConfig]:
+    """``POST /agents`` (and the CLI's ``POST .../services``): name, region asked, config.
+    With ``buildId`` the agent runs the image that build made (a successful one only)."""
     try:
         req = AgentCreateRequest.model_validate(body)
     except ValidationError:
         raise bad_request(INVALID_PARAMETERS) from None
     if not valid_agent_name(req.service_name):
         raise bad_request(INVALID_AGENT_NAME)
-    _check_build(body)
-    if req.image is None:
+    image = _built_image(body, build_image) or req.image
+    if image is None:
         raise bad_request(IMAGE_REQUIRED)
     config = AgentConfig(
-        image=req.image,
+        image=image,
         secret_set=req.secret_set,
         image_pull_secret_set=req.image_pull_secret_set,
         extra=_check_extra(body),
@@ -123,7 +133,7 @@ def parse_create(body: Mapping[str, Any]) -> tuple[str, str | None, AgentConfig]
     return req.service_name, req.region, config
 
 
-def parse_update(body: Mapping[str, Any]) -> AgentPatch:
+def parse_update(body: Mapping[str, Any], build_image: BuildImage) -> AgentPatch:
     """``POST /agents/{name}`` (and the CLI's ``PUT .../services``). Absent fields keep their
     value; ``secretSet: null`` or ``imagePullSecretSet: null`` unbinds the set; ``region`` is
     not an update field (UpdateServiceRequest) and is ignored, like other unknown keys."""
@@ -131,10 +141,10 @@ def parse_update(body: Mapping[str, Any]) -> AgentPatch:
         req = AgentUpdateRequest.model_validate(body)
     except ValidationError:
         raise bad_request(INVALID_PARAMETERS) from None
-    _check_build(body)
+    image = _built_image(body, build_image) or req.image
     fields: dict[str, str | None] = {}
-    if req.image is not None:
-        fields["image"] = req.image
+    if image is not None:
+        fields["image"] = image
     for name in ("secret_set", "image_pull_secret_set"):
         if name in req.model_fields_set:
             fields[name] = getattr(req, name)
@@ -175,7 +185,9 @@ def _revision(state: AgentState) -> RevisionInfo:
         health = RevisionHealth(ready=True)
     elif phase == "Failed":
         health = RevisionHealth(
-            ready=False, reason=DEPLOYMENT_FAILED_REASON, message=DEPLOYMENT_FAILED_MESSAGE
+            ready=False,
+            reason=DEPLOYMENT_FAILED_REASON,
+            message=state.desired.startup_error or DEPLOYMENT_FAILED_MESSAGE,
         )
     return RevisionInfo(deployment_id=state.desired.id, phase=phase, health=health)
 

@@ -14,6 +14,7 @@ does not expose this, so only the ``/_emulator`` surface shows it).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fnmatch
 import hashlib
 import hmac
@@ -81,6 +82,12 @@ CREATE TABLE IF NOT EXISTS deployments (
     fail       INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deployments_by_agent ON deployments (agent_name, seq);
+-- The env var names each deployment was given (names only), for what its agent "prints".
+CREATE TABLE IF NOT EXISTS deployment_env (
+    deployment_id TEXT PRIMARY KEY REFERENCES deployments(id) ON DELETE CASCADE,
+    names         TEXT NOT NULL,  -- JSON: {set name: [key, ...]}
+    startup_error TEXT            -- what its agent died of at start-up (an image from a build)
+);
 -- The emulator's own settings that outlive a restart (the generated token).
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -236,6 +243,7 @@ class DeploymentRow:
     created_at: float
     ready_at: float
     fail: bool
+    startup_error: str | None = None
 
     def phase(self, now: float) -> Phase:
         if now < self.ready_at:
@@ -315,6 +323,8 @@ class Store:
         self.deploy_delay = deploy_delay
         self.fail_agent_patterns = tuple(fail_agent_patterns)
         self._clock = clock
+        # What a deployment of an image dies of at start-up (set by the builds), if anything.
+        self.image_check: Callable[[sqlite3.Connection, str | None], str | None] | None = None
         self._lock = threading.Lock()
         if path != ":memory:":
             _create_private_file(path)
@@ -342,6 +352,24 @@ class Store:
                 return str(row[0])
             db.execute("INSERT INTO meta (key, value) VALUES ('token', ?)", (candidate,))
             return candidate
+
+    def add_schema(self, script: str) -> None:
+        """Tables of another part of the emulator (builds), in the same database and lock."""
+        with self._lock:
+            self._db.executescript(script)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock, for reads."""
+        with self._lock:
+            yield self._db
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction, for another part of the emulator (builds)."""
+        return self._transaction()
+
+    def now(self) -> float:
+        return self._clock()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -571,11 +599,33 @@ class Store:
             ).fetchone()
         return None if row is None else _deployment(row)
 
+    def deployments_of(self, agent: str) -> list[tuple[DeploymentRow, dict[str, list[str]]]]:
+        """Every deployment of ``agent``, oldest first, with the env var names it was given
+        (``{}`` for one made before the emulator recorded them)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join('d.' + c.strip() for c in _DEPLOYMENT_COLUMNS.split(','))}, "
+                "e.names, e.startup_error FROM deployments d "
+                "LEFT JOIN deployment_env e ON e.deployment_id = d.id "
+                "WHERE d.agent_name = ? ORDER BY d.seq",
+                (agent,),
+            ).fetchall()
+        return [
+            (
+                dataclasses.replace(_deployment(row), startup_error=row[9]),
+                json.loads(row[8] or "{}"),
+            )
+            for row in rows
+        ]
+
     @staticmethod
     def _agent_state(db: sqlite3.Connection, row: Sequence[Any], now: float) -> AgentState:
         name = row[0]
         desired = db.execute(
             f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployments WHERE id = ?", (row[7],)
+        ).fetchone()
+        died = db.execute(
+            "SELECT startup_error FROM deployment_env WHERE deployment_id = ?", (row[7],)
         ).fetchone()
         reconciled = db.execute(
             "SELECT id FROM deployments WHERE agent_name = ? AND ready_at <= ? "
@@ -598,7 +648,9 @@ class Store:
             ),
             created_at=row[8],
             updated_at=row[9],
-            desired=_deployment(desired),
+            desired=dataclasses.replace(
+                _deployment(desired), startup_error=None if died is None else died[0]
+            ),
             reconciled_id=None if reconciled is None else reconciled[0],
             available=available is not None,
             now=now,
@@ -630,7 +682,10 @@ class Store:
     ) -> str:
         now = self._clock()
         deployment_id = str(uuid.uuid4())
-        fail = any(fnmatch.fnmatchcase(name, p) for p in self.fail_agent_patterns)
+        startup_error = None if self.image_check is None else self.image_check(db, config.image)
+        fail = startup_error is not None or any(
+            fnmatch.fnmatchcase(name, p) for p in self.fail_agent_patterns
+        )
         db.execute(
             f"INSERT INTO deployments ({_DEPLOYMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -643,6 +698,20 @@ class Store:
                 now + self.deploy_delay,
                 int(fail),
             ),
+        )
+        names = {
+            set_name: [
+                k
+                for (k,) in db.execute(
+                    "SELECT key FROM secrets WHERE set_name = ? ORDER BY rowid", (set_name,)
+                )
+            ]
+            for kind, set_name in config.bindings()
+            if kind == "secret"
+        }
+        db.execute(
+            "INSERT INTO deployment_env (deployment_id, names, startup_error) VALUES (?, ?, ?)",
+            (deployment_id, json.dumps(names), startup_error),
         )
         return deployment_id
 
