@@ -85,7 +85,7 @@ def test_the_placeholder_pages_are_named() -> None:
     assert "PLACEHOLDER" in page("install.md") and "## Supported Python versions" in page(
         "install.md"
     )
-    assert "## Cloud Build" in page("emulator.md")
+    assert "## Cloud Build and agent logs" in page("emulator.md")
     assert "## The OS keyring" in page("api-key.md")
 
 
