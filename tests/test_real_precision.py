@@ -1,0 +1,198 @@
+"""Issue 21's figures on real projects: precision (no field the agent does not need), no required
+field the code tolerates missing, one placeholder recogniser. Fixtures written here, one per
+pattern, shaped like what the benchmark (``benchmarks/realbots.py``) found in real bots.
+
+- A template key that no code reads stays in the template and is no field; one a library reads
+  (``rules.library_reading``) is an optional field marked as such.
+- A project with no ``bot.py`` is taken as the Pipecat runner takes it: each module defining
+  ``bot()`` or running a Pipecat pipeline as a program is an entry point; with none, no code is
+  the agent's ("no entry point found"), and a dry run says so without refusing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pcc_env.project_init import UNREAD_TEMPLATE_KEY, plan_init
+from pcc_env.reach import NO_ENTRY, split_scan
+from pcc_env.scan import scan_project
+from tests.cli_helpers import Result, run_cli
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def init(root: Path, *args: str) -> Result:
+    return run_cli("init", *args, cwd=root, env={"PCC_ENV_DATA_DIR": str(root / ".state")})
+
+
+BOT = """import os
+from pipecat.services.openai.llm import OpenAILLMService
+
+async def bot(runner_args):
+    llm = OpenAILLMService(api_key=os.getenv("OPENAI_API_KEY"))
+"""
+# A template copied from another example: WHATSAPP_TOKEN is read by nothing.
+TEMPLATE = """# OpenAI. Create a key here: https://platform.openai.com/api-keys
+OPENAI_API_KEY=your_openai_api_key
+# Read by the Pipecat runner
+DAILY_API_KEY=your_daily_api_key
+# Left over from the WhatsApp example
+WHATSAPP_TOKEN=your_whatsapp_token
+"""
+
+
+def plan(root: Path):  # type: ignore[no-untyped-def]
+    split = split_scan(root, scan_project(root))
+    return split, plan_init(root, split.agent, [], all_files=split.agent.files)
+
+
+# Template keys ----------------------------------------------------------------------------------
+
+
+def test_a_template_key_nothing_reads_stays_in_the_template_and_is_no_field(
+    tmp_path: Path,
+) -> None:
+    root = write(tmp_path / "p", {"bot.py": BOT, "env.example": TEMPLATE})
+    _, p = plan(root)
+    names = [f.env_name for f in p.fields]
+    assert names == ["OPENAI_API_KEY", "DAILY_API_KEY"]
+    assert [(o.name, o.reason) for o in p.left_out] == [("WHATSAPP_TOKEN", UNREAD_TEMPLATE_KEY)]
+    template = next(c for c in p.changes if c.path.name == "env.example")
+    # updated in place (or left as it is): the line stays, with its comment
+    assert template.action in ("update", "unchanged")
+    kept = template.text if template.text is not None else TEMPLATE
+    assert "# Left over from the WhatsApp example\nWHATSAPP_TOKEN=your_whatsapp_token" in kept
+
+
+def test_a_template_key_a_library_reads_is_an_optional_field_marked_as_such(
+    tmp_path: Path,
+) -> None:
+    root = write(tmp_path / "p", {"bot.py": BOT, "env.example": TEMPLATE})
+    _, p = plan(root)
+    daily = next(f for f in p.fields if f.env_name == "DAILY_API_KEY")
+    assert not daily.required and daily.library == "the Pipecat runner"
+    assert daily.summary == "optional (read by a library: the Pipecat runner)"
+
+
+def test_a_template_key_may_be_a_name_computed_in_the_code_undecided(tmp_path: Path) -> None:
+    computed = BOT + '    voice = os.getenv(f"{runner_args.provider}_TOKEN")\n'
+    root = write(tmp_path / "p", {"bot.py": computed, "env.example": TEMPLATE})
+    _, p = plan(root)
+    token = next(f for f in p.fields if f.env_name == "WHATSAPP_TOKEN")
+    assert not token.required and token.need == "unknown"
+    assert "bot.py:6" in token.why and token.summary.startswith("optional (undecided:")
+
+
+def test_init_json_lists_an_unread_template_key_as_left_out(tmp_path: Path) -> None:
+    root = write(tmp_path / "p", {"bot.py": BOT, "env.example": TEMPLATE})
+    r = init(root, "--dry-run", "--json")
+    assert r.code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert [f["variable"] for f in doc["fields"]] == ["OPENAI_API_KEY", "DAILY_API_KEY"]
+    assert {
+        "variable": "WHATSAPP_TOKEN",
+        "reason": UNREAD_TEMPLATE_KEY,
+        "readIn": ["env.example"],
+    } in doc["leftOut"]
+
+
+# Entry points -----------------------------------------------------------------------------------
+
+FLOW = """import os
+from pipecat.runner.types import RunnerArguments
+
+async def bot(runner_args: RunnerArguments):
+    key = os.environ["{key}"]
+
+if __name__ == "__main__":
+    from pipecat.runner.run import main
+
+    main()
+"""
+PROGRAM = """import asyncio
+import os
+from pipecat.pipeline.runner import PipelineRunner
+
+async def main():
+    key = os.environ["DAILY_API_KEY"]
+    await PipelineRunner().run(None)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+WEBHOOK = """import os
+from fastapi import FastAPI
+
+app = FastAPI()
+API_KEY = os.environ["PIPECAT_CLOUD_API_KEY"]
+AGENT = os.getenv("AGENT_NAME", "my-agent")
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(app)
+"""
+
+
+SCRIPT = "import os\n\nif __name__ == '__main__':\n    os.environ['PLAYER_TOKEN']\n"
+
+
+def test_without_bot_py_each_module_defining_bot_is_an_entry_point(tmp_path: Path) -> None:
+    root = write(
+        tmp_path / "flows",
+        {
+            "hello.py": FLOW.replace("{key}", "OPENAI_API_KEY"),
+            "quote.py": FLOW.replace("{key}", "DEEPGRAM_API_KEY"),
+            "player.py": SCRIPT,
+        },
+    )
+    split = split_scan(root, scan_project(root))
+    assert split.entries == ["hello.py", "quote.py"] and split.entry == "hello.py"
+    assert "bot()" in split.reason
+    assert [r.name for r in split.agent.reads] == ["OPENAI_API_KEY", "DEEPGRAM_API_KEY"]
+    assert [o.path for o in split.outside] == ["player.py"]  # no pipecat, no bot(): a script
+
+
+def test_without_bot_py_a_pipecat_program_run_as_a_script_is_an_entry_point(
+    tmp_path: Path,
+) -> None:
+    root = write(tmp_path / "p", {"warm_transfer.py": PROGRAM, "server.py": WEBHOOK})
+    split = split_scan(root, scan_project(root))
+    assert split.entries == ["warm_transfer.py"]
+    assert [r.name for r in split.agent.reads] == ["DAILY_API_KEY"]
+    assert [o.path for o in split.outside] == ["server.py"]
+
+
+def test_a_webhook_server_alone_is_no_agent(tmp_path: Path) -> None:
+    root = write(tmp_path / "p", {"server.py": WEBHOOK})
+    split = split_scan(root, scan_project(root))
+    assert split.entry is None and split.entries == [] and split.reason == NO_ENTRY
+    assert split.agent.reads == []
+    assert [o.variables for o in split.outside] == [["PIPECAT_CLOUD_API_KEY", "AGENT_NAME"]]
+
+
+def test_with_no_entry_point_a_dry_run_says_so_and_a_real_run_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    root = write(tmp_path / "p", {"server.py": WEBHOOK, "env.example": "AGENT_NAME=my-agent\n"})
+    r = init(root, "--dry-run", "--json")
+    assert r.code == 0, r.output  # a dry run is not refused: it shows that nothing is written
+    doc = json.loads(r.stdout)
+    assert doc["fields"] == [] and doc["agent"]["entryPoint"] is None
+    assert "no entry point found" in doc["nothingToWrite"]
+    assert doc["changes"] == [
+        {"path": "env.example", "action": "unchanged", "summary": "init writes nothing"}
+    ]
+    assert doc["outsideAgent"][0]["variables"] == ["PIPECAT_CLOUD_API_KEY", "AGENT_NAME"]
+    r = init(root, "--dry-run")
+    assert r.code == 0 and "no entry point found" in r.output and "writes nothing" in r.output
+    r = init(root, "--yes")
+    assert r.code == 1 and "no entry point found" in r.stderr
+    assert sorted(p.name for p in root.iterdir()) == ["env.example", "server.py"]
