@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pcc_env.project_init import UNREAD_TEMPLATE_KEY, plan_init
+from pcc_env.project_init import UNREAD_TEMPLATE_KEY, plan_fields, plan_init
 from pcc_env.reach import NO_ENTRY, split_scan
-from pcc_env.scan import scan_project
+from pcc_env.scan import scan_project, scan_source
 from tests.cli_helpers import Result, run_cli
 
 
@@ -196,3 +196,113 @@ def test_with_no_entry_point_a_dry_run_says_so_and_a_real_run_writes_nothing(
     r = init(root, "--yes")
     assert r.code == 1 and "no entry point found" in r.stderr
     assert sorted(p.name for p in root.iterdir()) == ["env.example", "server.py"]
+
+
+# Presence checks the code writes in real bots (required-but-tolerated -> 0) ---------------------
+
+
+def needs(source: str) -> dict[str, tuple[bool, str]]:
+    """Variable -> (required, why) of the fields init plans for ``source`` as bot.py."""
+    fields, _ = plan_fields(scan_source(source, "bot.py"), [])
+    return {f.env_name: (f.required, f.why) for f in fields}
+
+
+def test_a_presence_check_through_all_of_a_list_tolerates_a_missing_value() -> None:
+    # the sms-verification example: if not all([account_sid, auth_token]) or not (...): return
+    got = needs(
+        "import os\n"
+        "def send(to):\n"
+        '    sid = os.getenv("TWILIO_ACCOUNT_SID")\n'
+        '    token = os.getenv("TWILIO_AUTH_TOKEN")\n'
+        "    if not all([sid, token]):\n"
+        "        return False\n"
+        "    return Client(sid, token).send(to)\n"
+    )
+    assert got["TWILIO_AUTH_TOKEN"][0] is False and "all(...)" in got["TWILIO_AUTH_TOKEN"][1]
+    assert got["TWILIO_ACCOUNT_SID"][0] is False
+
+
+def test_a_presence_check_through_any_of_a_tuple_tolerates_a_missing_value() -> None:
+    got = needs(
+        "import os\n"
+        'if any((os.getenv("ELEVENLABS_API_KEY"), os.getenv("CARTESIA_API_KEY"))):\n'
+        "    tts = True\n"
+    )
+    assert got == {
+        "ELEVENLABS_API_KEY": (False, "checked for presence (any(...)) at bot.py:2"),
+        "CARTESIA_API_KEY": (False, "checked for presence (any(...)) at bot.py:2"),
+    }
+
+
+def test_a_read_after_if_not_a_and_b_return_is_tolerated() -> None:
+    source = (
+        "import os\n"
+        "def lookup(call):\n"
+        '    if not (os.getenv("TWILIO_ACCOUNT_SID") and os.getenv("TWILIO_AUTH_TOKEN")):\n'
+        "        return None\n"
+        '    return fetch(call, auth=(os.getenv("TWILIO_ACCOUNT_SID"), '
+        'os.getenv("TWILIO_AUTH_TOKEN")))\n'
+    )
+    assert needs(source)["TWILIO_AUTH_TOKEN"][0] is False
+    later = [r for r in scan_source(source, "bot.py").reads if r.line == 5]
+    assert [(r.name, r.need, r.why) for r in later] == [
+        (n, "optional", "checked for presence at bot.py:3 (returns when unset)")
+        for n in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+    ]
+
+
+def test_names_of_a_module_list_checked_in_a_loop_are_tolerated_after_it() -> None:
+    got = needs(
+        "import os\n"
+        'TWILIO_KEYS = ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]\n'
+        "def client():\n"
+        "    for k in TWILIO_KEYS:\n"
+        "        if not os.getenv(k):\n"
+        "            return None\n"
+        '    return Client(os.getenv("TWILIO_ACCOUNT_SID"), os.getenv("TWILIO_AUTH_TOKEN"))\n'
+    )
+    assert {k: v[0] for k, v in got.items()} == {
+        "TWILIO_ACCOUNT_SID": False,
+        "TWILIO_AUTH_TOKEN": False,
+    }
+
+
+def test_names_a_comprehension_finds_missing_are_tolerated_after_it() -> None:
+    got = needs(
+        "import os\n"
+        'KEYS = ("SENDGRID_API_KEY",)\n'
+        "def mailer():\n"
+        "    missing = [k for k in KEYS if not os.environ.get(k)]\n"
+        "    if missing:\n"
+        "        return None\n"
+        '    return Mailer(os.environ.get("SENDGRID_API_KEY"))\n'
+    )
+    assert got["SENDGRID_API_KEY"][0] is False
+
+
+def test_a_check_that_raises_does_not_tolerate_a_missing_value() -> None:
+    """The code cannot run without it: the later use stays required (load_settings fails
+    first, as the code would)."""
+    got = needs(
+        "import os\n"
+        'KEYS = ("SENDGRID_API_KEY",)\n'
+        "def mailer():\n"
+        "    missing = [k for k in KEYS if not os.environ.get(k)]\n"
+        "    if missing:\n"
+        "        raise RuntimeError(missing)\n"
+        '    return Mailer(os.environ.get("SENDGRID_API_KEY"))\n'
+    )
+    assert got["SENDGRID_API_KEY"][0] is True
+
+
+def test_a_check_on_another_path_does_not_cover_the_read() -> None:
+    got = needs(
+        "import os\n"
+        "def llm(local):\n"
+        "    if local:\n"
+        '        if not os.getenv("OPENAI_API_KEY"):\n'
+        "            return None\n"
+        "    else:\n"
+        '        return OpenAI(os.getenv("OPENAI_API_KEY"))\n'
+    )
+    assert got["OPENAI_API_KEY"][0] is True
