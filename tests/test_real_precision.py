@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from pcc_env.project_init import UNREAD_TEMPLATE_KEY, plan_fields, plan_init
 from pcc_env.reach import NO_ENTRY, split_scan
 from pcc_env.scan import scan_project, scan_source
@@ -306,3 +308,67 @@ def test_a_check_on_another_path_does_not_cover_the_read() -> None:
         '        return OpenAI(os.getenv("OPENAI_API_KEY"))\n'
     )
     assert got["OPENAI_API_KEY"][0] is True
+
+
+# One placeholder recogniser (rules), for init/export/push and check-files ------------------------
+
+# A real-looking key written after a placeholder word, or before one: the old recogniser of
+# init/export/push swallowed the whole token, so push refused it as a placeholder.
+BEHIND_A_MARKER = [
+    "my-Xk29fJ3kLmQ8pR7sT4vW",
+    "Xk29fJ3kLmQ8pR7sT4vWz_here",
+    "/path/to/sk-proj-Xk29fJ3kLmQ8pR7sT4vW",
+]
+PLACEHOLDERS = [
+    "your-key-here",
+    "your_openai_api_key",
+    "paste_your_key_here",
+    "<your-key>",
+    "sk-...",
+    "XXXX",
+    "changeme",
+    "my-agent-name",
+    "/path/to/key/file",
+]
+
+
+def test_check_files_uses_the_recogniser_of_rules() -> None:
+    from pcc_env import rules, value_shapes
+
+    assert not hasattr(value_shapes, "_PLACEHOLDER_RE")
+    assert not hasattr(value_shapes, "is_placeholder")
+    assert value_shapes.has_placeholder is rules.has_placeholder
+
+
+@pytest.mark.parametrize("value", PLACEHOLDERS)
+def test_both_callers_take_a_placeholder_for_one(value: str) -> None:
+    from pcc_env import rules, value_shapes
+
+    assert rules.is_placeholder(value)
+    assert value_shapes.is_hint(value)
+    assert value_shapes.value_is_harmless("OPENAI_API_KEY", value)
+
+
+@pytest.mark.parametrize("value", BEHIND_A_MARKER)
+def test_a_real_key_behind_a_placeholder_word_is_a_value_for_both(value: str) -> None:
+    from pcc_env import rules, value_shapes
+
+    assert not rules.is_placeholder(value)
+    assert not rules.is_template_value("OPENAI_API_KEY", value)
+    assert not value_shapes.value_is_harmless("OPENAI_API_KEY", value)
+
+
+def test_push_sends_a_real_key_written_after_my(tmp_path: Path) -> None:
+    """``push`` refuses a secret holding a template's placeholder; a key that merely starts with
+    ``my-`` is no placeholder (the .env check push runs before any request)."""
+    from pcc_env.dotenv_file import read_env_file, secrets_to_send
+    from pcc_env.errors import DotenvError
+
+    env = tmp_path / ".env"
+    env.write_text("OPENAI_API_KEY=my-Xk29fJ3kLmQ8pR7sT4vW\n")
+    values, _ = secrets_to_send(read_env_file(env))
+    assert values == {"OPENAI_API_KEY": "my-Xk29fJ3kLmQ8pR7sT4vW"}
+    env.write_text("OPENAI_API_KEY=my-Xk29fJ3kLmQ8pR7sT4vW\nDAILY_API_KEY=your_daily_api_key\n")
+    with pytest.raises(DotenvError) as refused:
+        secrets_to_send(read_env_file(env))
+    assert "'DAILY_API_KEY'" in str(refused.value) and "OPENAI_API_KEY" not in str(refused.value)
