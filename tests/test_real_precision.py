@@ -83,6 +83,27 @@ def test_a_template_key_a_library_reads_is_an_optional_field_marked_as_such(
     assert daily.summary == "optional (read by a library: the Pipecat runner)"
 
 
+@pytest.mark.parametrize(
+    ("key", "library"),
+    [
+        ("DAILY_SAMPLE_ROOM_URL", "the Pipecat runner"),
+        ("TWILIO_ACCOUNT_SID", "the Pipecat runner (Twilio serializer)"),
+        ("TWILIO_AUTH_TOKEN", "the Pipecat runner (Twilio serializer)"),
+        ("PLIVO_AUTH_TOKEN", "the Pipecat runner (Plivo serializer)"),
+    ],
+)
+def test_the_pipecat_runners_own_keys_in_a_template_stay_fields(
+    tmp_path: Path, key: str, library: str
+) -> None:
+    """The runner's create_transport builds the telephony serializer from TWILIO_* (hang-up),
+    and its Daily helper reads DAILY_SAMPLE_ROOM_URL: no project code reads them."""
+    root = write(tmp_path / "p", {"bot.py": BOT, "env.example": f"{key}=your_value_here\n"})
+    _, p = plan(root)
+    found = next(f for f in p.fields if f.env_name == key)
+    assert not found.required and found.library == library
+    assert not [o for o in p.left_out if o.name == key]
+
+
 def test_a_template_key_may_be_a_name_computed_in_the_code_undecided(tmp_path: Path) -> None:
     computed = BOT + '    voice = os.getenv(f"{runner_args.provider}_TOKEN")\n'
     root = write(tmp_path / "p", {"bot.py": computed, "env.example": TEMPLATE})
