@@ -127,9 +127,7 @@ def init(
         )
     document = {**_plan_json(scan, env_path, env_keys, plan, root), **_agent_json(split)}
     if not plan.fields and plan.adopted is None:
-        where = (
-            "in the code" if split.entry is not None else f"in the agent's code ({split.reason})"
-        )
+        where = "in the code" if split.entry is not None else "for an agent (no entry point found)"
         nothing = f"found no environment variables {where} and no keys in {env_path}"
         if not dry_run:
             raise fail(f"{nothing}: nothing to write", EXIT_FAILED)
