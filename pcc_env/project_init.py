@@ -222,6 +222,9 @@ def _convert(value: str | int | float, type_name: str) -> Scalar:
     return str(value)
 
 
+UNREAD_TEMPLATE_KEY = "no code reads it, nor a library pcc-env knows of: it stays in the template"
+
+
 def plan_fields(
     scan: ScanResult,
     env_keys: Sequence[str],
@@ -230,8 +233,11 @@ def plan_fields(
     template_name: str = TEMPLATE_FILE,
 ) -> tuple[list[FieldPlan], list[LeftOut]]:
     """The model's fields: every variable the code reads, in the order found, then the keys of
-    ``.env`` and of the template that no code reads (optional: a library may read them, as the
-    Pipecat runner reads ``DAILY_API_KEY``). Names the system or Pipecat Cloud sets, and names
+    ``.env`` that no code reads (optional: a library may read them), and the template's keys
+    that a library reads (``rules.library_reading``: the Pipecat runner's ``DAILY_API_KEY``),
+    optional and marked as such. A template key nothing reads stays in the template and is no
+    field (left out, with the reason); with a name computed at run time in the code, it may be
+    that one: an optional field, undecided. Names the system or Pipecat Cloud sets, and names
     that cannot be secret keys, are left out (with the reason). A key of ``.env`` that only code
     outside the agent reads (``outside``: variable -> places, see ``pcc_env.reach``) stays
     optional, described as such."""
@@ -280,15 +286,25 @@ def plan_fields(
                 places = (where, *elsewhere[key.upper()])
                 skipped.append(LeftOut(key, "read outside the agent only", places))
                 continue
-            name, alias = _field_name(key.upper(), taken)
             library = library_reading(key)
+            need, why = "optional", ""
+            if where != ".env" and library is None and key.upper() not in elsewhere:
+                if not scan.dynamic:  # nothing reads it: the template keeps it, the model not
+                    skipped.append(LeftOut(key, UNREAD_TEMPLATE_KEY, (where,)))
+                    continue
+                # a name computed at run time may be this one: said so, never guessed
+                need = "unknown"
+                why = f"no literal read; a name computed at {scan.dynamic[0].where} may be it"
+            name, alias = _field_name(key.upper(), taken)
             note = f"read by a library ({library})" if library else "no scanned code reads it"
+            if need == "unknown":
+                note += f"; undecided: {why}"
             if key.upper() in elsewhere:  # push sends it anyway; a library of the agent may
                 note = f"read outside the agent only ({_places_text(elsewhere[key.upper()])})"
             fields.append(
                 FieldPlan(
                     key.upper(), name, alias, looks_secret(key), "str", False, None,
-                    f"in {where}; {note}", (), library=library,
+                    f"in {where}; {note}", (), need=need, why=why, library=library,
                 )
             )  # fmt: skip
     return fields, skipped

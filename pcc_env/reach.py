@@ -2,7 +2,11 @@
 
 Pipecat Cloud runs ``bot.py`` (the file the Dockerfile copies in as ``bot.py``, or the project's
 ``bot.py``); a telephony ``server.py`` that dials out with ``PIPECAT_API_KEY``, a script or a
-second bot beside it run elsewhere. The settings model holds what the agent reads, so the reads
+second bot beside it run elsewhere. A project with no ``bot.py`` is taken as the Pipecat runner
+takes it: each module that defines ``bot()`` (the function the runner and Pipecat Cloud call) or
+runs a Pipecat pipeline as a program (``if __name__ == "__main__":`` in a module importing
+``pipecat``) is an entry point (a folder of example bots); with none, no code is the agent's
+and every read is reported apart. The settings model holds what the agent reads, so the reads
 of a scan (``pcc_env.scan``) are split: the entry point, the project modules it imports
 (transitively), and in a module imported ``from m import f``, the functions and classes the
 import names (and what they use, and the module's top-level code) are the agent; every other
@@ -42,13 +46,15 @@ class Outside:
 @dataclass
 class AgentScan:
     """The agent's part of a scan (``agent``: what the model holds) and the rest (``outside``).
-    ``entry`` is None when no entry point was found: then every file is the agent."""
+    ``entry`` is the first entry point (``entries``: every one), None when none was found: then
+    no code is the agent's, and every read is in ``outside``."""
 
     entry: str | None
     reason: str
     agent: ScanResult
     outside: list[Outside] = field(default_factory=list)
-    modules: list[str] = field(default_factory=list)  # the agent's files, entry point first
+    modules: list[str] = field(default_factory=list)  # the agent's files, entry points first
+    entries: list[str] = field(default_factory=list)
 
 
 def _read(root: Path, rel: str) -> str | None:
@@ -62,9 +68,17 @@ def _read(root: Path, rel: str) -> str | None:
     return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
 
 
-def find_entry(root: Path, files: Sequence[str]) -> tuple[str | None, str]:
-    """(the agent's entry point, why): the file the Dockerfile copies in as ``bot.py``, else
-    the shallowest ``bot.py`` of the project; (None, why) when there is neither."""
+NO_ENTRY = (
+    f"no entry point found (no {ENTRY}, no Dockerfile copying one, no module defining bot() or "
+    "running a Pipecat pipeline): no code is the agent's, every read is listed apart"
+)
+
+
+def find_entries(root: Path, files: Sequence[str]) -> tuple[list[str], str]:
+    """(the agent's entry points, why), as Pipecat Cloud and the Pipecat runner find them: the
+    file the Dockerfile copies in as ``bot.py``; else the shallowest ``bot.py``; else every
+    module that defines a top-level ``bot()`` (what the runner's ``main()`` and Pipecat Cloud
+    call) or runs a Pipecat pipeline as a program; else none (``NO_ENTRY``)."""
     from pcc_env.image import DOCKERFILE, DOCKERIGNORE, parse_dockerfile, parse_dockerignore
     from pcc_env.image import find_entry as image_entry
     from pcc_env.project_init import read_existing
@@ -83,11 +97,62 @@ def find_entry(root: Path, files: Sequence[str]) -> tuple[str | None, str]:
             path, landing = found
             line = landing.origin.instruction.line
             renamed = f" as {ENTRY}" if posixpath.basename(path) != ENTRY else ""
-            return path, f"{DOCKERFILE}:{line} copies it into the image{renamed}"
+            return [path], f"{DOCKERFILE}:{line} copies it into the image{renamed}"
     bots = sorted((f for f in files if posixpath.basename(f) == ENTRY), key=lambda f: f.count("/"))
     if bots:
-        return bots[0], "the file Pipecat Cloud runs"
-    return None, f"no {ENTRY} (and no Dockerfile copying one): every Python file is the agent's"
+        return [bots[0]], "the file Pipecat Cloud runs"
+    programs = [f for f in files if _runs_an_agent(root, f)]
+    if programs:
+        return programs, (
+            f"no {ENTRY}: the module(s) defining bot() (what the Pipecat runner calls) or "
+            "running a Pipecat pipeline as a program"
+        )
+    return [], NO_ENTRY
+
+
+def find_entry(root: Path, files: Sequence[str]) -> tuple[str | None, str]:
+    """The first of ``find_entries`` (None when there is none), and why."""
+    entries, why = find_entries(root, files)
+    return (entries[0] if entries else None), why
+
+
+def _runs_an_agent(root: Path, path: str) -> bool:
+    """Whether a module is an agent the Pipecat runner can start: a top-level ``bot`` function,
+    a call of the runner's ``main`` (``from pipecat.runner.run import main``), or a module
+    importing ``pipecat`` that runs as a program (``if __name__ == "__main__":``)."""
+    text = _read(root, path)
+    if text is None:
+        return False
+    try:
+        tree = ast.parse(text, path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    if any(
+        isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == "bot"
+        for s in tree.body
+    ):
+        return True
+    pipecat = False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            if node.module == "pipecat.runner.run" and any(a.name == "main" for a in node.names):
+                return True
+            pipecat = pipecat or node.module.split(".")[0] == "pipecat"
+        elif isinstance(node, ast.Import):
+            pipecat = pipecat or any(a.name.split(".")[0] == "pipecat" for a in node.names)
+    return pipecat and any(_is_main_guard(s) for s in tree.body)
+
+
+def _is_main_guard(stmt: ast.stmt) -> bool:
+    test = stmt.test if isinstance(stmt, ast.If) else None
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
 
 
 @dataclass
@@ -183,12 +248,14 @@ def _requests(
 
 
 def reachable(
-    root: Path, entry: str, files: Sequence[str]
+    root: Path, entry: str | Sequence[str], files: Sequence[str]
 ) -> dict[str, tuple[set[str] | None, dict[str, tuple[int, int]]]]:
-    """Per agent file: the defs it reaches (ALL for every one) and every top-level def's lines."""
+    """Per agent file: the defs it reaches (ALL for every one) and every top-level def's lines,
+    from one entry point or several."""
+    entries = [entry] if isinstance(entry, str) else list(entry)
     infos: dict[str, _Module | None] = {}
-    wanted: dict[str, set[str] | None] = {entry: ALL}
-    todo = [entry]
+    wanted: dict[str, set[str] | None] = dict.fromkeys(entries, ALL)
+    todo = list(entries)
     while todo:
         path = todo.pop()
         if path not in infos:
@@ -228,14 +295,16 @@ def _inside(line: int, reach: tuple[set[str] | None, dict[str, tuple[int, int]]]
 
 def split_scan(root: Path, scan: ScanResult, entry: str | None = None) -> AgentScan:
     """The agent's part of ``scan`` (see the module doc). With no entry point found (and none
-    given), the whole scan is the agent's, as before."""
+    given), no read is the agent's: each file's reads are reported apart."""
     reason = ""
+    entries = [entry] if entry is not None else []
     if entry is None:
-        entry, reason = find_entry(root, scan.files)
-    if entry is None or entry not in scan.files:
-        return AgentScan(None, reason, scan, [], list(scan.files))
-    reach = reachable(root, entry, scan.files)
-    agent_files = [f for f in [entry, *scan.files] if f in reach]
+        entries, reason = find_entries(root, scan.files)
+    entries = [e for e in entries if e in scan.files]
+    if not entries:
+        reason = reason or NO_ENTRY
+    reach = reachable(root, entries, scan.files) if entries else {}
+    agent_files = [f for f in [*entries, *scan.files] if f in reach]
     agent_files = list(dict.fromkeys(agent_files))
 
     def mine(path: str, line: int | None) -> bool:
@@ -254,4 +323,5 @@ def split_scan(root: Path, scan: ScanResult, entry: str | None = None) -> AgentS
         if not mine(r.path, r.line):
             by_file.setdefault(r.path, []).append(r)
     outside = [Outside(p, tuple(rs), partly=p in reach) for p, rs in by_file.items()]
-    return AgentScan(entry, reason, agent, outside, agent_files)
+    first = entries[0] if entries else None
+    return AgentScan(first, reason, agent, outside, agent_files, entries)

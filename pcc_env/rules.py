@@ -540,32 +540,52 @@ def display_path(path: str) -> str:
 # defaults for settings that are no secret: `your_openai_api_key`, `<your-ngrok-domain>`, `sk-...`,
 # `XXXX`, `ENV=local`. Such a line is a template line; a value that may be real is not.
 
-_PLACEHOLDER_RE = re.compile(
-    r"""<[^<>\n]*>                                  # <your-key>, <base64_encoded_api_keys>
-    | \.\.\. | \u2026                              # sk-..., ...
-    | (?<![A-Za-z0-9])(?:your|my|enter|insert)(?![a-z])[-_ ]?[A-Za-z0-9_-]*   # your_key, YOUR_ID
-    | [A-Za-z0-9_-]*[-_ ]here(?![A-Za-z0-9])       # key-here, paste_here
+# The one recogniser of placeholders: init, export and push (``is_placeholder``) and the no-values
+# hook (``value_shapes``, check-files: ``hint=True``) use it. A marker swallows whole words only,
+# never part of a run of letters and digits, so a real key written after ``my-`` or before
+# ``_here`` is still judged. ``hint=True`` adds markers that show a committed file's line is a
+# hint (``${OTHER}``, a lone ``<``, ``dummy``, ``yourdomain``) but may be part of a real value in
+# a ``.env`` push sends (``${BASE}`` is interpolated; a password may hold ``***``).
+_WORDS_AFTER = r"(?:[-_ ]?[A-Za-z]+(?![A-Za-z0-9]))*"
+_PLACEHOLDER_MARKERS = rf"""<[^<>\n]*>                     # <your-key>, <base64_encoded_api_keys>
+    | \.\.\. | \u2026                                # sk-..., ...
+    | (?<![A-Za-z0-9])(?:your|my|enter|insert)(?![a-z]){_WORDS_AFTER}[-_]?    # your_key, YOUR_ID
+    | (?<![A-Za-z0-9])(?:[A-Za-z]+[-_ ])+here(?![A-Za-z0-9])   # key-here, paste_your_key_here
     | (?<![A-Za-z0-9])(?:change|replace)[-_ ]?me(?![A-Za-z0-9])
     | (?<![A-Za-z0-9])(?:placeholder|todo|tbd|fixme)(?![A-Za-z0-9])
-    | (?:^|/)path/to/\S*                           # /path/to/key/file
-    | x{4,} | X{4,} | \*{4,} | ^[xX]{3}$           # XXXX, ****, xxx
-    """,
-    re.VERBOSE | re.IGNORECASE,
-)
+    | (?:^|/)path/to/(?:[A-Za-z_.-]+/)*[A-Za-z_.-]*(?![A-Za-z0-9])   # /path/to/key/file
+    | x{{4,}} | \*{{4,}} | ^x{{3}}$                       # XXXX, ****, xxx
+    """
+_HINT_MARKERS = r"""xxx | \*\*\* | \$\{[A-Za-z_][A-Za-z0-9_]*\} | your | \bhere\b | replace
+    | dummy | redacted | fill[-_ ]?in | < | >"""
+_PLACEHOLDER_RE = re.compile(_PLACEHOLDER_MARKERS, re.VERBOSE | re.IGNORECASE)
+_HINT_RE = re.compile(f"{_PLACEHOLDER_MARKERS} | {_HINT_MARKERS}", re.VERBOSE | re.IGNORECASE)
 _PEM_ARMOR_RE = re.compile(r"-----(?:BEGIN|END)[A-Z0-9 ]*-----")
+
+
+def has_placeholder(text: str, *, hint: bool = False) -> bool:
+    """Whether ``text`` holds a placeholder anywhere (``your-key-here``, ``<your key>``,
+    ``sk-...``, ``XXXX``, ``changeme``); with ``hint``, also a hint for the reader of a committed
+    file (``1904587xxx``, ``${OTHER}``, ``dummy``, ``yourdomain``)."""
+    return (_HINT_RE if hint else _PLACEHOLDER_RE).search(text) is not None
+
+
+def cut_placeholders(text: str, *, hint: bool = False) -> str:
+    """``text`` with every placeholder (``has_placeholder``) replaced by a space: what is left
+    is judged as a possible value (``your-key:sk-...real...`` keeps its real part)."""
+    return (_HINT_RE if hint else _PLACEHOLDER_RE).sub(" ", text)
 
 
 def is_placeholder(value: str) -> bool:
     """Whether a template's value stands for a value rather than being one: empty, or with a
-    placeholder (``your-key-here``, ``your_..._here``, ``<...>``, ``...``, ``xxx``, ``sk-...``,
-    ``changeme``) and, once the placeholders are cut out, nothing left that looks like a key
-    (a real key that happens to hold ``...`` stays a value)."""
+    placeholder (``has_placeholder``) and, once the placeholders are cut out, nothing left that
+    looks like a key (a real key that happens to hold ``...`` stays a value)."""
     text = value.strip()
     if not text:
         return True
-    if not _PLACEHOLDER_RE.search(text):
+    if not has_placeholder(text):
         return False
-    rest = _PEM_ARMOR_RE.sub(" ", _PLACEHOLDER_RE.sub(" ", text))  # a PEM of XXXX: no key
+    rest = _PEM_ARMOR_RE.sub(" ", cut_placeholders(text))  # a PEM of XXXX: no key
     return not any(looks_like_credential(part) for part in rest.split()) and not holds_credential(
         rest
     )
@@ -623,6 +643,14 @@ LIBRARY_READS: tuple[tuple[str, str], ...] = (
     ("DAILY_API_KEY", "the Pipecat runner"),
     ("DAILY_ROOM_URL", "the Pipecat runner"),
     ("DAILY_API_URL", "the Pipecat runner"),
+    ("DAILY_SAMPLE_ROOM_URL", "the Pipecat runner"),
+    ("DAILY_SAMPLE_ROOM_TOKEN", "the Pipecat runner"),
+    # create_transport's telephony serializers (hang-up through the provider's API)
+    ("TWILIO_ACCOUNT_SID", "the Pipecat runner (Twilio serializer)"),
+    ("TWILIO_AUTH_TOKEN", "the Pipecat runner (Twilio serializer)"),
+    ("TELNYX_API_KEY", "the Pipecat runner (Telnyx serializer)"),
+    ("PLIVO_AUTH_ID", "the Pipecat runner (Plivo serializer)"),
+    ("PLIVO_AUTH_TOKEN", "the Pipecat runner (Plivo serializer)"),
     ("AWS_", "boto3 (the AWS SDK)"),
     ("OTEL_", "OpenTelemetry"),
     ("GOOGLE_APPLICATION_CREDENTIALS", "the Google Cloud client libraries"),

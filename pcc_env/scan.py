@@ -334,6 +334,7 @@ class _Module:
         self.helpers: dict[str, Helper] = {}  # callable by this name in this module
         self.module_helpers: dict[str, dict[str, Helper]] = {}  # ``import utils``: utils.f()
         self.inner: set[int] = set()  # the reads inside a helper: followed at its calls instead
+        self._returning: dict[int, list[ast.If]] = {}  # function -> its ifs ending in return
 
     def _prepare(self) -> None:
         for node in ast.walk(self.tree):
@@ -863,6 +864,23 @@ class _Module:
                     return name
         return None
 
+    def returning_ifs(self, scope: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.If]:
+        """The ``if`` statements of a function (not of a function inside it) whose body ends
+        in ``return``: the presence checks a later read may sit behind (cached per function)."""
+        found = self._returning.get(id(scope))
+        if found is None:
+            found = []
+            todo: list[ast.AST] = list(ast.iter_child_nodes(scope))
+            while todo:
+                n = todo.pop()
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                    continue
+                if isinstance(n, ast.If) and n.body and isinstance(n.body[-1], ast.Return):
+                    found.append(n)
+                todo.extend(ast.iter_child_nodes(n))
+            self._returning[id(scope)] = found
+        return found
+
     def env_vars(self) -> dict[str, str]:
         """Names assigned an env read anywhere in the module (flow-insensitive)."""
         if self._env_vars is None:
@@ -956,6 +974,9 @@ class _Need:
         condition = self._condition(node)
         if condition is not None:
             return "conditional", condition
+        guard = self._guard(node)
+        if guard is not None:
+            return "optional", guard
         need: Need
         if how == "environ[]":
             need, why = "required", "os.environ[...] fails when it is unset"
@@ -1023,6 +1044,108 @@ class _Need:
         name = self.m.env_of(test)
         return f"{name} is set" if name else None
 
+    # a presence check before the read -----------------------------------------------------
+
+    def _guard(self, node: ast.AST) -> str | None:
+        """ "checked for presence at bot.py:12 (returns when it is unset)": an ``if`` earlier
+        in the same function, on every path to the read, that returns when the variable is
+        unset (``if not all([sid, token]): return None``, ``if not (a and b)``, ``if any(not
+        os.getenv(k) for k in KEYS)``, ``if missing:`` for ``missing = [k for k in KEYS if not
+        os.getenv(k)]``, or such an ``if`` in a loop over the names). The code runs on without
+        the value. One that raises or exits instead is no tolerance: the read keeps its need."""
+        ancestors: list[ast.AST] = [node]
+        scope: ast.FunctionDef | ast.AsyncFunctionDef | None = None
+        for parent, _ in self._ancestors(node):
+            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                scope = parent
+                break
+            ancestors.append(parent)
+        if scope is None:  # module level: nothing returns there
+            return None
+        inside = set(map(id, ancestors))
+        line = getattr(node, "lineno", 0)
+        for stmt in self.m.returning_ifs(scope):
+            if stmt.lineno >= line or id(stmt) in inside or not self._when_missing(stmt.test):
+                continue
+            if self._dominates(stmt, inside):
+                return f"checked for presence at {self.m.path}:{stmt.lineno} (returns when unset)"
+        return None
+
+    def _dominates(self, stmt: ast.stmt, inside: set[int]) -> bool:
+        """Whether ``stmt`` (or the loop over names holding it) sits in a statement list that
+        also holds an ancestor of the read, before it: every path to the read passes it."""
+        top: ast.AST = stmt
+        parent = self.m.parents.get(top)
+        while isinstance(parent, (ast.For, ast.AsyncFor)) and top in parent.body:
+            top, parent = parent, self.m.parents.get(parent)
+        if parent is None:
+            return False
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(parent, name, None)
+            if isinstance(block, list) and top in block:
+                after = block[block.index(top) + 1 :]
+                return any(id(s) in inside for s in after)
+        return False
+
+    def _when_missing(self, test: ast.expr) -> bool:
+        """Whether ``test`` is true when the variable is unset."""
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            return self._when_present(test.operand)
+        if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
+            return any(self._when_missing(v) for v in test.values)
+        if isinstance(test, ast.Compare) and len(test.ops) == 1:
+            op, right = test.ops[0], test.comparators[0]
+            literal, constant = _literal(right)
+            if literal and constant is None and isinstance(op, ast.Is):
+                return self._holds(test.left)
+        if isinstance(test, ast.Call) and _dotted(test.func) == "any" and len(test.args) == 1:
+            return any(self._when_missing(e) for e in self._elements(test.args[0]))
+        if isinstance(test, ast.Name):  # missing = [k for k in KEYS if not os.getenv(k)]
+            bound = self.m._local_value(test)
+            if isinstance(bound, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
+                return any(self._when_missing(c) for g in bound.generators for c in g.ifs)
+        return False
+
+    def _when_present(self, test: ast.expr) -> bool:
+        """Whether ``test`` is true only when the variable is set (so ``not test`` when it is
+        unset): the value itself, ``a and b``, ``all([a, b])``, ``x is not None``."""
+        if self._holds(test):
+            return True
+        if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+            return any(self._when_present(v) for v in test.values)
+        if isinstance(test, ast.Call) and _dotted(test.func) in ("all", "bool"):
+            return len(test.args) == 1 and any(
+                self._when_present(e) for e in self._elements(test.args[0])
+            )
+        if isinstance(test, ast.Compare) and len(test.ops) == 1:
+            literal, value = _literal(test.comparators[0])
+            if literal and value is None and isinstance(test.ops[0], ast.IsNot):
+                return self._holds(test.left)
+        return False
+
+    @staticmethod
+    def _elements(arg: ast.expr) -> list[ast.expr]:
+        if isinstance(arg, (ast.List, ast.Tuple, ast.Set)):
+            return list(arg.elts)
+        if isinstance(arg, (ast.GeneratorExp, ast.ListComp, ast.SetComp)):
+            return [arg.elt]
+        return [arg] if isinstance(arg, ast.Call) and _dotted(arg.func) == "bool" else []
+
+    def _holds(self, expr: ast.expr) -> bool:
+        """Whether ``expr`` is this variable's value: a read of it (its name given in place, as
+        a constant or by a loop over literal names) or a name assigned one."""
+        while isinstance(expr, ast.Call) and _dotted(expr.func) == "bool" and expr.args:
+            expr = expr.args[0]
+        if isinstance(expr, ast.Name) and expr.id not in self.m.env_vars():
+            return False
+        if isinstance(expr, ast.Name):
+            return self.m.env_vars()[expr.id] == self.name
+        read = self.m._env_key(expr)
+        if read is None:
+            return False
+        names = self.m._names_of(read[0])
+        return names is not None and self.name in names
+
     # how the value is used ----------------------------------------------------------------
 
     def _handed_on(self, text: str, tolerant: bool) -> tuple[Need, str, bool]:
@@ -1064,6 +1187,15 @@ class _Need:
             call = self.m.parents.get(parent)
             callee = _dotted(call.func) if isinstance(call, ast.Call) else None
             return self._handed_on(f"passed on as {parent.arg}= to {callee or 'a call'}()", True)
+        if isinstance(parent, (ast.List, ast.Tuple, ast.Set, ast.GeneratorExp, ast.ListComp)):
+            call = self.m.parents.get(parent)
+            if (  # all([sid, token]), any(os.getenv(k) for k in KEYS): a presence check
+                isinstance(call, ast.Call)
+                and parent in call.args
+                and _dotted(call.func) in ("all", "any")
+                and (not isinstance(parent, (ast.GeneratorExp, ast.ListComp)) or node is parent.elt)
+            ):
+                return "optional", f"checked for presence ({_dotted(call.func)}(...))", True
         if isinstance(parent, ast.Call) and node in parent.args:
             callee = _dotted(parent.func)
             if callee == "bool":

@@ -3,9 +3,11 @@
 A committed env file must not carry a value, and a value hides in many places besides
 ``KEY=value``: a comment (``# KEY: v``, ``# export KEY v``, ``# e.g. KEY=v``, JSON, a bare
 token), or after an empty ``KEY= # ...``. A *template* (``env.example``, ``.env.sample``...)
-may keep placeholders (``your-key-here``, ``<your key>``, ``sk-...``, ``xxxx``), plain settings
-(``ENV=local``) and links to where a key is made; everything else named like an env file
-(``.env``, ``.envrc``, ``prod.env.local``) holds no value at all. Nothing here returns text of
+may keep placeholders (``your-key-here``, ``<your key>``, ``sk-...``, ``xxxx``: recognised by
+``rules.has_placeholder(..., hint=True)``, the recogniser init, export and push use, with the
+hints of a committed file added), plain settings (``ENV=local``) and links to where a key is
+made; everything else named like an env file (``.env``, ``.envrc``, ``prod.env.local``) holds
+no value at all. Nothing here returns text of
 the file: callers report line numbers only.
 """
 
@@ -17,6 +19,8 @@ import re
 from collections import Counter
 
 from dotenv.parser import parse_stream
+
+from pcc_env.rules import cut_placeholders, has_placeholder
 
 # A name whose dot-, dash- or underscore-separated parts include one of these is a template.
 _TEMPLATE_WORDS = frozenset({"example", "sample", "template", "dist", "tmpl", "tpl"})
@@ -30,12 +34,6 @@ _KEY_PREFIX_RE = re.compile(
 )
 _JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 _ALNUM_RUN_RE = re.compile(r"[A-Za-z0-9]+")
-# Placeholders: angle brackets, runs of x/X/*/. , ${VAR} references, and the words of a hint.
-_PLACEHOLDER_RE = re.compile(
-    r"<[^>]*>|xxx|\*\*\*|\.\.\.|…|\$\{[A-Za-z_][A-Za-z0-9_]*\}|your|\bhere\b|changeme|change[-_]me|"
-    r"replace|placeholder|dummy|redacted|insert|fill[-_ ]?in|todo|<|>",
-    re.IGNORECASE,
-)
 # Letters, with separators of words, paths and URLs: prose, a path, a URL without digits.
 _WORDS_RE = re.compile(r"[-~._]*/?[A-Za-z][A-Za-z\-_./:@~]*|/")
 _URL_USERINFO_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s@:]*:(?P<password>[^/\s@]+)@")
@@ -81,21 +79,16 @@ def _entropy(text: str) -> float:
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
 
 
-def is_placeholder(text: str) -> bool:
-    """Whether ``text`` holds a hint for the reader: ``your-key-here``, ``<your key>``,
-    ``sk-...``, ``xxxx``, ``1904587XXXX``, ``${OTHER}``, ``changeme``."""
-    return bool(_PLACEHOLDER_RE.search(text))
-
-
 def _pieces(token: str) -> list[str]:
     """``token`` with its placeholder text taken out: a real key next to a hint
     (``your-key:sk-...real...``, ``sk-proj-abc...`` cut short) is still judged."""
-    return _PLACEHOLDER_RE.sub(" ", _strip(token)).split()
+    pieces = cut_placeholders(_strip(token), hint=True).split()
+    return [p for p in pieces if _ALNUM_RUN_RE.search(p)]  # ':' alone holds no value
 
 
 def is_hint(text: str) -> bool:
     """A placeholder, and nothing but words besides (``YOUR_API_KEY``, ``sk-...``, ``<key>``)."""
-    return is_placeholder(text) and all(_is_words(p) for p in _pieces(text))
+    return has_placeholder(text, hint=True) and all(_is_words(p) for p in _pieces(text))
 
 
 def looks_like_credential(token: str) -> bool:
@@ -167,11 +160,11 @@ def _is_filled_in(token: str) -> bool:
     from pcc_env.rules import holds_credential
 
     text = token.strip().strip("\"'")  # not _strip: it would cut a placeholder's '>'
-    if "://" in text and (is_placeholder(text) or not holds_credential(text)):
+    if "://" in text and (has_placeholder(text, hint=True) or not holds_credential(text)):
         return not any(_mixed(run, 16) for run in _ALNUM_RUN_RE.findall(text))
-    if not is_placeholder(text):
+    if not has_placeholder(text, hint=True):
         return False
-    rest = _PLACEHOLDER_RE.sub(" ", text)
+    rest = cut_placeholders(text, hint=True)
     return all(_is_words(part) or part.isdigit() for part in re.split(r"[\s=:@/,;]+", rest) if part)
 
 

@@ -125,13 +125,27 @@ def init(
         plan = plan_init(
             root, split.agent, env_keys, force=force, all_files=scan.files, outside=outside
         )
-    if not plan.fields and plan.adopted is None:
-        raise fail(
-            "found no environment variables in the code and no keys in "
-            f"{env_path}: nothing to write",
-            EXIT_FAILED,
-        )
     document = {**_plan_json(scan, env_path, env_keys, plan, root), **_agent_json(split)}
+    if not plan.fields and plan.adopted is None:
+        where = "in the code" if split.entry is not None else "for an agent (no entry point found)"
+        nothing = f"found no environment variables {where} and no keys in {env_path}"
+        if not dry_run:
+            raise fail(f"{nothing}: nothing to write", EXIT_FAILED)
+        # a dry run shows what init would do, and here that is nothing: every file unchanged
+        from pcc_env.dotenv_file import find_template
+
+        template_path = find_template(root)
+        kept = (
+            [{"path": template_path.name, "action": "unchanged", "summary": "init writes nothing"}]
+            if template_path.exists()
+            else []
+        )
+        document = {**document, "changes": kept, "image": None, "nothingToWrite": nothing}
+        if json:
+            print_json({**document, "dryRun": True, "written": []})
+        else:
+            info(f"Dry run: {nothing}; a real run writes nothing (exit {EXIT_FAILED}).")
+        return
     add_error_context(**document)  # under --json, a refusal below still shows the plan
     if not json:
         _show_plan(plan, root)
@@ -276,7 +290,12 @@ def _plan_json(
 def _agent_json(split: AgentScan) -> dict[str, object]:
     """The agent's entry point and files, and the reads of other programs (not in the model)."""
     return {
-        "agent": {"entryPoint": split.entry, "why": split.reason, "files": split.modules},
+        "agent": {
+            "entryPoint": split.entry,
+            "entryPoints": list(split.entries),
+            "why": split.reason,
+            "files": split.modules,
+        },
         "outsideAgent": [
             {
                 "path": o.path,
@@ -295,13 +314,18 @@ def _show_agent(split: AgentScan) -> None:
 
     if split.entry is None:
         info(f"Agent: {split.reason}.")
-        return
-    others = len(split.modules) - 1
-    more = f", with the {others} project module(s) it imports" if others else ""
-    they = "they read" if others else "it reads"
-    info(f"Agent: {escape_text(split.entry)} ({split.reason}){more}: the model holds what {they}.")
+    else:
+        entries = split.entries or [split.entry]
+        others = len(split.modules) - len(entries)
+        importer = "it imports" if len(entries) == 1 else "they import"
+        more = f", with the {others} project module(s) {importer}" if others else ""
+        they = "they read" if others or len(entries) > 1 else "it reads"
+        named = ", ".join(escape_text(e) for e in entries)
+        info(f"Agent: {named} ({split.reason}){more}: the model holds what {they}.")
     for o in split.outside:
         what = "code of a module it imports, never used" if o.partly else "not imported"
+        if split.entry is None:
+            what = "no entry point"
         names = ", ".join(show_key(n) for n in o.variables if left_out(n) is None)
         if not names:
             continue
