@@ -101,7 +101,22 @@ def app_command() -> Any:
     from pcc_env.cli.app import build_app
 
     completion_init()
-    return typer.main.get_command(build_app())
+    root = typer.main.get_command(build_app())
+
+    def declared_help_order(command: Any, ctx: Any) -> None:
+        """Click makes the help option's names from a set, so their order changes from one
+        process to the next (-h --help, or --help -h); the table keeps the declared one."""
+        help_option = command.get_help_option(ctx)
+        if help_option is not None:
+            help_option.opts.sort(key=ctx.help_option_names.index)
+        for name in getattr(command, "commands", {}):
+            sub = command.get_command(ctx, name)
+            with sub.make_context(name, [], parent=ctx, resilient_parsing=True) as sub_ctx:
+                declared_help_order(sub, sub_ctx)
+
+    with root.make_context("pcc-env", [], resilient_parsing=True) as ctx:
+        declared_help_order(root, ctx)
+    return root
 
 
 def app_answer(command: Any, capsys: pytest.CaptureFixture[str]) -> tuple[str, int]:
@@ -212,3 +227,57 @@ def test_the_fast_path_loads_no_typer_rich_or_httpx(
     # The real entry point answers the same.
     real = subprocess.run([PCC_ENV], env=env, capture_output=True, text=True, timeout=30)
     assert (real.returncode, real.stdout, real.stderr) == (0, proc.stdout, "")
+
+
+@pytest.mark.parametrize(
+    ("raw", "taken"),
+    [
+        ("https://api.pipecat.daily.co", True),
+        ("https://api.pipecat.daily.co/", True),
+        ("https://Example-1.test:8443", True),
+        ("http://127.0.0.1:8765", True),
+        ("http://localhost:1/", True),
+        ("http://127.0.0.1:65536", False),
+        ("http://127.0.0.2:80", False),
+        ("http://example.com", False),
+        ("https://user:pw@example.com", False),
+        ("https://example.com/path", False),
+        ("https://example.com?k=v", False),
+        ("https://example.com//", False),
+        ("https://exa mple.com", False),
+        ("ftp://example.com", False),
+        ("https://[::1]:8", False),
+        ("sk-CANARY-not-a-url", False),
+    ],
+)
+def test_a_host_taken_without_the_app_rules_is_one_they_take_as_it_is(
+    raw: str, taken: bool
+) -> None:
+    """set_name_cache.simple_host takes a subset of what resolve_api_host accepts, and gives
+    the same host; the rest goes through resolve_api_host itself."""
+    from pcc_env.cli.set_name_cache import simple_host
+    from pcc_env.credentials import DEFAULT_API_HOST, resolve_api_host
+
+    assert fast_completion._DEFAULT_API_HOST == DEFAULT_API_HOST
+    simple = simple_host(raw)
+    assert (simple is not None) == taken
+    if simple is not None:
+        assert resolve_api_host(raw) == simple
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the XDG rule is Linux's")
+@pytest.mark.parametrize("xdg", [None, "", "  ", "/tmp/xdg-cache"])
+def test_the_cache_file_is_where_platformdirs_puts_it(
+    xdg: str | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import platformdirs
+
+    from pcc_env.cli.set_name_cache import cache_file
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if xdg is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    expected = os.path.join(platformdirs.user_cache_dir("pcc-env"), "set-names.json")
+    assert cache_file() == expected

@@ -24,13 +24,17 @@ from typing import Any
 
 import typer
 
-from pcc_env.cli.set_name_cache import CACHE_VERSION, cache_path, fresh, read_cache
+from pcc_env.cli.set_name_cache import CACHE_VERSION, cache_file, fresh, read_cache
 
 BUDGET = 1.0
 SHELLS = ("bash", "zsh", "fish")
 
 
 # Set names --------------------------------------------------------------------------------------
+
+
+def cache_path() -> Path:
+    return Path(cache_file())
 
 
 def _write_cache(path: Path, hosts: dict[str, Any]) -> None:
@@ -225,11 +229,14 @@ def completion_table() -> dict[str, Any]:
             if isinstance(param, TyperOption):
                 plain = param.nargs == 1
                 help_option = param.name == "help"
+                opts = list(param.opts)
+                if help_option:  # Click builds them from a set: in the order they are declared
+                    opts.sort(key=ctx.help_option_names.index)
                 options.append(
                     {
                         "name": param.name,
-                        "opts": list(param.opts),
-                        "names": [line(n, param.help) for n in param.opts + param.secondary_opts],
+                        "opts": opts,
+                        "names": [line(n, param.help) for n in opts + param.secondary_opts],
                         "value": not (param.is_flag or param.count),
                         "multiple": param.multiple,
                         "hidden": param.hidden,

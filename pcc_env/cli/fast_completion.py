@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 COMPLETE_VAR = "_PCC_ENV_COMPLETE"
-_TABLE = Path(__file__).with_name("completion_table.json")
+# pathlib is not imported: it loads urllib.parse and ipaddress, a tenth of a Tab's budget.
+_TABLE = os.path.join(os.path.dirname(__file__), "completion_table.json")
 _SHELLS = ("bash", "zsh", "fish")
+_DEFAULT_API_HOST = "https://api.pipecat.daily.co"  # credentials.DEFAULT_API_HOST (a test checks)
 
 
 class _Unsure(Exception):
@@ -34,7 +35,8 @@ def answer(environ: Mapping[str, str]) -> tuple[str, int] | None:
         return None  # `source_bash` and the like: the app prints the script
     try:
         args, incomplete = _words(shell, environ)
-        table = json.loads(_TABLE.read_text(encoding="utf-8"))["commands"]
+        with open(_TABLE, encoding="utf-8") as f:
+            table = json.loads(f.read())["commands"]
         items = _complete(table, args, incomplete, environ)
         return _format(shell, items, environ)
     except (_Unsure, OSError, ValueError, KeyError, IndexError):
@@ -160,15 +162,19 @@ def _sets(
         raise _Unsure
     import time
 
-    from pcc_env.cli.set_name_cache import cache_path, fresh, read_cache
-    from pcc_env.credentials import resolve_api_host
-    from pcc_env.errors import ConfigError
+    from pcc_env.cli.set_name_cache import cache_file, fresh, read_cache, simple_host
 
-    try:
-        host = resolve_api_host(given.get("api_host"))
-    except ConfigError:
-        return []  # the app's completer completes nothing for an unusable host, too
-    names = fresh(read_cache(cache_path()).get(host), time.time())
+    raw = given.get("api_host") or environ.get("PIPECAT_API_HOST") or _DEFAULT_API_HOST
+    host = simple_host(raw)
+    if host is None:  # the app's rules, with their imports
+        from pcc_env.credentials import resolve_api_host
+        from pcc_env.errors import ConfigError
+
+        try:
+            host = resolve_api_host(given.get("api_host"))
+        except ConfigError:
+            return []  # the app's completer completes nothing for an unusable host, too
+    names = fresh(read_cache(cache_file()).get(host), time.time())
     if names is None:
         raise _Unsure  # not cached: the app asks the API, within its 1 s budget
     types = kind.removeprefix("sets:").split(",")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+import re
+import sys
 from typing import Any
 
 CACHE_TTL = 60.0
@@ -19,21 +20,46 @@ CACHE_VERSION = 1
 SET_TYPES = ("secret", "imagePullSecret")
 
 
-def cache_path() -> Path:
+def cache_file() -> str:
+    """Where the cache lives. On Linux by the XDG rule (platformdirs' answer there), without
+    importing platformdirs (its import costs a Tab more than the rest of the answer)."""
+    if sys.platform.startswith("linux"):
+        base = os.environ.get("XDG_CACHE_HOME", "")
+        if not base.strip():
+            base = os.path.expanduser("~/.cache")
+        return os.path.join(base, "pcc-env", "set-names.json")
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir("pcc-env")) / "set-names.json"
+    return os.path.join(platformdirs.user_cache_dir("pcc-env"), "set-names.json")
 
 
-def read_cache(path: Path) -> dict[str, Any]:
+# An API host that resolve_api_host takes as it is (a subset of what it accepts): https with a
+# DNS name, or plain http to localhost or 127.0.0.1 (the emulator); at most one trailing '/'.
+_SIMPLE_HOST = re.compile(
+    r"(?:https://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|http://(?:localhost|127\.0\.0\.1))"
+    r"(?::([0-9]{1,5}))?/?"
+)
+
+
+def simple_host(raw: str) -> str | None:
+    """``raw`` without its trailing '/', when it is in that subset; else None (ask
+    resolve_api_host, which imports more)."""
+    match = _SIMPLE_HOST.fullmatch(raw)
+    if match is None or (match[1] is not None and int(match[1]) > 65535):
+        return None
+    return raw.rstrip("/")
+
+
+def read_cache(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The cache's entries per host; nothing from a file that another user could have written
     (not ours, or writable by group or others)."""
     try:
         if os.name == "posix":
-            st = path.stat()
+            st = os.stat(path)
             if st.st_uid != os.getuid() or st.st_mode & 0o022:
                 return {}
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as f:
+            data = json.loads(f.read())
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
