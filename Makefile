@@ -8,7 +8,9 @@ PY := $(VENV)/bin/python
 CLI_STAMP := $(VENV)/.installed-cli
 DEV_STAMP := $(VENV)/.installed-dev
 DIST_STAMP := $(VENV)/.installed-dist
-CLI_REQ := -e '.[cli]'
+# --no-compile: pip would compile every package's bytecode (~15 s of a loaded first run); Python
+# writes it for the modules the demo imports, as it imports them.
+CLI_REQ := --no-compile -e '.[cli]'
 DEV_REQ := -e '.[all,dev]'
 DIST_REQ := -e '.[cli,dist]'
 # The real Pipecat CLI lives in its own venv: its pins must not leak into ours.
