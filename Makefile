@@ -10,7 +10,9 @@ DEV_STAMP := $(VENV)/.installed-dev
 DIST_STAMP := $(VENV)/.installed-dist
 # --no-compile: pip would compile every package's bytecode (~15 s of a loaded first run); Python
 # writes it for the modules the demo imports, as it imports them.
-CLI_REQ := --no-compile -e '.[cli]'
+# (uv compiles nothing unless asked.)
+CLI_REQ := -e '.[cli]'
+CLI_PIP_OPTS := --no-compile
 DEV_REQ := -e '.[all,dev]'
 DIST_REQ := -e '.[cli,dist]'
 # The real Pipecat CLI lives in its own venv: its pins must not leak into ours.
@@ -41,9 +43,9 @@ define venv_install
 	@if command -v uv >/dev/null 2>&1; then \
 		uv pip install --python $(PY) $(1); \
 	elif test -x $(VENV)/bin/pip; then \
-		$(PY) -m pip install $(PIP_PROGRESS) $(1); \
+		$(PY) -m pip install $(PIP_PROGRESS) $(2) $(1); \
 	else \
-		$(PYTHON) -m pip --python $(PY) install $(PIP_PROGRESS) $(1); \
+		$(PYTHON) -m pip --python $(PY) install $(PIP_PROGRESS) $(2) $(1); \
 	fi
 endef
 
@@ -57,7 +59,7 @@ $(VENV)/bin/python:
 
 $(CLI_STAMP): pyproject.toml | $(VENV)/bin/python
 	@echo "==> Installing pcc-env[cli] into $(VENV) (about 20 s the first time)"
-	$(call venv_install,$(CLI_REQ))
+	$(call venv_install,$(CLI_REQ),$(CLI_PIP_OPTS))
 	@touch $@
 	@echo "==> $(VENV) is ready for the demo"
 
