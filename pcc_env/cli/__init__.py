@@ -1,6 +1,7 @@
 """The ``pcc-env`` command. Nothing in the library imports this package.
 
-``main`` answers ``--version`` before anything else, then checks for the ``cli`` extra before
+``main`` answers a shell completion it can from a table (``fast_completion``), and
+``--version``, before anything else, then checks for the ``cli`` extra before
 importing Typer, so a runtime-only install gets one clear line instead of a traceback.
 """
 
@@ -18,6 +19,8 @@ _CLI_MODULES = ("typer", "rich", "httpx", "keyring", "stamina", "watchfiles", "p
 
 def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> None:
     """``pcc-env``; ``pipecat env`` (cli/plugin.py) calls it with its arguments and name."""
+    if args is None and prog_name is None and os.environ.get("_PCC_ENV_COMPLETE"):
+        _complete_fast()  # a Tab: answered from a table when it can be, before Typer loads
     from pcc_env.cli.version import VERSION_FLAGS, version_text
 
     argv = list(sys.argv[1:] if args is None else args)
@@ -64,6 +67,22 @@ def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> Non
     finally:
         # Help, --version and usage errors run no command: a Ctrl-C noted meanwhile is moot.
         interrupts.release_quietly()
+
+
+def _complete_fast() -> None:
+    """Exit with the completion's answer, or return for the app to answer it. Only as
+    ``pcc-env``: Click names the variable after the program (``_{PROG}_COMPLETE``)."""
+    name = os.path.basename(sys.argv[0] or "pcc-env")
+    if f"_{name}_COMPLETE".replace("-", "_").replace(" ", "_").upper() != "_PCC_ENV_COMPLETE":
+        return
+    from pcc_env.cli.fast_completion import answer
+
+    answered = answer(os.environ)
+    if answered is not None:
+        text, code = answered
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        raise SystemExit(code)
 
 
 def user_environ() -> dict[str, str]:

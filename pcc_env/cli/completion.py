@@ -1,11 +1,14 @@
 """Shell completion: the ``--install-completion`` / ``--show-completion`` options, and set names
 completed from the API.
 
-A completion runs the whole CLI on every Tab, so it must be quick and must never print anything
-but candidates: set names come from one ``GET /secrets`` bounded to ``BUDGET`` seconds in total
-(keyring included, through the client's deadline), are cached per API host for ``CACHE_TTL``
+A Tab that names a command, an option or a cached set name is answered by
+``cli/fast_completion.py`` from ``completion_table.json`` before this app is imported; the
+rest runs the whole CLI, so it must be quick and must never print anything but candidates: set
+names come from one ``GET /secrets`` bounded to ``BUDGET`` seconds in total (keyring included,
+through the client's deadline), are cached per API host for ``set_name_cache.CACHE_TTL``
 seconds in the user cache dir (names and types only, file 0600), and any failure (no key, no
-network, a slow server) completes nothing, silently.
+network, a slow server) completes nothing, silently. ``completion_table`` writes the table from
+this app; a test keeps the two equal.
 """
 
 from __future__ import annotations
@@ -21,64 +24,17 @@ from typing import Any
 
 import typer
 
-CACHE_TTL = 60.0
+from pcc_env.cli.set_name_cache import CACHE_VERSION, cache_file, fresh, read_cache
+
 BUDGET = 1.0
 SHELLS = ("bash", "zsh", "fish")
-_CACHE_VERSION = 1
-_SET_TYPES = ("secret", "imagePullSecret")
 
 
 # Set names --------------------------------------------------------------------------------------
 
 
 def cache_path() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("pcc-env")) / "set-names.json"
-
-
-def _read_cache(path: Path) -> dict[str, Any]:
-    """The cache's entries per host; nothing from a file that another user could have written
-    (not ours, or writable by group or others)."""
-    try:
-        if os.name == "posix":
-            st = path.stat()
-            if st.st_uid != os.getuid() or st.st_mode & 0o022:
-                return {}
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != _CACHE_VERSION:
-        return {}
-    hosts = data.get("hosts")
-    return hosts if isinstance(hosts, dict) else {}
-
-
-def _fresh(entry: Any, now: float) -> list[tuple[str, str]] | None:
-    if not isinstance(entry, dict):
-        return None
-    at, sets = entry.get("at"), entry.get("sets")
-    if not isinstance(at, (int, float)) or not 0 <= now - at < CACHE_TTL:
-        return None
-    if not isinstance(sets, list):
-        return None
-    names = [(s[0], s[1]) for s in sets if isinstance(s, list) and len(s) == 2]
-    # Checked as on fetch: a file written by anything else must not feed a shell escapes,
-    # newlines or $(...). One bad entry discards the host's entry (fetched again).
-    if len(names) != len(sets) or not all(_valid(n, t) for n, t in names):
-        return None
-    return names
-
-
-def _valid(name: Any, kind: Any) -> bool:
-    from pcc_env.rules import set_name_problems
-
-    return (
-        isinstance(name, str)
-        and isinstance(kind, str)
-        and kind in _SET_TYPES
-        and not set_name_problems(name)
-    )
+    return Path(cache_file())
 
 
 def _write_cache(path: Path, hosts: dict[str, Any]) -> None:
@@ -86,7 +42,7 @@ def _write_cache(path: Path, hosts: dict[str, Any]) -> None:
     from pcc_env.sync import private_dir
 
     private_dir(path.parent)
-    text = json.dumps({"version": _CACHE_VERSION, "hosts": hosts})
+    text = json.dumps({"version": CACHE_VERSION, "hosts": hosts})
     atomic_write_text(path, text, mode=0o600)
 
 
@@ -124,13 +80,13 @@ def set_names(api_host: str | None) -> list[tuple[str, str]]:
 
     host = resolve_api_host(api_host)
     path = cache_path()
-    hosts = _read_cache(path)
+    hosts = read_cache(path)
     now = time.time()
-    cached = _fresh(hosts.get(host), now)
+    cached = fresh(hosts.get(host), now)
     if cached is not None:
         return cached
     names = _fetch(host, BUDGET)
-    hosts = {h: e for h, e in hosts.items() if _fresh(e, now) is not None}
+    hosts = {h: e for h, e in hosts.items() if fresh(e, now) is not None}
     hosts[host] = {"at": now, "sets": [list(n) for n in names]}
     with contextlib.suppress(OSError):  # a read-only cache dir: ask the API each time
         _write_cache(path, hosts)
@@ -145,6 +101,7 @@ def _completer(*types: str) -> Callable[[typer.Context, str], list[str]]:
             return []
         return sorted({n for n, t in found if t in types and n.startswith(incomplete)})
 
+    complete.set_types = types  # type: ignore[attr-defined]  # read by completion_table()
     return complete
 
 
@@ -214,3 +171,111 @@ def install_completion(ctx: typer.Context, value: bool) -> None:
     success(f"{shell} completion installed in {path}.")
     info("It takes effect in new shells (or source that file now).")
     raise typer.Exit()
+
+
+# The fast path's table ---------------------------------------------------------------------------
+
+TABLE_PATH = Path(__file__).with_name("completion_table.json")
+_WIDE = 10**6  # a console width at which no help wraps
+
+
+def completion_table() -> dict[str, Any]:
+    """What the whole app completes, for ``cli/fast_completion.py``: per command path, its
+    subcommands, options and arguments, with each candidate formatted by Typer's own zsh and
+    fish classes (help text as Typer renders it, unwrapped, with the console width from which
+    it stays unwrapped)."""
+    import typer.main
+    from rich.cells import cell_len
+    from typer import rich_utils
+    from typer._click.shell_completion import CompletionItem
+    from typer._completion_classes import FishComplete, ZshComplete
+    from typer.core import TyperArgument, TyperGroup, TyperOption
+
+    from pcc_env.cli.app import build_app
+
+    if rich_utils.MAX_WIDTH is not None:
+        raise RuntimeError("unset TERMINAL_WIDTH to write the completion table")
+
+    def line(value: str, help_text: str | None) -> dict[str, Any]:
+        item = CompletionItem(value, help=help_text)
+        saved = os.environ.pop("COLUMNS", None)
+        os.environ["COLUMNS"] = str(_WIDE)
+        try:
+            zsh = ZshComplete.format_completion(None, item)  # type: ignore[arg-type]
+            fish = FishComplete.format_completion(None, item)  # type: ignore[arg-type]
+        finally:
+            os.environ.pop("COLUMNS")
+            if saved is not None:
+                os.environ["COLUMNS"] = saved
+        # The width below which rich wraps the help: its longest rendered line, in cells.
+        width = max((cell_len(x) for x in (zsh + "\n" + fish).split("\n")), default=0)
+        return {"value": value, "zsh": zsh, "fish": fish, "width": width if help_text else 0}
+
+    def kind(param: Any) -> str:
+        custom = param._custom_shell_complete
+        if custom is not None:
+            cells = [c.cell_contents for c in custom.__closure__ or ()]
+            types = [getattr(c, "set_types", None) for c in cells if callable(c)]
+            found = [t for t in types if t is not None]
+            return "sets:" + ",".join(found[0]) if len(found) == 1 else "other"
+        desc = param.type_descriptor
+        return "other" if desc.is_choice or desc.is_file else "none"
+
+    commands: dict[str, Any] = {}
+
+    def walk(path: str, command: Any, ctx: Any) -> None:
+        options, arguments = [], []
+        for param in command.get_params(ctx):
+            if isinstance(param, TyperOption):
+                plain = param.nargs == 1
+                help_option = param.name == "help"
+                opts = list(param.opts)
+                if help_option:  # Click builds them from a set: in the order they are declared
+                    opts.sort(key=ctx.help_option_names.index)
+                options.append(
+                    {
+                        "name": param.name,
+                        "opts": opts,
+                        "names": [line(n, param.help) for n in opts + param.secondary_opts],
+                        "value": not (param.is_flag or param.count),
+                        "multiple": param.multiple,
+                        "hidden": param.hidden,
+                        # An option whose callback runs while completing (--version prints).
+                        "plain": plain and (param.callback is None or help_option),
+                        "complete": kind(param),
+                    }
+                )
+            elif isinstance(param, TyperArgument):
+                arguments.append(
+                    {"name": param.name, "nargs": param.nargs, "complete": kind(param)}
+                )
+            else:  # pragma: no cover - Typer makes only these two
+                raise TypeError(param)
+        node: dict[str, Any] = {
+            "options": options,
+            "arguments": arguments,
+            "interspersed": command.allow_interspersed_args and not command.ignore_unknown_options,
+        }
+        if isinstance(command, TyperGroup):
+            subs = []
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                if sub is None:
+                    continue
+                if not sub.hidden:
+                    subs.append(line(name, sub.get_short_help_str()))
+                with sub.make_context(name, [], parent=ctx, resilient_parsing=True) as sub_ctx:
+                    walk(f"{path} {name}".strip(), sub, sub_ctx)
+            node["commands"] = subs
+        commands[path] = node
+
+    root = typer.main.get_command(build_app())
+    with root.make_context("pcc-env", [], resilient_parsing=True) as ctx:
+        walk("", root, ctx)
+    return {"typer": typer.__version__, "commands": commands}
+
+
+def write_table() -> None:
+    """``python -c 'from pcc_env.cli.completion import write_table; write_table()'``"""
+    text = json.dumps(completion_table(), indent=1, ensure_ascii=False) + "\n"
+    TABLE_PATH.write_text(text, encoding="utf-8")
