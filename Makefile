@@ -11,11 +11,25 @@ PIPECAT_PKGS := pipecatcloud==1.4.0 pipecat-ai-cli==1.3.0
 # also proves that our version ranges and theirs fit in one environment.
 PLUGIN_VENV := .venv-pipecat-plugin
 PLUGIN_STAMP := $(PLUGIN_VENV)/.installed
+# The current pipecat CLI: it ships inside pipecat-ai (the `cli` extra), with pipecatcloud as its
+# `cloud` plugin. One venv holds it and pcc-env (one resolve, like PLUGIN_VENV): the compatibility
+# tests and the `pipecat env` plugin test both run against it. ~900 MB and ~95 s, built once.
+CURRENT_VENV := .venv-pipecat-current
+CURRENT_STAMP := $(CURRENT_VENV)/.installed
+CURRENT_PKGS := pipecat-ai[cli]==1.14.0 pipecatcloud==1.4.0
+# Every supported Python (requires-python >=3.10): a venv per interpreter with pcc-env[cli] (what
+# users install) and pytest, cached under .venv-matrix/, and a subset of the suite that touches
+# every module. An interpreter the machine lacks is skipped, saying so.
+MATRIX_VERSIONS := 3.10 3.11 3.12 3.13
+MATRIX_DIR := .venv-matrix
+MATRIX_TESTS := tests/test_python_matrix.py tests/test_runtime.py tests/test_rules.py \
+	tests/test_sync.py tests/test_scan.py tests/test_targets.py tests/test_redeploy.py \
+	tests/test_build_context.py
 # Some machines set PYTHONDONTWRITEBYTECODE: every child process would then recompile pcc_env
 # from source, which slows the tests and skews start-up benchmarks. Let Python cache bytecode.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: test demo lint typecheck unit bench install clean
+.PHONY: test demo lint typecheck unit bench install clean matrix compat compat-current
 
 install: $(STAMP)
 
@@ -55,6 +69,44 @@ $(PLUGIN_STAMP): pyproject.toml
 	@touch $@
 	@echo "==> $(PLUGIN_VENV) is ready"
 
+$(CURRENT_STAMP): pyproject.toml
+	@test -x $(CURRENT_VENV)/bin/python || { echo "==> Creating $(CURRENT_VENV) for the current pipecat CLI (first run only)"; $(PYTHON) -m venv $(CURRENT_VENV); }
+	@echo "==> Installing $(CURRENT_PKGS) and pcc-env together into $(CURRENT_VENV) (about 900 MB and 95 s the first time)"
+	@if command -v uv >/dev/null 2>&1; then \
+		uv pip install --python $(CURRENT_VENV)/bin/python '$(word 1,$(CURRENT_PKGS))' $(wordlist 2,9,$(CURRENT_PKGS)) -e '.[all]'; \
+	else \
+		$(CURRENT_VENV)/bin/python -m pip install $(PIP_PROGRESS) '$(word 1,$(CURRENT_PKGS))' $(wordlist 2,9,$(CURRENT_PKGS)) -e '.[all]'; \
+	fi
+	@touch $@
+	@echo "==> $(CURRENT_VENV) is ready"
+
+# The interpreter for a version: pyenv's newest, else pythonX.Y on PATH (a pyenv shim that has no
+# such version selected fails `-c pass` and counts as missing).
+define find_python
+py=$$(ls -d $$HOME/.pyenv/versions/$(1).*/bin/python$(1) 2>/dev/null | sort -V | tail -n 1); \
+[ -n "$$py" ] || py=$$(command -v python$(1) 2>/dev/null || true); \
+{ [ -n "$$py" ] && "$$py" -c pass >/dev/null 2>&1; } || py=
+endef
+
+matrix:
+	@for v in $(MATRIX_VERSIONS); do \
+		$(call find_python,$$v); \
+		if [ -z "$$py" ]; then \
+			echo "==> Python $$v: skipped, not on this machine (pyenv install $$v, or put python$$v on PATH)"; \
+			continue; \
+		fi; \
+		venv=$(MATRIX_DIR)/py$$v; \
+		if [ ! -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ]; then \
+			echo "==> Creating $$venv with $$py: pcc-env[cli] and pytest (first run only)"; \
+			rm -rf $$venv && "$$py" -m venv $$venv && \
+			$$venv/bin/python -m pip install -q $(PIP_PROGRESS) -e '.[cli]' 'pytest>=8' 'pytest-timeout>=2.3' && \
+			touch $$venv/.installed || exit 1; \
+		fi; \
+		echo "==> Python $$v ($$($$venv/bin/python -c 'import platform; print(platform.python_version())')): $(words $(MATRIX_TESTS)) test files"; \
+		PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat \
+			$$venv/bin/python -m pytest -q -p no:cacheprovider $(MATRIX_TESTS) || exit 1; \
+	done
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -62,9 +114,25 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy pcc_env
 
-unit: $(STAMP) $(PIPECAT_STAMP) $(PLUGIN_STAMP)
+# The tests that run the real pipecat CLI, run again against the current one.
+COMPAT_TESTS := tests/test_emulator_pipecat_cli.py tests/test_pipecat_plugin.py
+
+unit: $(STAMP) $(PIPECAT_STAMP) $(PLUGIN_STAMP) $(CURRENT_STAMP)
 	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat \
 	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(PLUGIN_VENV)/bin/pipecat $(VENV)/bin/pytest
+	@$(MAKE) --no-print-directory compat-current
+
+# The compatibility tests alone, against the frozen CLI (1.3.0) and the current one (1.14.0).
+compat: $(STAMP) $(PIPECAT_STAMP) $(PLUGIN_STAMP) $(CURRENT_STAMP)
+	@echo "==> The pipecat CLI 1.3.0 (pipecat-ai-cli, frozen)"
+	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat \
+	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(PLUGIN_VENV)/bin/pipecat $(VENV)/bin/pytest -q $(COMPAT_TESTS)
+	@$(MAKE) --no-print-directory compat-current
+
+compat-current: $(STAMP) $(CURRENT_STAMP)
+	@echo "==> The current pipecat CLI ($(CURRENT_PKGS))"
+	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(CURRENT_VENV)/bin/pipecat \
+	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(CURRENT_VENV)/bin/pipecat $(VENV)/bin/pytest -q $(COMPAT_TESTS)
 
 test: lint typecheck unit
 
@@ -75,4 +143,4 @@ bench: $(STAMP) $(PIPECAT_STAMP)
 	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat $(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(PIPECAT_VENV) $(PLUGIN_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(PIPECAT_VENV) $(PLUGIN_VENV) $(CURRENT_VENV) $(MATRIX_DIR) .mypy_cache .ruff_cache .pytest_cache

@@ -254,11 +254,12 @@ def check_build(
             )
     left_out: set[str] = set()
     modules = image.import_closure(module, python_files, read) if module else []
+    module = module or ""
     for m in modules:
         if m in uploaded:
             continue
         left_out.add(m)
-        by = "" if m == module else f" (imported by the settings module {escape_text(module or '')})"
+        by = f" (imported by the settings module {escape_text(module)})" if m != module else ""
         rule = excluded_with_folders(m, rules)
         why = f"{rule.shown} leaves it out" if rule else "it is outside the context folder"
         out.append(

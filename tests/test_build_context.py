@@ -211,9 +211,13 @@ def test_a_module_the_settings_module_imports_is_left_out_once(tmp_path: Path) -
     root = project(
         tmp_path / "bot",
         "**/__pycache__\nconfig\n",
-        **{"settings.py": "import config.defaults  # noqa\n" + SETTINGS, "config/__init__.py": "",
-           "config/defaults.py": "MODEL = 'x'\n", "Dockerfile": DOCKERFILE + "COPY ./config config\n"},
-    )  # fmt: skip
+        **{
+            "settings.py": "import config.defaults  # noqa\n" + SETTINGS,
+            "config/__init__.py": "",
+            "config/defaults.py": "MODEL = 'x'\n",
+            "Dockerfile": DOCKERFILE + "COPY ./config config\n",
+        },
+    )
     r = check(root)
     assert r.code == 1, r.output
     lines = fails(r)
@@ -226,9 +230,13 @@ def test_a_default_exclusion_leaves_a_module_out(tmp_path: Path) -> None:
     """No .dockerignore: the CLI's defaults drop any folder named build, env, dist..."""
     root = project(
         tmp_path / "bot",
-        **{"settings.py": "from env import names  # noqa\n" + SETTINGS, "env/__init__.py": "",
-           "env/names.py": "A = 1\n", "Dockerfile": DOCKERFILE.replace("COPY ./settings.py settings.py", "COPY . .")},
-    )  # fmt: skip
+        **{
+            "settings.py": "from env import names  # noqa\n" + SETTINGS,
+            "env/__init__.py": "",
+            "env/names.py": "A = 1\n",
+            "Dockerfile": DOCKERFILE.replace("COPY ./settings.py settings.py", "COPY . ."),
+        },
+    )
     r = check(root)
     assert r.code == 1, r.output
     lines = fails(r)  # one finding per module: the package and the module imported from it
