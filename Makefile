@@ -22,6 +22,7 @@ CURRENT_PKGS := pipecat-ai[cli]==1.14.0 pipecatcloud==1.4.0
 # every module. An interpreter the machine lacks is skipped, saying so.
 MATRIX_VERSIONS := 3.10 3.11 3.12 3.13
 MATRIX_DIR := .venv-matrix
+MATRIX_PKGS := 'pytest>=8' 'pytest-timeout>=2.3' 'pyyaml>=6'
 MATRIX_TESTS := tests/test_python_matrix.py tests/test_runtime.py tests/test_rules.py \
 	tests/test_sync.py tests/test_scan.py tests/test_targets.py tests/test_redeploy.py \
 	tests/test_build_context.py
@@ -29,7 +30,7 @@ MATRIX_TESTS := tests/test_python_matrix.py tests/test_runtime.py tests/test_rul
 # from source, which slows the tests and skews start-up benchmarks. Let Python cache bytecode.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: test demo lint typecheck unit bench install clean matrix compat compat-current
+.PHONY: test demo lint typecheck unit bench install clean matrix compat compat-current keyring-programs
 
 install: $(STAMP)
 
@@ -96,10 +97,10 @@ matrix:
 			continue; \
 		fi; \
 		venv=$(MATRIX_DIR)/py$$v; \
-		if [ ! -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ]; then \
+		if [ ! -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ] || [ Makefile -nt $$venv/.installed ]; then \
 			echo "==> Creating $$venv with $$py: pcc-env[cli] and pytest (first run only)"; \
 			rm -rf $$venv && "$$py" -m venv $$venv && \
-			$$venv/bin/python -m pip install -q $(PIP_PROGRESS) -e '.[cli]' 'pytest>=8' 'pytest-timeout>=2.3' && \
+			$$venv/bin/python -m pip install -q $(PIP_PROGRESS) -e '.[cli]' $(MATRIX_PKGS) && \
 			touch $$venv/.installed || exit 1; \
 		fi; \
 		echo "==> Python $$v ($$($$venv/bin/python -c 'import platform; print(platform.python_version())')): $(words $(MATRIX_TESTS)) test files"; \
@@ -117,7 +118,25 @@ typecheck: $(STAMP)
 # The tests that run the real pipecat CLI, run again against the current one.
 COMPAT_TESTS := tests/test_emulator_pipecat_cli.py tests/test_pipecat_plugin.py
 
+# The real-keyring tests (tests/test_real_keyring.py) need gnome-keyring and dbus-run-session. On CI
+# (CI set), as root with apt-get, they are installed when missing (~40 s); anywhere else nothing is
+# installed and those tests skip, saying how to get them (or run `make keyring-programs`).
+KEYRING_PROGRAMS := gnome-keyring dbus
+keyring-programs:
+	@if command -v gnome-keyring-daemon >/dev/null 2>&1 && command -v dbus-run-session >/dev/null 2>&1; then \
+		echo "==> gnome-keyring and dbus-run-session are installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "==> Installing $(KEYRING_PROGRAMS) for the real-keyring tests (about 40 s)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		timeout 300 apt-get install -y -q --no-install-recommends $(KEYRING_PROGRAMS) >/dev/null 2>&1 || \
+		{ timeout 300 apt-get update -q >/dev/null 2>&1 && timeout 300 apt-get install -y -q --no-install-recommends $(KEYRING_PROGRAMS) >/dev/null 2>&1; } || \
+		echo "==> Could not install $(KEYRING_PROGRAMS): the real-keyring tests will skip"; \
+	else \
+		echo "==> Install $(KEYRING_PROGRAMS) (apt-get, dnf) for the real-keyring tests; they skip without them"; \
+	fi
+
 unit: $(STAMP) $(PIPECAT_STAMP) $(PLUGIN_STAMP) $(CURRENT_STAMP)
+	@if [ -n "$$CI" ]; then $(MAKE) --no-print-directory keyring-programs; fi
 	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat \
 	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(PLUGIN_VENV)/bin/pipecat $(VENV)/bin/pytest
 	@$(MAKE) --no-print-directory compat-current
