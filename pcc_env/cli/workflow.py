@@ -952,7 +952,9 @@ def check(
         typer.Option(
             "--offline",
             help="Only the checks that need no API: the settings module (and the project "
-            "modules it imports) reaching the image the Dockerfile builds.",
+            "modules it imports) reaching the image the Dockerfile builds and, with no image "
+            "in pcc-deploy.toml, the build context 'pipecat cloud deploy' uploads (no env file "
+            "with values in it).",
         ),
     ] = False,
 ) -> None:
