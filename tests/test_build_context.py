@@ -303,3 +303,12 @@ def test_json_names_the_check(tmp_path: Path) -> None:
     assert r.code == 1 and CANARY not in r.output
     found = json.loads(r.stdout)["findings"]
     assert [f["check"] for f in found if not f["ok"]] == ["build-context"]
+
+
+def test_the_deploy_file_given_is_the_one_read(tmp_path: Path) -> None:
+    root = project(
+        tmp_path / "bot", "__pycache__\n", **{"prod.toml": 'agent_name = "bot"\nimage = "me/b:1"\n'}
+    )
+    assert check(root).code == 1  # pcc-deploy.toml has no image: .env would be uploaded
+    r = run_cli("check", "--offline", "--deploy-file", "prod.toml", cwd=root)
+    assert r.code == 0 and "build context" not in r.stdout, r.output

@@ -964,7 +964,7 @@ def check(
     from pcc_env.scan import scan_project
     from pcc_env.sync import PushState, check_code, run_check
 
-    image_rows = image_findings(Path.cwd(), settings)
+    image_rows = image_findings(Path.cwd(), settings, deploy_file)
     if offline:
         _offline_report(image_rows, json)
         return
@@ -1036,19 +1036,19 @@ def check(
         raise typer.Exit(1)
 
 
-def image_findings(root: Path, ref: str | None) -> list[Finding]:
+def image_findings(root: Path, ref: str | None, deploy_file: Path | None = None) -> list[Finding]:
     """The settings module in the image (``pcc_env.image.check_image``), read from the
     Dockerfile with no API: none when there is no Dockerfile or no settings model in the
     project. With no ``image`` in ``pcc-deploy.toml`` the pipecat CLI uploads a build context
     to Pipecat Cloud Build: then what it uploads is checked too (``pcc_env.build_context``)."""
     from pcc_env.build_context import build_settings
-    from pcc_env.deploy_config import DEPLOY_FILE, read_toml_file
+    from pcc_env.deploy_config import default_deploy_file, read_toml_file
     from pcc_env.image import DOCKERFILE, DOCKERIGNORE, check_image, settings_module_file
     from pcc_env.project_init import read_existing
     from pcc_env.scan import python_files
     from pcc_env.sync import Finding
 
-    deploy_path = root / DEPLOY_FILE
+    deploy_path = root / (deploy_file or default_deploy_file())  # the one the pipecat CLI reads
     deploy = read_toml_file(deploy_path, "a deploy file") if deploy_path.is_file() else None
     build = build_settings(deploy)
     if build.uses_cloud_build:
