@@ -25,11 +25,29 @@ PLUGIN_VENV := .venv-pipecat-plugin
 PLUGIN_STAMP := $(PLUGIN_VENV)/.installed
 # `make dist` installs the built wheel here, as a user would, and runs the demo from it.
 DIST_VENV := .venv-dist
+# The current pipecat CLI: it ships inside pipecat-ai (the `cli` extra), with pipecatcloud as its
+# `cloud` plugin. One venv holds it and pcc-env (one resolve, like PLUGIN_VENV): the compatibility
+# tests and the `pipecat env` plugin test both run against it. ~900 MB and ~95 s, built once.
+CURRENT_VENV := .venv-pipecat-current
+CURRENT_STAMP := $(CURRENT_VENV)/.installed
+CURRENT_PKGS := pipecat-ai[cli]==1.14.0 pipecatcloud==1.4.0
+# Every supported Python (requires-python >=3.10): a venv per interpreter with pcc-env[cli] (what
+# users install) and pytest, cached under .venv-matrix/, and a subset of the suite that touches
+# every module. An interpreter the machine lacks is skipped, saying so.
+MATRIX_VERSIONS := 3.10 3.11 3.12 3.13
+MATRIX_DIR := .venv-matrix
+MATRIX_PKGS := 'pytest>=8' 'pytest-timeout>=2.3' 'pyyaml>=6'
+MATRIX_TESTS := tests/test_python_matrix.py tests/test_runtime.py tests/test_rules.py \
+	tests/test_sync.py tests/test_scan.py tests/test_targets.py tests/test_redeploy.py \
+	tests/test_build_context.py
+# What `make test` runs on every interpreter (the subset above costs ~30-60 s per Python: `make
+# matrix` runs it): tomli declared and needed, the CLI reading pcc-deploy.toml, the runtime.
+MATRIX_SMOKE := tests/test_python_matrix.py tests/test_runtime.py
 # Some machines set PYTHONDONTWRITEBYTECODE: every child process would then recompile pcc_env
 # from source, which slows the tests and skews start-up benchmarks. Let Python cache bytecode.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: test demo docs docs-commands lint typecheck unit bench install dist clean
+.PHONY: test demo docs docs-commands lint typecheck unit bench install dist clean matrix compat compat-current keyring-programs
 
 install: $(DEV_STAMP)
 
@@ -96,6 +114,44 @@ $(PLUGIN_STAMP): pyproject.toml
 	@touch $@
 	@echo "==> $(PLUGIN_VENV) is ready"
 
+$(CURRENT_STAMP): pyproject.toml
+	@test -x $(CURRENT_VENV)/bin/python || { echo "==> Creating $(CURRENT_VENV) for the current pipecat CLI (first run only)"; $(PYTHON) -m venv $(CURRENT_VENV); }
+	@echo "==> Installing $(CURRENT_PKGS) and pcc-env together into $(CURRENT_VENV) (about 900 MB and 95 s the first time)"
+	@if command -v uv >/dev/null 2>&1; then \
+		uv pip install --python $(CURRENT_VENV)/bin/python '$(word 1,$(CURRENT_PKGS))' $(wordlist 2,9,$(CURRENT_PKGS)) -e '.[all]'; \
+	else \
+		$(CURRENT_VENV)/bin/python -m pip install $(PIP_PROGRESS) '$(word 1,$(CURRENT_PKGS))' $(wordlist 2,9,$(CURRENT_PKGS)) -e '.[all]'; \
+	fi
+	@touch $@
+	@echo "==> $(CURRENT_VENV) is ready"
+
+# The interpreter for a version: pyenv's newest, else pythonX.Y on PATH (a pyenv shim that has no
+# such version selected fails `-c pass` and counts as missing).
+define find_python
+py=$$(ls -d $$HOME/.pyenv/versions/$(1).*/bin/python$(1) 2>/dev/null | sort -V | tail -n 1); \
+[ -n "$$py" ] || py=$$(command -v python$(1) 2>/dev/null || true); \
+{ [ -n "$$py" ] && "$$py" -c pass >/dev/null 2>&1; } || py=
+endef
+
+matrix:
+	@for v in $(MATRIX_VERSIONS); do \
+		$(call find_python,$$v); \
+		if [ -z "$$py" ]; then \
+			echo "==> Python $$v: skipped, not on this machine (pyenv install $$v, or put python$$v on PATH)"; \
+			continue; \
+		fi; \
+		venv=$(MATRIX_DIR)/py$$v; \
+		if [ "$$(cat $$venv/.installed 2>/dev/null)" != "$(MATRIX_PKGS)" ] || [ pyproject.toml -nt $$venv/.installed ]; then \
+			echo "==> Creating $$venv with $$py: pcc-env[cli] and pytest (first run only)"; \
+			rm -rf $$venv && "$$py" -m venv $$venv && \
+			$$venv/bin/python -m pip install -q $(PIP_PROGRESS) -e '.[cli]' $(MATRIX_PKGS) && \
+			echo "$(MATRIX_PKGS)" > $$venv/.installed || exit 1; \
+		fi; \
+		echo "==> Python $$v ($$($$venv/bin/python -c 'import platform; print(platform.python_version())')): $(words $(MATRIX_TESTS)) test files"; \
+		PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat \
+			$$venv/bin/python -m pytest -q -p no:cacheprovider $(MATRIX_TESTS) || exit 1; \
+	done
+
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -103,9 +159,44 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy pcc_env
 
-unit: $(DEV_STAMP) $(PIPECAT_STAMP) $(PLUGIN_STAMP)
+# The tests that run the real pipecat CLI, run again against the current one.
+COMPAT_TESTS := tests/test_emulator_pipecat_cli.py tests/test_pipecat_plugin.py
+
+# The real-keyring tests (tests/test_real_keyring.py) need gnome-keyring and dbus-run-session. On CI
+# (CI set), as root with apt-get, they are installed when missing (~40 s); anywhere else nothing is
+# installed and those tests skip, saying how to get them (or run `make keyring-programs`).
+KEYRING_PROGRAMS := gnome-keyring dbus
+keyring-programs:
+	@if command -v gnome-keyring-daemon >/dev/null 2>&1 && command -v dbus-run-session >/dev/null 2>&1; then \
+		echo "==> gnome-keyring and dbus-run-session are installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "==> Installing $(KEYRING_PROGRAMS) for the real-keyring tests (about 40 s)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		timeout 300 apt-get install -y -q --no-install-recommends $(KEYRING_PROGRAMS) >/dev/null 2>&1 || \
+		{ timeout 300 apt-get update -q >/dev/null 2>&1 && timeout 300 apt-get install -y -q --no-install-recommends $(KEYRING_PROGRAMS) >/dev/null 2>&1; } || \
+		echo "==> Could not install $(KEYRING_PROGRAMS): the real-keyring tests will skip"; \
+	else \
+		echo "==> Install $(KEYRING_PROGRAMS) (apt-get, dnf) for the real-keyring tests; they skip without them"; \
+	fi
+
+unit: $(DEV_STAMP) $(PIPECAT_STAMP) $(PLUGIN_STAMP) $(CURRENT_STAMP)
+	@if [ -n "$$CI" ]; then $(MAKE) --no-print-directory keyring-programs; fi
 	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat \
 	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(PLUGIN_VENV)/bin/pipecat $(VENV)/bin/pytest
+	@$(MAKE) --no-print-directory compat-current
+	@$(MAKE) --no-print-directory matrix MATRIX_TESTS="$(MATRIX_SMOKE)"
+
+# The compatibility tests alone, against the frozen CLI (1.3.0) and the current one (1.14.0).
+compat: $(DEV_STAMP) $(PIPECAT_STAMP) $(PLUGIN_STAMP) $(CURRENT_STAMP)
+	@echo "==> The pipecat CLI 1.3.0 (pipecat-ai-cli, frozen)"
+	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat \
+	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(PLUGIN_VENV)/bin/pipecat $(VENV)/bin/pytest -q $(COMPAT_TESTS)
+	@$(MAKE) --no-print-directory compat-current
+
+compat-current: $(DEV_STAMP) $(CURRENT_STAMP)
+	@echo "==> The current pipecat CLI ($(CURRENT_PKGS))"
+	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(CURRENT_VENV)/bin/pipecat \
+	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(CURRENT_VENV)/bin/pipecat $(VENV)/bin/pytest -q $(COMPAT_TESTS)
 
 test: lint typecheck unit
 
@@ -140,4 +231,4 @@ dist: $(DIST_STAMP)
 	@echo "==> dist/ is ready: $$(cd dist && ls)"
 
 clean:
-	rm -rf $(VENV) $(PIPECAT_VENV) $(PLUGIN_VENV) $(DIST_VENV) dist .mypy_cache .ruff_cache .pytest_cache site
+	rm -rf $(VENV) $(PIPECAT_VENV) $(PLUGIN_VENV) $(CURRENT_VENV) $(MATRIX_DIR) $(DIST_VENV) dist .mypy_cache .ruff_cache .pytest_cache site

@@ -190,6 +190,13 @@ def _keyring_error(exc: BaseException, what: str) -> BaseException:
         return exc
     if isinstance(exc, keyring.errors.NoKeyringError):
         return no_backend_error()
+    if isinstance(exc, keyring.errors.KeyringLocked):
+        # A locked Secret Service collection whose unlock prompt cannot be shown (no desktop
+        # session: SSH, CI) fails at once rather than waiting.
+        return KeyringError(
+            f"the OS keyring is locked and could not be unlocked while trying to {what} "
+            f"(no unlock prompt here?). Unlock it, or set {API_KEY_ENV} instead."
+        )
     if isinstance(exc, Exception):
         # Third-party backends raise anything; their messages may echo what they were given
         # (the key), so only the exception's type is kept.

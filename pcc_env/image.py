@@ -1180,16 +1180,20 @@ def check_image(
     module: str,
     files: Iterable[str],
     read: Callable[[str], str | None],
+    leave_out: frozenset[str] = frozenset(),
 ) -> list[ImageCheck]:
     """``check``: one failure per module (the settings module and the project modules it
     imports) that would not reach the image beside ``bot.py``, naming the Dockerfile line and
-    the edit that fixes it; else one passing finding. "Cannot tell" passes, saying so."""
+    the edit that fixes it; else one passing finding. "Cannot tell" passes, saying so.
+    ``leave_out``: modules already reported missing (``build_context``: not uploaded)."""
     files = [_clean(f) for f in files]
     df, ignore = parse_dockerfile(dockerfile_text), parse_dockerignore(dockerignore_text)
     modules = import_closure(module, files, read)
     out: list[ImageCheck] = []
     unknown: list[Shipping] = []
     for m in modules:
+        if m in leave_out:
+            continue
         verdict = shipping(df, ignore, m, files)
         if verdict.verdict == "unknown":
             unknown.append(verdict)

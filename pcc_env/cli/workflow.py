@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 
     from pydantic_settings import BaseSettings
 
+    from pcc_env.build_context import BuildSettings
     from pcc_env.client import SecretsClient
     from pcc_env.discover import FoundModel
     from pcc_env.dotenv_file import TemplateEntry
@@ -950,7 +952,9 @@ def check(
         typer.Option(
             "--offline",
             help="Only the checks that need no API: the settings module (and the project "
-            "modules it imports) reaching the image the Dockerfile builds.",
+            "modules it imports) reaching the image the Dockerfile builds and, with no image "
+            "in pcc-deploy.toml, the build context 'pipecat cloud deploy' uploads (no env file "
+            "with values in it).",
         ),
     ] = False,
 ) -> None:
@@ -960,7 +964,7 @@ def check(
     from pcc_env.scan import scan_project
     from pcc_env.sync import PushState, check_code, run_check
 
-    image_rows = image_findings(Path.cwd(), settings)
+    image_rows = image_findings(Path.cwd(), settings, deploy_file)
     if offline:
         _offline_report(image_rows, json)
         return
@@ -1032,15 +1036,23 @@ def check(
         raise typer.Exit(1)
 
 
-def image_findings(root: Path, ref: str | None) -> list[Finding]:
+def image_findings(root: Path, ref: str | None, deploy_file: Path | None = None) -> list[Finding]:
     """The settings module in the image (``pcc_env.image.check_image``), read from the
     Dockerfile with no API: none when there is no Dockerfile or no settings model in the
-    project."""
+    project. With no ``image`` in ``pcc-deploy.toml`` the pipecat CLI uploads a build context
+    to Pipecat Cloud Build: then what it uploads is checked too (``pcc_env.build_context``)."""
+    from pcc_env.build_context import build_settings
+    from pcc_env.deploy_config import default_deploy_file, read_toml_file
     from pcc_env.image import DOCKERFILE, DOCKERIGNORE, check_image, settings_module_file
     from pcc_env.project_init import read_existing
     from pcc_env.scan import python_files
     from pcc_env.sync import Finding
 
+    deploy_path = root / (deploy_file or default_deploy_file())  # the one the pipecat CLI reads
+    deploy = read_toml_file(deploy_path, "a deploy file") if deploy_path.is_file() else None
+    build = build_settings(deploy)
+    if build.uses_cloud_build:
+        return _cloud_build_findings(root, ref, build)
     ref = settings_ref(ref)
     dockerfile = read_existing(root / DOCKERFILE)
     if not ref or dockerfile is None:
@@ -1058,6 +1070,83 @@ def image_findings(root: Path, ref: str | None) -> list[Finding]:
 
     found = check_image(dockerfile, read_existing(root / DOCKERIGNORE), module, files, read)
     return [Finding(c.ok, "image", c.message) for c in found]
+
+
+def _listing(ctx: Path) -> Callable[[str], tuple[list[str], list[tuple[str, int]]]]:
+    """What ``os.walk`` shows the pipecat CLI in a folder of the context: folders (a symlinked
+    one is listed but never walked, so it is left out here) and (file, size) pairs."""
+
+    def listdir(rel: str) -> tuple[list[str], list[tuple[str, int]]]:
+        dirs: list[str] = []
+        files: list[tuple[str, int]] = []
+        try:
+            entries = list(os.scandir(ctx / rel if rel else ctx))
+        except OSError:
+            return dirs, files
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=True):
+                    if not entry.is_symlink():
+                        dirs.append(entry.name)
+                    continue
+                size = entry.stat(follow_symlinks=True).st_size
+            except OSError:
+                size = 0
+            files.append((entry.name, size))
+        return dirs, files
+
+    return listdir
+
+
+def _cloud_build_findings(root: Path, ref: str | None, build: BuildSettings) -> list[Finding]:
+    """``build_context.check_build`` on the folder ``pipecat cloud deploy`` would upload."""
+    from pcc_env.build_context import Context, check_build, context_files, exclusions
+    from pcc_env.dotenv_file import lines_with_values
+    from pcc_env.errors import DotenvError
+    from pcc_env.image import DOCKERIGNORE, settings_module_file
+    from pcc_env.project_init import read_existing
+    from pcc_env.scan import python_files
+    from pcc_env.sync import Finding
+
+    ctx = (root / build.context_dir).resolve()
+    dockerfile = read_existing(ctx / build.dockerfile) if ctx.is_dir() else None
+    if dockerfile is None:
+        return []
+    dockerignore = read_existing(ctx / DOCKERIGNORE)
+    ref = settings_ref(ref)
+    module: str | None = None
+    if ref:
+        in_root = [p.relative_to(root).as_posix() for p in python_files(root)]
+        found = settings_module_file(ref, in_root)
+        if found is not None:
+            module = os.path.relpath(root / found, ctx).replace(os.sep, "/")
+    files = [p.relative_to(ctx).as_posix() for p in python_files(ctx)]
+    rules = exclusions(dockerignore, build.exclude)
+    context: Context = context_files(_listing(ctx), rules)
+
+    def read(path: str) -> str | None:
+        try:
+            return read_existing(ctx / path)
+        except (InputError, ConfigError):
+            return None
+
+    def value_lines(path: str) -> list[int] | None:
+        try:
+            return lines_with_values(ctx / path)
+        except (DotenvError, InputError):
+            return None
+
+    found_all = check_build(
+        dockerfile_text=dockerfile,
+        dockerignore_text=dockerignore,
+        settings=build,
+        context=context,
+        module=module,
+        python_files=files,
+        read=read,
+        value_lines=value_lines,
+    )
+    return [Finding(f.ok, f.check, f.message) for f in found_all]
 
 
 def _offline_report(findings: list[Finding], json: bool) -> None:
