@@ -289,8 +289,9 @@ class EnvWatcher:
                 self.state.previous(self.client.api_host, s.name),
                 region=region,
                 prune=self.prune,
+                cached_marker=self.state.cached_marker(self.client.api_host, s.name),
             )
-            existing = len(remote.keys) if remote is not None else 0
+            existing = len(plan.record.keys) if plan.record is not None else 0
         else:
             # Keys left blank (with --skip-empty) are left out, not removed.
             plan = plan_update(s.name, values, s.last, region=region, prune=self.prune, keep=blank)
