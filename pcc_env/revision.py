@@ -4,14 +4,15 @@ The API never returns a value; a set's key *names* are all that every machine (a
 as env vars) can read. So every write by pcc-env puts one marker key in the same PUT as the
 values, and the marker's name is the record::
 
-    PCCENV_REV1_20261204T213615Z_1A2B3C4D_9F8E7D6C_0123456789ABCDEF
-    |prefix+format|write time UTC |key names| salt  | values digest  |
+    PCCENV_REV1_20261204T213615123Z_1A2B3C_9F8E7D_0123456789ABCDEF
+    |prefix+fmt| write time UTC   |names | salt | values digest  |   (62 of the 64 characters)
 
-* the write time is the writer's clock, rounded up to the second (an agent whose deployment
-  was created before it runs older values);
-* the key-names digest (SHA-256 of the sorted names, 32 bits) lets anyone check that the set's
+* the write time is the writer's clock, to the millisecond, read just before the PUT (an agent
+  whose deployment was created before it runs older values);
+* the key-names digest (SHA-256 of the sorted names, 24 bits) lets anyone check that the set's
   key list is still the one recorded (names are public: it hides nothing and need not);
-* the salt is random per write;
+* the salt is random per write (24 bits: no two writes share one in practice, and no table
+  can be built ahead for scrypt);
 * the values digest is scrypt (N=2**14, r=8, p=1: 16 MiB and ~50 ms per try) over the salt and
   every covered ``key=value`` pair at once, truncated to 64 bits. One digest over all pairs, not
   one per key: to test a guess of one value, one must know every other value of the write, so a
@@ -41,7 +42,8 @@ MARKER_PREFIX = RECORD_KEY_PREFIX
 FORMAT = "1"
 _TIME_FORMAT = "%Y%m%dT%H%M%S"
 _MARKER_RE = re.compile(
-    rf"{MARKER_PREFIX}{FORMAT}_(\d{{8}}T\d{{6}})Z_([0-9A-F]{{8}})_([0-9A-F]{{8}})_([0-9A-F]{{16}})"
+    rf"{MARKER_PREFIX}{FORMAT}_(\d{{8}}T\d{{6}})(\d{{3}})Z_([0-9A-F]{{6}})_([0-9A-F]{{6}})_"
+    r"([0-9A-F]{16})"
 )
 _VALUE_PREFIX = "pcc-env revision record (not a secret); covers: "
 SCRYPT_N = 2**14
@@ -61,9 +63,9 @@ def user_keys(keys: Iterable[str]) -> list[str]:
 
 
 def keys_digest(keys: Iterable[str]) -> str:
-    """32 bits of SHA-256 over the sorted user key names (markers left out)."""
+    """24 bits of SHA-256 over the sorted user key names (markers left out)."""
     names = "\n".join(sorted(set(user_keys(keys))))
-    return hashlib.sha256(names.encode("utf-8", "surrogatepass")).hexdigest()[:8].upper()
+    return hashlib.sha256(names.encode("utf-8", "surrogatepass")).hexdigest()[:6].upper()
 
 
 def values_digest(salt: str, values: Mapping[str, str]) -> str:
@@ -91,7 +93,7 @@ class Revision:
     """One write by pcc-env, as its marker's name tells it."""
 
     name: str
-    written_at: datetime  # the writer's clock, UTC, to the second (rounded up)
+    written_at: datetime  # the writer's clock, UTC, to the millisecond
     keys_digest: str
     salt: str
     values_digest: str
@@ -123,22 +125,25 @@ def parse_marker(name: str) -> Revision | None:
     if match is None:
         return None
     try:
-        at = datetime.strptime(match[1], _TIME_FORMAT).replace(tzinfo=timezone.utc)
+        at = datetime.strptime(match[1], _TIME_FORMAT).replace(
+            tzinfo=timezone.utc, microsecond=int(match[2]) * 1000
+        )
     except ValueError:
         return None
-    return Revision(name, at, match[2], match[3], match[4])
+    return Revision(name, at, match[3], match[4], match[5])
 
 
 def new_revision(
     keys_after: Iterable[str], covered: Mapping[str, str], *, now: float, salt: str | None = None
 ) -> Revision:
-    """The record of a write made at ``now`` (epoch seconds, rounded up to the second: an agent
-    deployed in the same second before the write is called stale, never current)."""
-    at = datetime.fromtimestamp(math.ceil(now), tz=timezone.utc)
-    salt = salt if salt is not None else secrets.token_hex(4).upper()
+    """The record of a write made at ``now`` (epoch seconds, kept to the millisecond)."""
+    at = datetime.fromtimestamp(math.floor(now * 1000) / 1000, tz=timezone.utc)
+    at = at.replace(microsecond=at.microsecond // 1000 * 1000)
+    salt = salt if salt is not None else secrets.token_hex(3).upper()
     keys = keys_digest(keys_after)
     values = values_digest(salt, covered)
-    name = f"{MARKER_PREFIX}{FORMAT}_{at.strftime(_TIME_FORMAT)}Z_{keys}_{salt}_{values}"
+    stamp = f"{at.strftime(_TIME_FORMAT)}{at.microsecond // 1000:03d}Z"
+    name = f"{MARKER_PREFIX}{FORMAT}_{stamp}_{keys}_{salt}_{values}"
     return Revision(name, at, keys, salt, values)
 
 
