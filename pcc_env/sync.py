@@ -486,9 +486,7 @@ def apply_push(
     if wait and requests:
         with waiting():
             status = client.wait_ready(plan.set_name, timeout=timeout).status
-    return PushResult(
-        region, status, time.monotonic() - started, requests, revision=revision
-    )
+    return PushResult(region, status, time.monotonic() - started, requests, revision=revision)
 
 
 def write_recorded(

@@ -62,6 +62,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # as the root: plain help, whole option names at any width
 )
 
+
 def redeploy_hint(client: SecretsClient, name: str, written_at: float | None) -> str:
     """After a write: which agents that bind the set are now stale (none, when none binds it)."""
     from pcc_env.cli.deploy import stale_hint

@@ -526,7 +526,7 @@ def _push_one(
                     wait=not no_wait,
                     timeout=timeout,
                     state=state,
-                    waiting=lambda: after_write(plan.set_name),
+                    waiting=lambda: after_write(st.set_name),
                     force=force,
                 )
             break
@@ -598,9 +598,7 @@ def plan_changes(before: PushPlan, after: PushPlan) -> list[str]:
     if gone:
         lines.append(f"no longer in the set: {', '.join(map(escape_text, gone))}")
     b, a = before.recorded, after.recorded
-    lines.append(
-        f"record: {b.shown_time if b else 'none'} -> {a.shown_time if a else 'none'}"
-    )
+    lines.append(f"record: {b.shown_time if b else 'none'} -> {a.shown_time if a else 'none'}")
     return lines
 
 
@@ -1158,9 +1156,8 @@ def _offline_report(findings: list[Finding], json: bool) -> None:
 
 def _same_keys_finding(client: SecretsClient, t: targets.Target) -> Finding:
     """The sets of one target (one per region) should hold the same keys."""
-    from pcc_env.sync import Finding, fetch_remote
-
     from pcc_env.revision import user_keys
+    from pcc_env.sync import Finding, fetch_remote
 
     keys: dict[str, list[str]] = {}
     for st in t.sets:
