@@ -342,8 +342,9 @@ class EnvWatcher:
             initial = s.last is None
             s.last = values
             self.summary.write_requests += result.requests
-            if not result.sent:  # the first sync found the set as last pushed from here
-                already = f"'{s.name}' already has these values (as last pushed from here)"
+            if not result.sent:  # the first sync found the set as its record says
+                at = result.revision.hhmm if result.revision is not None else "?"
+                already = f"'{s.name}' already has these values (as recorded by pcc-env at {at})"
                 self._emit(
                     SyncEvent(
                         "unchanged", time.time(), message=already, initial=initial, set_name=s.name
