@@ -500,7 +500,13 @@ def write_recorded(
     """``secrets set`` / ``secrets unset``: write ``values`` (none: after keys were deleted)
     with a new record of the set, replacing the old one. Returns (region, record). The record
     covers only ``values``: a later push cannot call its other keys unchanged, and an agent
-    deployed before this write is stale."""
+    deployed before this write is stale. Bad keys or values: ``InputError`` before any request."""
+    from pcc_env.rules import check_keys, value_problems
+
+    check_keys(values)
+    problems = [p for k, v in values.items() for p in value_problems(k, v)]
+    if problems:
+        raise InputError(problems)
     remote = fetch_remote(client, set_name)
     base = read_record(remote.keys if remote is not None else [])
     keys_after = list(base.keys) + [k for k in values if k not in base.keys]

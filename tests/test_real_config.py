@@ -429,7 +429,8 @@ def test_push_hints_work_when_followed(emulator: EmulatorServer, tmp_path: Path)
     assert "Use --force to send them anyway" in r.output, r.output
     before = writes(emulator)
     r = cli(emulator, tmp_path, "push", "--set", "hints", "--yes", "--skip-empty", "--force")
-    assert r.code == 0 and writes(emulator) == before + 1, r.output
+    # The DELETE of the replaced record's marker, and the PUT (issue 22).
+    assert r.code == 0 and writes(emulator) == before + 2, r.output
     (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-CANARY-h\nPORT=8\n")
     r = cli(emulator, tmp_path, "push", "--set", "hints", "--yes")
     assert r.code == 2 and "--allow-reserved" in r.stderr, r.output
