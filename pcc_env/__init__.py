@@ -18,6 +18,7 @@ __all__ = [
     "SettingsError",
     "describe",
     "load_settings",
+    "loaded_revision",
     "required_env_names",
 ]
 
@@ -28,12 +29,19 @@ _LAZY = {
     "SecretSettings": "pcc_env.runtime",
     "describe": "pcc_env.runtime",
     "load_settings": "pcc_env.runtime",
+    "loaded_revision": "pcc_env.runtime",
     "required_env_names": "pcc_env.runtime",
 }
 
 if TYPE_CHECKING:
     from pcc_env.errors import InvalidSecretsError, MissingSecretsError, SettingsError
-    from pcc_env.runtime import SecretSettings, describe, load_settings, required_env_names
+    from pcc_env.runtime import (
+        SecretSettings,
+        describe,
+        load_settings,
+        loaded_revision,
+        required_env_names,
+    )
 
 
 def __getattr__(name: str) -> Any:

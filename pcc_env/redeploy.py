@@ -3,9 +3,11 @@ the force-redeploys that update them.
 
 A deploy that binds a set mounts the values the set holds *then*; a later write reaches a running
 agent only through a new deployment (``forceRedeploy``). The service does not say which write a
-deployment runs, so an agent is ``stale`` when its active deployment was created before the last
-write to the set from this machine (``PushState.last_write``; the deploy gate refuses to bind a
-set still provisioning, so no deployment created after the write can hold older values).
+deployment runs, so an agent is ``stale`` when its active deployment was created before the set's
+revision record (``pcc_env.revision``: the time of pcc-env's last write, from any machine, on the
+writer's clock; the deploy gate refuses to bind a set still provisioning, so no deployment
+created after the write can hold older values). With no record, or a key list changed by another
+tool since, an agent deployed after the record is ``unknown``, never ``current``.
 
 Pure planning first (``AgentView``, ``classify``, ``plan_redeploy``, ``agent_findings``), then
 the I/O: ``agent_statuses`` reads the agents, ``apply_redeploy`` force-redeploys them concurrently
@@ -30,9 +32,10 @@ from pcc_env.rules import escape_text, redact_name, show_key
 if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
     from pcc_env.models import AgentDetail, AgentSummary
-    from pcc_env.sync import Finding, PushState
+    from pcc_env.revision import SetRecord
+    from pcc_env.sync import Finding
 
-AgentState = Literal["current", "stale", "deploying", "failed"]
+AgentState = Literal["current", "stale", "unknown", "deploying", "failed"]
 Outcome = Literal["current", "deploying", "failed", "timeout", "interrupted"]
 
 # Readiness polls of one agent: 0.1 s at first, doubling to this.
@@ -93,18 +96,28 @@ class AgentView:
         )
 
 
-def classify(agent: AgentView, last_write: float | None) -> AgentState:
+def classify(agent: AgentView, written_at: float | None, *, complete: bool = True) -> AgentState:
     """``failed``: the latest deployment failed; ``deploying``: not reconciled or not ready yet;
-    ``stale``: running a deployment created before ``last_write`` (epoch seconds); else
-    ``current`` (also when this machine never wrote the set: no newer write is known)."""
+    ``stale``: running a deployment created before ``written_at`` (the set's record, epoch
+    seconds); ``unknown`` when the set has no record (``written_at`` None), or when keys changed
+    after it (not ``complete``) and the deployment is newer; else ``current``."""
     if agent.failed:
         return "failed"
     if not agent.reconciled or agent.ready is False:
         return "deploying"
     created = agent.deployment_created_at
-    if last_write is not None and (created is None or created.timestamp() < last_write):
+    if written_at is not None and (created is None or created.timestamp() < written_at):
         return "stale"
+    if written_at is None or not complete:
+        return "unknown"
     return "current"
+
+
+def classify_by_record(agent: AgentView, record: SetRecord | None) -> AgentState:
+    """``classify`` against the set's revision record (None: the set does not exist)."""
+    if record is None:
+        return classify(agent, None)
+    return classify(agent, record.written_at, complete=not record.keys_changed)
 
 
 @dataclass(frozen=True)
@@ -170,9 +183,10 @@ def agent_findings(
     statuses: Sequence[AgentStatus],
     *,
     strict: bool = False,
+    why_unknown: str = "the set has no pcc-env record",
 ) -> list[Finding]:
-    """``check``: every agent that binds the set runs in its region; stale agents are listed
-    (a failure only with ``strict``)."""
+    """``check``: every agent that binds the set runs in its region; stale agents, and those
+    the set's record cannot tell about, are listed: a warning, a failure with ``strict``."""
     from pcc_env.sync import Finding
 
     if not statuses:
@@ -199,16 +213,29 @@ def agent_findings(
                 )
             )
     stale = [escape_text(s.view.name) for s in statuses if s.state == "stale"]
+    unknown = [escape_text(s.view.name) for s in statuses if s.state == "unknown"]
     if stale:
         findings.append(
             Finding(
                 not strict,
                 "stale-agents",
-                f"agents running values older than the last push to '{set_name}': "
-                f"{', '.join(stale)} (update them: pcc-env redeploy --set {set_name})",
+                f"agents running values older than the last write to '{set_name}' (its pcc-env "
+                f"record): {', '.join(stale)} (update them: pcc-env redeploy --set {set_name})",
+                warning=not strict,
             )
         )
-    else:
+    if unknown:
+        findings.append(
+            Finding(
+                not strict,
+                "stale-agents",
+                f"cannot tell whether these agents run the latest values of '{set_name}' "
+                f"({why_unknown}): {', '.join(unknown)} (pcc-env redeploy --set {set_name} "
+                "makes them current)",
+                warning=not strict,
+            )
+        )
+    if not stale and not unknown:
         findings.append(
             Finding(True, "stale-agents", f"no agent runs values older than '{set_name}'")
         )
@@ -226,7 +253,7 @@ def list_agent_views(client: SecretsClient) -> list[AgentView]:
 def agent_statuses(
     client: SecretsClient,
     set_name: str,
-    last_write: float | None,
+    record: SetRecord | None,
     agents: Iterable[AgentView] | None = None,
 ) -> list[AgentStatus]:
     """The agents that bind ``set_name``, each read in full (the list does not say ``ready``)
@@ -240,7 +267,7 @@ def agent_statuses(
     )
     details = [r.result() for r in reads]
     views = [AgentView.of(d) for d in details if d is not None]  # None: deleted since listed
-    return [AgentStatus(v, classify(v, last_write)) for v in views]
+    return [AgentStatus(v, classify_by_record(v, record)) for v in views]
 
 
 def check_agents(
@@ -248,23 +275,25 @@ def check_agents(
     set_name: str,
     *,
     strict: bool = False,
-    state: PushState | None = None,
 ) -> list[Finding]:
-    """``check``'s agent findings: read the set's region and the agents that bind it. Agents
-    that cannot be read are one failed finding (the other checks still report)."""
-    from pcc_env.errors import ApiError, NotFoundError
-    from pcc_env.sync import Finding, PushState
+    """``check``'s agent findings: read the set (region and record) and the agents that bind
+    it. Agents that cannot be read are one failed finding (the other checks still report)."""
+    from pcc_env.errors import ApiError, BadRequestError
+    from pcc_env.revision import read_record
+    from pcc_env.sync import Finding
 
-    last = (state or PushState()).last_write(client.api_host, set_name)
     try:
         try:
-            region: str | None = client.set_status(set_name).region
-        except NotFoundError:
-            region = None
-        statuses = agent_statuses(client, set_name, last)
+            detail = client.find_set(set_name)
+        except BadRequestError:  # an image pull secret: the set finding says so
+            detail = None
+        region = detail.region if detail is not None else None
+        record = read_record(detail.keys) if detail is not None else None
+        statuses = agent_statuses(client, set_name, record, agents=None)
     except ApiError as exc:  # a timeout past check's deadline included
         return [Finding(False, "agents", f"cannot read the agents that bind '{set_name}': {exc}")]
-    return agent_findings(set_name, region, statuses, strict=strict)
+    why = record.why_unknown() if record is not None else "the set does not exist"
+    return agent_findings(set_name, region, statuses, strict=strict, why_unknown=why)
 
 
 # I/O: redeploying -------------------------------------------------------------------------------

@@ -191,6 +191,8 @@ RESERVED_KEYS = (
     "ICE_CONFIG_URL",
 )
 RESERVED_PREFIXES = ("ESP32_",)
+# pcc-env's revision record (``pcc_env.revision``): a key of the set that only pcc-env writes.
+RECORD_KEY_PREFIX = "PCCENV_REV"
 
 
 def reserved_keys(keys: Iterable[str]) -> list[str]:
@@ -208,6 +210,18 @@ def reserved_key_problems(keys: Iterable[str]) -> list[str]:
         f"{', '.join(map(show_key, found))}: set by Pipecat Cloud inside the agent; a secret "
         "of that name would clash with the platform's value (pass --allow-reserved to send it "
         "anyway)"
+    ]
+
+
+def record_key_problems(keys: Iterable[str]) -> list[str]:
+    """User keys named like pcc-env's revision record: refused always (``--allow-reserved``
+    too), since pcc-env would take one for its record, replace it and never show it."""
+    found = [k for k in keys if k.upper().startswith(RECORD_KEY_PREFIX)]
+    if not found:
+        return []
+    return [
+        f"{', '.join(map(show_key, found))}: keys starting with {RECORD_KEY_PREFIX} are "
+        "pcc-env's revision record of the set; pick another name"
     ]
 
 

@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from types import UnionType
 from typing import Any, ClassVar, TypeVar, Union, cast, get_args, get_origin
 
@@ -591,3 +592,67 @@ def load_settings(
             return cast(S, settings_cls.model_construct())  # typed as the base class
         raise result from None
     return result
+
+
+# The revision the process was started with ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedRevision:
+    """The set's revision record as mounted into this process (``pcc_env.revision``): which
+    write by pcc-env the agent's values come from, for the bot's own log line or health
+    endpoint. Holds names and a time, never a value; pcc-env never logs it by itself.
+
+    ``written_at`` is the writer's clock (UTC, to the second), None for a record of a format this
+    pcc-env does not read; ``records`` above 1 means two writes raced (``values_match`` then
+    cannot tell)."""
+
+    marker: str
+    written_at: datetime | None
+    records: int
+    covered: tuple[str, ...] | None  # the key names the record vouches for (None: unreadable)
+
+    def values_match(self, environ: Mapping[str, str] | None = None) -> bool | None:
+        """Whether the process's env vars hold exactly the values the record covers: True,
+        False, or None when it cannot tell. Costs one scrypt (~50 ms, 16 MiB), paid only when
+        asked: start-up pays nothing."""
+        from pcc_env.revision import parse_marker, values_digest
+
+        revision = parse_marker(self.marker)
+        if revision is None or self.records != 1 or self.covered is None:
+            return None
+        env = os.environ if environ is None else environ
+        if any(k not in env for k in self.covered):
+            return False
+        return revision.values_digest == values_digest(
+            revision.salt, {k: env[k] for k in self.covered}
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """For a health endpoint: the record's name and time (no value, no digest input)."""
+        return {
+            "marker": self.marker,
+            "writtenAt": self.written_at.isoformat() if self.written_at else None,
+            "records": self.records,
+        }
+
+
+def loaded_revision(environ: Mapping[str, str] | None = None) -> LoadedRevision | None:
+    """The revision record of the secret set this process was started with, or None when the
+    environment holds none (the set was never written by pcc-env, or a local run without it).
+    Reads names only; ``LoadedRevision.values_match()`` checks the values, lazily."""
+    from pcc_env.revision import covered_keys, is_marker, parse_marker
+
+    env = os.environ if environ is None else environ
+    markers = sorted(k for k in env if is_marker(k))
+    if not markers:
+        return None
+    parsed = [(r.written_at, k) for k in markers if (r := parse_marker(k)) is not None]
+    newest = max(parsed)[1] if parsed else markers[-1]
+    revision = parse_marker(newest)
+    return LoadedRevision(
+        marker=newest,
+        written_at=revision.written_at if revision is not None else None,
+        records=len(markers),
+        covered=(lambda c: tuple(c) if c is not None else None)(covered_keys(env[newest])),
+    )

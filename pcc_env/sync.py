@@ -31,6 +31,7 @@ from pcc_env.errors import (
     PccEnvError,
     ProvisioningError,
 )
+from pcc_env.revision import Revision, SetRecord, marker_value, next_revision, read_record
 from pcc_env.rules import DEFAULT_REGION, escape_text, show_key
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from pcc_env.scan import ScanResult
 
 DATA_DIR_ENV = "PCC_ENV_DATA_DIR"
-Action = Literal["+", "~", "=", "-"]
+Action = Literal["+", "~", "?", "=", "-"]
 
 
 def user_data_dir() -> Path:
@@ -73,16 +74,18 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-# Last-push state: salted digests per (API host, set) ----------------------------------------
+# Local cache of the set's record: salted digests per (API host, set) -----------------------------
 
 
 _STATE_LOCK = threading.Lock()  # pushes to several sets record concurrently
 
 
 class PushState:
-    """``push-state.json`` (mode 0600): for each (API host, set), a salt, one digest per key and
-    ``writtenAt``, the wall-clock time of the last write from this machine: an agent whose active
-    deployment was created before it runs older values (``pcc_env.redeploy``)."""
+    """``push-state.json`` (mode 0600): a cache of the set's revision record (``revision``), for
+    each (API host, set): the name of the last marker written from this machine, a salt, and one
+    digest per key it covered. The set's own record is the truth: the per-key digests are used
+    only while the set's record is still that marker (then they tell which keys changed since);
+    nothing here decides whether an agent is stale."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or user_data_dir() / "push-state.json"
@@ -119,12 +122,18 @@ class PushState:
         return hashlib.sha256(f"{salt}\0{key}\0{value}".encode()).hexdigest()
 
     def previous(self, api_host: str, set_name: str) -> tuple[str, dict[str, str]]:
-        """(salt, key -> digest) of the last push; a fresh salt and {} when there was none."""
+        """(salt, key -> digest) of the last write from here; a fresh salt and {} when none."""
         slot = self._load().get(self._slot(api_host, set_name))
         if isinstance(slot, dict) and isinstance(slot.get("salt"), str):
             digests = slot.get("digests")
             return slot["salt"], dict(digests) if isinstance(digests, dict) else {}
         return secrets.token_hex(16), {}
+
+    def cached_marker(self, api_host: str, set_name: str) -> str | None:
+        """The record (marker name) the cached digests were written under; None if none."""
+        slot = self._load().get(self._slot(api_host, set_name))
+        marker = slot.get("marker") if isinstance(slot, dict) else None
+        return marker if isinstance(marker, str) else None
 
     def record(
         self,
@@ -132,48 +141,25 @@ class PushState:
         set_name: str,
         values: Mapping[str, str],
         deleted: Sequence[str] = (),
+        *,
+        marker: str | None = None,
     ) -> None:
-        with _STATE_LOCK:
-            self._record(api_host, set_name, values, deleted)
-
-    def _record(
-        self,
-        api_host: str,
-        set_name: str,
-        values: Mapping[str, str],
-        deleted: Sequence[str],
-    ) -> None:
-        data = self._load()
-        salt, digests = self.previous(api_host, set_name)
-        digests.update({k: self.digest(salt, k, v) for k, v in values.items()})
-        for key in deleted:
-            digests.pop(key, None)
-        slot: dict[str, Any] = {"salt": salt, "digests": digests}
-        written_at = time.time() if values or deleted else self.last_write(api_host, set_name)
-        if written_at is not None:
-            slot["writtenAt"] = written_at
-        data[self._slot(api_host, set_name)] = slot
-        private_dir(self.path.parent)
-        atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True), mode=0o600)
-
-    def note_write(self, api_host: str, set_name: str) -> None:
-        """Record the time of a write made outside ``push`` (``secrets set/unset``)."""
+        """Cache what a write under record ``marker`` covered. A new marker starts the digests
+        afresh: those of an older record say nothing about the set any more."""
         with _STATE_LOCK:
             data = self._load()
             salt, digests = self.previous(api_host, set_name)
-            data[self._slot(api_host, set_name)] = {
-                "salt": salt,
-                "digests": digests,
-                "writtenAt": time.time(),
-            }
+            if marker != self.cached_marker(api_host, set_name):
+                digests = {}
+            digests.update({k: self.digest(salt, k, v) for k, v in values.items()})
+            for key in deleted:
+                digests.pop(key, None)
+            slot: dict[str, Any] = {"salt": salt, "digests": digests}
+            if marker is not None:
+                slot["marker"] = marker
+            data[self._slot(api_host, set_name)] = slot
             private_dir(self.path.parent)
             atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True), mode=0o600)
-
-    def last_write(self, api_host: str, set_name: str) -> float | None:
-        """Wall-clock time of the last write to the set from this machine; None if unknown."""
-        slot = self._load().get(self._slot(api_host, set_name))
-        at = slot.get("writtenAt") if isinstance(slot, dict) else None
-        return float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) else None
 
 
 # Push -------------------------------------------------------------------------------------------
@@ -187,7 +173,10 @@ class KeyChange:
 
 @dataclass(frozen=True)
 class PushPlan:
-    """What a push will do, by key name. ``values`` (what the PUT sends) is never shown."""
+    """What a push will do, by key name. ``values`` (what the PUT sends) is never shown.
+
+    ``record``: the set's revision record as the plan read it (None: the set was not read,
+    ``watch``'s later syncs); ``covered``: the pairs the record of this write will vouch for."""
 
     set_name: str
     region: str | None
@@ -197,15 +186,19 @@ class PushPlan:
     kept_remote: list[str]
     values: dict[str, str] = field(repr=False)
     remote_status: str | None = None
+    record: SetRecord | None = None
+    covered: dict[str, str] | None = field(default=None, repr=False)
+    record_matches: bool | None = None  # the set's record vouches for exactly these values
 
     def keys(self, action: Action) -> list[str]:
         return [c.key for c in self.changes if c.action == action]
 
     @property
     def nothing_to_send(self) -> bool:
-        """Every key is ``=`` (same value as last pushed from here), none is deleted, and the
-        set did not fail: a PUT would change nothing, and would only put the set back to
-        ``pending`` and ask for a redeploy. (A failed set is sent again: that is the retry.)"""
+        """Every key is ``=`` (the set's own record, from whichever machine wrote it, says it
+        holds that value), none is deleted, and the set did not fail: a PUT would change
+        nothing, and would only put the set back to ``pending``. (A failed set is sent again:
+        that is the retry.)"""
         return (
             self.exists
             and bool(self.changes)
@@ -217,16 +210,42 @@ class PushPlan:
     def to_delete(self) -> list[str]:
         return self.keys("-")
 
+    @property
+    def pairs_covered(self) -> dict[str, str]:
+        return self.covered if self.covered is not None else self.values
+
+    @property
+    def recorded(self) -> Revision | None:
+        """The set's record the plan rests on (the newest marker), if any."""
+        return self.record.latest if self.record is not None else None
+
+    def unknown_note(self) -> str | None:
+        """Why some keys are ``?`` (their remote value is not known), for the plan."""
+        if not self.keys("?") or self.record is None:
+            return None
+        why = self.record.why_unknown()
+        if not why:
+            rev = self.record.latest
+            assert rev is not None
+            why = (
+                f"the set was last written by pcc-env at {rev.shown_time} with other values or "
+                "keys (from another machine, or from here)"
+            )
+        return f"? value unknown: {why}; these keys are sent"
+
     def to_json(self) -> dict[str, Any]:
+        rev = self.recorded
         return {
             "set": self.set_name,
             "exists": self.exists,
             "region": self.remote_region or self.region or DEFAULT_REGION,
             "new": self.keys("+"),
             "changed": self.keys("~"),
+            "unknown": self.keys("?"),
             "unchanged": self.keys("="),
             "delete": self.to_delete,
             "keptOnRemote": self.kept_remote,
+            "recordedAt": rev.written_at.isoformat() if rev is not None else None,
         }
 
 
@@ -238,14 +257,20 @@ def plan_push(
     *,
     region: str | None = None,
     prune: bool = False,
+    cached_marker: str | None = None,
 ) -> PushPlan:
     """Decide a push without I/O. Raises ``InputError`` for a push that must not happen.
 
-    ``+`` the key is not in the remote set; ``~`` it is, but its value differs from the last
-    push from this machine (or there was none); ``=`` same value as last pushed; ``-`` a remote
-    key missing from the file, deleted only with ``prune``.
+    ``+`` the key is not in the remote set; ``=`` the set's own revision record says it holds
+    this value (the record vouches for every value of the file at once); ``~`` its value differs
+    from what this machine wrote under the set's current record (``previous``, the local cache,
+    used only when ``cached_marker`` is that record); ``?`` not known (no record, a record of
+    other values by another machine, or keys changed by another tool); ``-`` a remote key
+    missing from the file, deleted only with ``prune``. The record's marker is never a key of
+    the plan.
     """
-    remote_keys = remote.keys if remote is not None else []
+    record = read_record(remote.keys if remote is not None else [])
+    remote_keys = list(record.keys)
     if remote is not None and region is not None and remote.region != region:
         raise InputError(
             f"secret set '{set_name}' is in region '{remote.region}', not '{region}'; a set's "
@@ -253,15 +278,25 @@ def plan_push(
         )
     if prune and not values:
         raise InputError("refusing --prune from an empty file: it would delete every key")
+    if not values:
+        raise InputError("nothing to push: the file has no keys")
+    trusted = record.trusted
+    matches: bool | None = None
+    if trusted is not None and all(k in remote_keys for k in values):
+        matches = trusted.matches_values(values)  # one scrypt, ~50 ms
+    per_key = trusted is not None and cached_marker == trusted.name
     salt, digests = previous
     changes: list[KeyChange] = []
     for key, value in values.items():
         if key not in remote_keys:
             changes.append(KeyChange(key, "+"))
-        elif digests.get(key) == PushState.digest(salt, key, value):
+        elif matches:
             changes.append(KeyChange(key, "="))
+        elif per_key:
+            same = digests.get(key) == PushState.digest(salt, key, value)
+            changes.append(KeyChange(key, "=" if same else "~"))
         else:
-            changes.append(KeyChange(key, "~"))
+            changes.append(KeyChange(key, "?"))
     stale = [k for k in remote_keys if k not in values]
     if prune and stale and len(stale) == len(remote_keys):
         raise InputError(
@@ -270,8 +305,6 @@ def plan_push(
         )
     if prune:
         changes.extend(KeyChange(k, "-") for k in stale)
-    if not values:
-        raise InputError("nothing to push: the file has no keys")
     return PushPlan(
         set_name=set_name,
         region=region,
@@ -281,6 +314,8 @@ def plan_push(
         kept_remote=[] if prune else stale,
         values=dict(values),
         remote_status=remote.status if remote is not None else None,
+        record=record,
+        record_matches=matches,
     )
 
 
@@ -295,7 +330,8 @@ def plan_update(
 ) -> PushPlan:
     """The difference between two versions of a file, as a plan (``watch``): only the keys
     added or changed since ``last`` are sent; keys removed are deleted only with ``prune``.
-    Keys in ``keep`` (still in the file, value left blank) are never deleted."""
+    Keys in ``keep`` (still in the file, value left blank) are never deleted. The write's
+    record covers the whole file (the keys not sent were synced before)."""
     changes = [KeyChange(k, "+") for k in current if k not in last]
     changes += [KeyChange(k, "~") for k in current if k in last and current[k] != last[k]]
     removed = [k for k in last if k not in current and k not in keep]
@@ -310,6 +346,7 @@ def plan_update(
         changes=changes,
         kept_remote=[] if prune else removed,
         values=send,
+        covered=dict(current),
     )
 
 
@@ -352,6 +389,31 @@ class PushResult:
     seconds: float
     requests: int
     sent: bool = True  # False: nothing to push (``PushPlan.nothing_to_send``), nothing was sent
+    revision: Revision | None = None  # the set's record after the write
+
+
+class RecordMovedError(PccEnvError):
+    """Another writer replaced the set's record after the plan was made: nothing was sent (a
+    plan made from an older snapshot must not be applied, its prune least of all)."""
+
+    def __init__(self, set_name: str, planned: SetRecord, now: SetRecord | None) -> None:
+        self.set_name = set_name
+        self.planned = planned
+        self.now = now
+        before = planned.latest.shown_time if planned.latest is not None else "no record"
+        after = now.latest.shown_time if now is not None and now.latest is not None else None
+        moved = f"from {before} to {after}" if after else f"(it was {before})"
+        super().__init__(
+            f"secret set '{set_name}' was written by someone else since this plan was made "
+            f"(pcc-env record {moved}); nothing was sent. Run the push again to plan from what "
+            "the set holds now."
+        )
+
+
+def _moved(record: SetRecord, live: SecretSetDetail | None) -> SetRecord | None:
+    """The live record when it is not the planned one (None when it did not move)."""
+    now = read_record(live.keys if live is not None else [])
+    return now if now.markers != record.markers else None
 
 
 def apply_push(
@@ -364,30 +426,105 @@ def apply_push(
     waiting: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     force: bool = False,
 ) -> PushResult:
-    """Carry out a plan: one PUT with every local key, one DELETE per pruned key, then wait
-    (inside ``waiting()``: the CLI says how to follow a write accepted when Ctrl-C comes).
+    """Carry out a plan: one PUT with every local key and the set's new record (its marker
+    key), one DELETE per pruned key, then wait (inside ``waiting()``: the CLI says how to follow
+    a write accepted when Ctrl-C comes).
 
-    A plan with nothing to send sends nothing (``sent`` False) unless ``force``."""
+    The record costs one request, which is also the check that nobody wrote since the plan:
+    the DELETE of the planned record's marker (a 404: another pcc-env removed it, replacing the
+    record), or, when the set had no record to replace, a GET of the set. Either way a moved
+    record raises ``RecordMovedError`` before anything is sent. A plan with nothing to send
+    sends nothing (``sent`` False) unless ``force``."""
     region = plan.remote_region or plan.region or DEFAULT_REGION
     if plan.nothing_to_send and not force:
-        return PushResult(region, plan.remote_status or "ready", 0.0, 0, sent=False)
+        return PushResult(
+            region, plan.remote_status or "ready", 0.0, 0, sent=False, revision=plan.recorded
+        )
     state = state or PushState()
     state.check_writable()
     started = time.monotonic()
     requests = 0
-    if plan.values:
-        region = client.put_secrets(plan.set_name, plan.values, region=plan.region).region
+    base = plan.record
+    checked = base is not None
+    if base is None:  # watch's later syncs: the set was not read for the plan
+        live = fetch_remote(client, plan.set_name)
+        base = read_record(live.keys if live is not None else [])
+    keys_after = [k for k in base.keys if k not in plan.to_delete]
+    keys_after += [k for k in plan.pairs_covered if k not in keys_after]
+    keys_after += [k for k in plan.values if k not in keys_after]
+    revision = next_revision(
+        base,
+        keys_after,
+        plan.pairs_covered,
+        now=time.time(),
+        force=force,
+        matches=plan.record_matches if plan.covered is None else None,
+    )
+    old = [m for m in base.markers if m != revision.name]
+    if checked and not old:
+        now = _moved(base, fetch_remote(client, plan.set_name))
+        if now is not None:
+            raise RecordMovedError(plan.set_name, base, now)
+    for i, marker in enumerate(old):
+        try:
+            client.delete_key(plan.set_name, marker)
+        except NotFoundError:
+            if checked and i == 0:  # someone replaced the record: nothing was sent
+                raise RecordMovedError(plan.set_name, base, None) from None
         requests += 1
+    body = {**plan.values, revision.name: marker_value(plan.pairs_covered)}
+    region = client.put_secrets(plan.set_name, body, region=plan.region).region
+    requests += 1
     for key in plan.to_delete:
         with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
             client.delete_key(plan.set_name, key)
         requests += 1
-    state.record(client.api_host, plan.set_name, plan.values, plan.to_delete)
+    state.record(
+        client.api_host, plan.set_name, plan.pairs_covered, plan.to_delete, marker=revision.name
+    )
     status = "accepted"
     if wait and requests:
         with waiting():
             status = client.wait_ready(plan.set_name, timeout=timeout).status
-    return PushResult(region, status, time.monotonic() - started, requests)
+    return PushResult(region, status, time.monotonic() - started, requests, revision=revision)
+
+
+def write_recorded(
+    client: SecretsClient,
+    set_name: str,
+    values: Mapping[str, str],
+    *,
+    region: str | None = None,
+    state: PushState | None = None,
+) -> tuple[str, Revision]:
+    """``secrets set`` / ``secrets unset``: write ``values`` (none: after keys were deleted)
+    with a new record of the set, replacing the old one. Returns (region, record). The record
+    covers only ``values``: a later push cannot call its other keys unchanged, and an agent
+    deployed before this write is stale. Bad keys or values: ``InputError`` before any request."""
+    from pcc_env.rules import check_keys, value_problems
+
+    check_keys(values)
+    problems = [p for k, v in values.items() for p in value_problems(k, v)]
+    if problems:
+        raise InputError(problems)
+    remote = fetch_remote(client, set_name)
+    base = read_record(remote.keys if remote is not None else [])
+    keys_after = list(base.keys) + [k for k in values if k not in base.keys]
+    revision = next_revision(base, keys_after, values, now=time.time())
+    for marker in base.markers:
+        if marker != revision.name:
+            with contextlib.suppress(NotFoundError):
+                client.delete_key(set_name, marker)
+    body = {**values, revision.name: marker_value(values)}
+    used = client.put_secrets(set_name, body, region=region).region
+    (state or PushState()).record(client.api_host, set_name, values, marker=revision.name)
+    return used, revision
+
+
+def set_record(client: SecretsClient, set_name: str) -> SetRecord | None:
+    """The set's revision record (None when the set does not exist)."""
+    remote = client.find_set(set_name)
+    return read_record(remote.keys) if remote is not None else None
 
 
 # Export -----------------------------------------------------------------------------------------
@@ -405,8 +542,11 @@ def template_entries(
     """Template lines for the model's env vars and/or the set's keys, in a stable order. A key
     with a default is optional: written commented out with its default (``# LOG_LEVEL=INFO``;
     a secret's default is never shown), so a copied template leaves the defaults in force."""
+    from pcc_env.revision import user_keys
     from pcc_env.runtime import describe
 
+    if remote_keys is not None:  # the revision record is pcc-env's, never a template's key
+        remote_keys = user_keys(remote_keys)
     entries: list[TemplateEntry] = []
     model_keys: set[str] = set()
     if model is not None:
@@ -483,12 +623,19 @@ def _example(key: str, default: str | None) -> str:
 
 @dataclass(frozen=True)
 class Finding:
+    """One check's answer. ``warning``: it does not fail the check (exit 0), but it is not ok
+    either (a stale agent): printed WARN, and "All checks passed" is not said."""
+
     ok: bool
     check: str
     message: str
+    warning: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "check": self.check, "message": self.message}
+        out: dict[str, Any] = {"ok": self.ok, "check": self.check, "message": self.message}
+        if self.warning:
+            out["warning"] = True
+        return out
 
 
 def run_check(

@@ -24,7 +24,13 @@ from pcc_env.deploy_config import (
     read_deploy_config,
 )
 from pcc_env.errors import ConfigError, DotenvError, InputError, PccEnvError
-from pcc_env.rules import DEFAULT_REGION, check_set_name, display_name, reserved_key_problems
+from pcc_env.rules import (
+    DEFAULT_REGION,
+    check_set_name,
+    display_name,
+    record_key_problems,
+    reserved_key_problems,
+)
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
@@ -409,11 +415,13 @@ def values_from_environ(
 
 
 def check_reserved(values: Mapping[str, str], *, allow: bool) -> None:
-    """Refuse keys that Pipecat Cloud sets inside the agent, unless ``allow``."""
+    """Refuse keys that Pipecat Cloud sets inside the agent, unless ``allow``; and always a key
+    named like pcc-env's revision record."""
+    problems = record_key_problems(values)
     if not allow:
-        problems = reserved_key_problems(values)
-        if problems:
-            raise InputError(problems)
+        problems += reserved_key_problems(values)
+    if problems:
+        raise InputError(problems)
 
 
 # Pushing several sets ---------------------------------------------------------------------------
@@ -484,7 +492,16 @@ def plan_many(
         target, st, values = item
         remote = fetch_remote(client, st.set_name)
         previous = state.previous(client.api_host, st.set_name)
-        plan = plan_push(st.set_name, values, remote, previous, region=st.region, prune=prune)
+        marker = state.cached_marker(client.api_host, st.set_name)
+        plan = plan_push(
+            st.set_name,
+            values,
+            remote,
+            previous,
+            region=st.region,
+            prune=prune,
+            cached_marker=marker,
+        )
         return SetPush(target, plan)
 
     pushes: list[SetPush] = []

@@ -289,8 +289,9 @@ class EnvWatcher:
                 self.state.previous(self.client.api_host, s.name),
                 region=region,
                 prune=self.prune,
+                cached_marker=self.state.cached_marker(self.client.api_host, s.name),
             )
-            existing = len(remote.keys) if remote is not None else 0
+            existing = len(plan.record.keys) if plan.record is not None else 0
         else:
             # Keys left blank (with --skip-empty) are left out, not removed.
             plan = plan_update(s.name, values, s.last, region=region, prune=self.prune, keep=blank)
@@ -341,8 +342,9 @@ class EnvWatcher:
             initial = s.last is None
             s.last = values
             self.summary.write_requests += result.requests
-            if not result.sent:  # the first sync found the set as last pushed from here
-                already = f"'{s.name}' already has these values (as last pushed from here)"
+            if not result.sent:  # the first sync found the set as its record says
+                at = result.revision.hhmm if result.revision is not None else "?"
+                already = f"'{s.name}' already has these values (as recorded by pcc-env at {at})"
                 self._emit(
                     SyncEvent(
                         "unchanged", time.time(), message=already, initial=initial, set_name=s.name

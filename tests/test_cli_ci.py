@@ -57,7 +57,10 @@ def cli(emu: EmulatorServer | None, cwd: Path, *args: str, **env: str) -> Result
 
 
 def sent_keys(emu: EmulatorServer) -> list[list[str]]:
-    return [w["keys"] for w in emu.stats()["writes"]]
+    """The user keys of each write (the set's revision record, issue 22, left out)."""
+    from pcc_env.revision import user_keys
+
+    return [user_keys(w["keys"]) for w in emu.stats()["writes"] if user_keys(w["keys"])]
 
 
 # check --code -----------------------------------------------------------------------------------

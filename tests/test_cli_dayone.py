@@ -273,10 +273,8 @@ def set_status(emu: EmulatorServer, name: str) -> str:
     return status
 
 
-NOTHING = (
-    "Nothing to push: 'same-set' already has these values (as last pushed from here). "
-    "Use --force to send them anyway."
-)
+# Issue 22: said from the set's own record (any machine), with the time of that write.
+NOTHING = "Nothing to push: 'same-set' already has these values, as recorded by pcc-env at "
 
 
 def test_push_of_unchanged_values_sends_nothing(emulator: EmulatorServer, project: Path) -> None:
@@ -296,12 +294,12 @@ def test_push_of_unchanged_values_sends_nothing(emulator: EmulatorServer, projec
 
     r = cli(emulator, project, "push", "--force")
     assert r.code == 0 and "Pushed 2 key(s)" in r.stdout and "redeployed" in r.stderr
-    assert writes(emulator) == 1
+    assert writes(emulator) == 2  # the DELETE of the replaced record's marker, and the PUT
 
     # Anything else to do is done: a changed value, or a key to prune.
     (project / ".env").write_text("A=1\nB=3\n")
     r = cli(emulator, project, "push", "--json")
-    assert json.loads(r.stdout)["result"]["sent"] is True and writes(emulator) == 2
+    assert json.loads(r.stdout)["result"]["sent"] is True and writes(emulator) == 4
     assert cli(emulator, project, "secrets", "set", "same-set", "C=3").code == 0
     r = cli(emulator, project, "push", "--prune", "--yes")
     assert r.code == 0 and "- C" in r.stdout and "Nothing to push" not in r.stdout
@@ -348,7 +346,7 @@ def test_push_all_targets_leaves_unchanged_sets_alone(
     assert r.code == 0, r.stderr
     row = next(line for line in r.stdout.splitlines() if line.startswith("one\t"))
     assert row.endswith("nothing to push")
-    assert writes(emulator) == 1  # only same-two, which lacks C
+    assert writes(emulator) == 2  # only same-two, which lacks C (its old record + the PUT)
     # The stale-agents line (no agent here) is about the set that was written, only.
     assert "binds 'same-two'" in r.stderr and "same-one" not in r.stderr
 
@@ -363,16 +361,19 @@ def test_watch_initial_sync_of_unchanged_values_sends_nothing(
     emulator.reset_stats()
     w = watching.Watch(emulator, tmp_path, "--debounce", "60")
     line = w.ready("initial sync")
-    assert line.endswith(
+    # Issue 22: from the set's record, with the time of that write.
+    assert re.search(
         f"initial sync: nothing to push, '{watching.SET}' already has these values "
-        "(as last pushed from here)"
-    )
+        r"\(as recorded by pcc-env at \d\d:\d\d UTC\)$",
+        line,
+    ), line
     assert writes(emulator) == 0
     (tmp_path / ".env").write_text("A=1\nB=5\n")
     w.expect("synced: ~B")
     code, out, _ = w.stop()
-    assert code == 0 and "1 sync(s), 1 unchanged save(s)" in out and "1 write request(s)" in out
-    assert writes(emulator) == 1
+    # 2: the PUT, and the DELETE of the record's marker it replaced (issue 22).
+    assert code == 0 and "1 sync(s), 1 unchanged save(s)" in out and "2 write request(s)" in out
+    assert writes(emulator) == 2
 
 
 # 5. --version, and help with no arguments ------------------------------------------------------
@@ -652,7 +653,8 @@ def test_declining_a_prompt_exits_1_and_changes_nothing(
         assert err.strip().endswith("Cancelled; nothing was changed.") and "Error" not in err
     assert writes(emulator) == before
     code, _ = run_on_a_terminal(emulator, tmp_path, "y", "secrets", "unset", "keep-set", "B")
-    assert code == 0 and writes(emulator) == before + 1
+    # The DELETE, then the set's new record (the old marker's DELETE and a PUT; issue 22).
+    assert code == 0 and writes(emulator) == before + 3
 
 
 # 18. The pcc_emulator fixture is a registered pytest plugin -----------------------------------

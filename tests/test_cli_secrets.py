@@ -36,7 +36,10 @@ def test_set_many_pairs_one_put_and_waits_ready(emulator: EmulatorServer) -> Non
     assert "ready" in r.stdout and "redeployed" in r.stderr
     stats = emulator.stats()
     assert stats["requests"]["PUT /v1/secrets/{setName}"] == 1
-    assert stats["writes"] == [{"method": "PUT", "set": "many-set", "keys": ["A", "B", "C"]}]
+    # One PUT: the values and the set's revision record (issue 22) in the same request.
+    [write] = stats["writes"]
+    assert write["method"] == "PUT" and write["keys"][:3] == ["A", "B", "C"]
+    assert len(write["keys"]) == 4 and write["keys"][3].startswith("PCCENV_REV1_")
 
 
 def test_set_bare_key_reads_value_from_stdin(emulator: EmulatorServer) -> None:
@@ -144,9 +147,14 @@ def test_list_one_set(emulator: EmulatorServer) -> None:
     cli(emulator, "secrets", "set", "keys-set", "ALPHA=1", "BETA=2")
     r = cli(emulator, "secrets", "list", "keys-set")
     assert r.code == 0
-    assert r.stdout.splitlines() == ["keys-set (us-west, ready)", "key", "ALPHA", "BETA"]
+    # The revision record (issue 22) is a key of the set: shown, as the pipecat CLI shows it,
+    # and said to be pcc-env's record, not a secret.
+    lines = r.stdout.splitlines()
+    assert lines[:4] == ["keys-set (us-west, ready)", "key", "ALPHA", "BETA"]
+    assert len(lines) == 5 and lines[4].startswith("PCCENV_REV1_")
+    assert "pcc-env's revision record of the set" in r.stderr
     data = json.loads(cli(emulator, "secrets", "list", "keys-set", "--json").stdout)
-    assert data["secrets"] == [{"fieldName": "ALPHA"}, {"fieldName": "BETA"}]
+    assert data["secrets"][:2] == [{"fieldName": "ALPHA"}, {"fieldName": "BETA"}]
     missing = cli(emulator, "secrets", "list", "nope-set")
     assert missing.code == 1 and "Set not found" in missing.stderr
 

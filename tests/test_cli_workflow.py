@@ -60,7 +60,9 @@ def test_push_dry_run_and_json(emulator: EmulatorServer, project: Path) -> None:
 def test_push_no_wait(emulator: EmulatorServer, project: Path) -> None:
     r = cli(emulator, project, "push", "--no-wait")
     assert r.code == 0 and "not waiting" in r.stdout
-    assert emulator.stats()["requests"]["GET /v1/secrets/{setName}"] == 1  # only the plan
+    # The plan, and the re-read that checks nobody wrote since (issue 22: the record's one
+    # request when the set has no record to replace).
+    assert emulator.stats()["requests"]["GET /v1/secrets/{setName}"] == 2
 
 
 def test_prune(emulator: EmulatorServer, project: Path) -> None:
@@ -73,7 +75,8 @@ def test_prune(emulator: EmulatorServer, project: Path) -> None:
     assert r.code == 2 and "--yes" in r.stderr and writes(emulator) == 0
     r = cli(emulator, project, "push", "--prune", "--yes")
     assert r.code == 0 and "- CARTESIA_API_KEY" in r.stdout
-    assert emulator.stats()["requests"]["DELETE /v1/secrets/{setName}/{secretKey}"] == 1
+    # The pruned key, and the previous record's marker (issue 22: replaced by this write's).
+    assert emulator.stats()["requests"]["DELETE /v1/secrets/{setName}/{secretKey}"] == 2
     keys = [w["keys"] for w in emulator.stats()["writes"]]
     assert keys == [["OPENAI_API_KEY", "DAILY_API_KEY"], ["CARTESIA_API_KEY"]]
 
@@ -106,7 +109,8 @@ def test_push_skip_empty_and_no_interpolate(emulator: EmulatorServer, project: P
     r = cli(emulator, project, "push", "--skip-empty", "--no-interpolate")
     assert r.code == 0, r.stderr
     assert "EMPTY" in r.stderr and emulator.check_value("proj-secrets", "URL", "${HOST}/x")
-    assert emulator.stats()["writes"][0]["keys"] == ["A", "URL"]
+    keys = emulator.stats()["writes"][0]["keys"]
+    assert keys[:2] == ["A", "URL"] and keys[2].startswith("PCCENV_REV1_")  # + the record
 
 
 def test_prune_of_every_remote_key_is_refused(emulator: EmulatorServer, project: Path) -> None:

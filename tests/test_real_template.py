@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from pcc_env.emulator.server import EmulatorServer
+from pcc_env.revision import user_keys  # the set's record (issue 22) left out
 from tests.cli_helpers import ROOT, Result, run_cli
 from tests.test_no_leaks import Canaries
 
@@ -318,7 +319,7 @@ def test_push_leaves_out_an_empty_optional_value_and_says_so(
     assert json.loads(r.stdout)["plan"]["emptyDefaults"] == ["LOG_LEVEL"]
     r = cli(emulator, model_project, "push", "--yes")
     assert r.code == 0, r.output
-    assert emulator.stats()["writes"][-1]["keys"] == ["OPENAI_API_KEY"]
+    assert user_keys(emulator.stats()["writes"][-1]["keys"]) == ["OPENAI_API_KEY"]
     assert emulator.check_value("tpl-secrets", "OPENAI_API_KEY", key)
     # A required key left empty is still refused, before any request.
     (model_project / ".env").write_text("OPENAI_API_KEY=\nLOG_LEVEL=\n")
@@ -356,7 +357,7 @@ def test_push_from_env_takes_a_blank_ci_variable_with_a_default_as_unset(
     )
     assert r.code == 0, r.output
     assert "not set (optional): LOG_LEVEL" in r.stderr
-    assert emulator.stats()["writes"][-1]["keys"] == ["OPENAI_API_KEY"]
+    assert user_keys(emulator.stats()["writes"][-1]["keys"]) == ["OPENAI_API_KEY"]
     r = cli(emulator, model_project, "push", "--from-env", "--yes", OPENAI_API_KEY="", LOG_LEVEL="")
     assert r.code == 2 and "OPENAI_API_KEY" in r.stderr
     canaries.assert_absent(r.output, "push --from-env output")

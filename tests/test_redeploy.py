@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -50,7 +49,10 @@ def test_classify_each_state() -> None:
     after = (T0 + timedelta(seconds=5)).timestamp()
     assert classify(agent(), after) == "stale"
     assert classify(agent(), before) == "current"
-    assert classify(agent(), None) == "current"  # never written from here: nothing newer known
+    # No record in the set: nothing says what the agent runs (issue 22: was a false "current").
+    assert classify(agent(), None) == "unknown"
+    assert classify(agent(), before, complete=False) == "unknown"  # keys changed since
+    assert classify(agent(), after, complete=False) == "stale"
     assert classify(agent(created=None), before) == "stale"
     assert classify(agent(reconciled=False), after) == "deploying"
     assert classify(agent(ready=False), before) == "deploying"
@@ -105,30 +107,21 @@ def test_agent_findings_region_and_stale() -> None:
     assert none.ok and "no agent binds" in none.message
 
 
-def test_push_state_records_the_time_of_the_last_write(tmp_path: Path) -> None:
+def test_push_state_is_a_cache_of_the_record_not_a_time(tmp_path: Path) -> None:
+    """Issue 22: the local state no longer holds a write time that decides staleness; it holds
+    the marker of the set's record it was written under, and digests valid under it only."""
     state = PushState(tmp_path / "push-state.json")
-    assert state.last_write("h", "s1") is None
-    before = time.time()
-    state.record("h", "s1", {"K": "v"})
-    first = state.last_write("h", "s1")
-    assert first is not None and before <= first <= time.time()
-    # A plan that wrote nothing keeps the time of the last real write.
-    state.record("h", "s1", {})
-    assert state.last_write("h", "s1") == first
-    time.sleep(0.01)
-    state.record("h", "s1", {}, deleted=["K"])
-    deleted_at = state.last_write("h", "s1")
-    assert deleted_at is not None and deleted_at > first
-    time.sleep(0.01)
+    assert state.cached_marker("h", "s1") is None
+    state.record("h", "s1", {"K": "v"}, marker="PCCENV_REV1_A")
     salt, digests = state.previous("h", "s1")
-    state.note_write("h", "s1")  # a write by `secrets set`: the time, digests kept
-    noted = state.last_write("h", "s1")
-    assert noted is not None and noted > deleted_at
-    assert state.previous("h", "s1") == (salt, digests)
-    assert state.last_write("h", "other") is None and state.last_write("other", "s1") is None
+    assert set(digests) == {"K"} and state.cached_marker("h", "s1") == "PCCENV_REV1_A"
+    state.record("h", "s1", {"J": "w"}, marker="PCCENV_REV1_B")  # a new record: afresh
+    assert set(state.previous("h", "s1")[1]) == {"J"}
+    assert state.cached_marker("h", "other") is None and state.cached_marker("o", "s1") is None
     data = json.loads(state.path.read_text())
-    assert set(data["h|s1"]) == {"salt", "digests", "writtenAt"}
+    assert set(data["h|s1"]) == {"salt", "digests", "marker"}
     assert state.path.stat().st_mode & 0o777 == 0o600
+    assert salt == state.previous("h", "s1")[0]
 
 
 def test_parse_time() -> None:

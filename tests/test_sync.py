@@ -17,6 +17,7 @@ from pcc_env.dotenv_file import (
 )
 from pcc_env.errors import DotenvError, InputError
 from pcc_env.models import SecretSetDetail
+from pcc_env.revision import new_revision
 from pcc_env.sync import PushState, plan_push
 
 
@@ -36,14 +37,18 @@ def test_plan_marks_new_changed_unchanged_and_prune() -> None:
         },
     )
     values = {"NEW": "n", "SAME": "1", "EDITED": "new", "NEVER_PUSHED_HERE": "x"}
-    plan = plan_push(
-        "s-set", values, remote("SAME", "EDITED", "NEVER_PUSHED_HERE", "STALE"), previous
-    )
+    keys = ("SAME", "EDITED", "NEVER_PUSHED_HERE", "STALE")
+    # The local digests count only while the set's record is the one written from here (issue
+    # 22: with no record in the set, "=" from this machine's memory was a false "unchanged").
+    marker = new_revision(keys, {"SAME": "1", "EDITED": "old"}, now=1e9).name
+    plan = plan_push("s-set", values, remote(*keys, marker), previous, cached_marker=marker)
     assert plan.keys("+") == ["NEW"]
     assert plan.keys("=") == ["SAME"]
     assert plan.keys("~") == ["EDITED", "NEVER_PUSHED_HERE"]
     assert plan.to_delete == [] and plan.kept_remote == ["STALE"]
-    pruned = plan_push("s-set", values, remote("SAME", "STALE"), previous, prune=True)
+    unknown = plan_push("s-set", values, remote(*keys), previous)
+    assert unknown.keys("?") == ["SAME", "EDITED", "NEVER_PUSHED_HERE"]
+    pruned = plan_push("s-set", values, remote("SAME", "STALE", marker), previous, prune=True)
     assert pruned.to_delete == ["STALE"] and pruned.kept_remote == []
 
 

@@ -40,6 +40,7 @@ from pcc_env.rules import display_name
 
 if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
+    from pcc_env.models import SecretSetDetail
     from pcc_env.redeploy import AgentStatus, AgentView, Progress, RedeployResult
 
 AgentOption = Annotated[
@@ -107,21 +108,36 @@ def stale_hint(
     client: SecretsClient,
     set_name: str,
     listed: Callable[[], list[AgentView]] | None = None,
+    written_at: float | None = None,
 ) -> str:
-    """After a write: the agents that bind the set are now stale; say which, and the command
-    that updates them. Falls back to the generic reminder when the agents cannot be listed.
-    ``listed`` gives agents listed while the write ran (push lists them concurrently)."""
+    """After a write: the agents that bind the set and were deployed before its record
+    (``written_at``; None: every one of them) are now stale; say which, and the command that
+    updates them. A write that kept the record (no value changed) makes none stale. Falls back
+    to a reminder naming no agent when the agents cannot be listed. ``listed`` gives agents
+    listed while the write ran (push lists them concurrently)."""
     from pcc_env.redeploy import list_agent_views
     from pcc_env.rules import escape_text
 
     try:
         agents = listed() if listed is not None else list_agent_views(client)
-        bound = [a.name for a in agents if a.binds(set_name)]
+        bound = [a for a in agents if a.binds(set_name)]
     except ApiError:
-        return f"Agents using '{set_name}' must be redeployed to see the new values."
+        return (
+            f"The agents that bind '{set_name}' could not be listed; any deployed before this "
+            f"write must be redeployed to see the new values (pcc-env status --set {set_name})."
+        )
     if not bound:
         return f"No deployed agent binds '{set_name}': none needs to be redeployed."
-    names = ", ".join(escape_text(n) for n in bound)
+    stale = [
+        a.name
+        for a in bound
+        if written_at is None
+        or a.deployment_created_at is None
+        or a.deployment_created_at.timestamp() < written_at
+    ]
+    if not stale:
+        return f"No agent that binds '{set_name}' was deployed before its record: none is stale."
+    names = ", ".join(escape_text(n) for n in stale)
     return f"Now stale (deployed before this write): {names}. " + REDEPLOY_HINT.format(
         name=set_name
     )
@@ -254,31 +270,34 @@ def redeploy(
 
 
 def _set_block(
-    client: SecretsClient, name: str, statuses: list[AgentStatus], last_write: float | None
+    name: str, detail: SecretSetDetail | None, statuses: list[AgentStatus]
 ) -> dict[str, Any]:
-    from pcc_env.errors import NotFoundError
+    from pcc_env.revision import read_record
 
-    try:
-        detail = client.get_set(name)
-    except NotFoundError:
+    if detail is None:
         return {
             "name": name,
             "region": None,
             "status": "absent",
             "keyCount": None,
             "lastWrite": None,
+            "record": None,
             "agents": [s.to_json() for s in statuses],
         }
+    record = read_record(detail.keys)
+    rev = record.latest
     return {
         "name": name,
         "region": detail.region,
         "status": detail.status,
-        "keyCount": len(detail.keys),
-        "lastWrite": (
-            datetime.fromtimestamp(last_write).astimezone().isoformat()
-            if last_write is not None
-            else None
-        ),
+        "keyCount": len(record.keys),
+        # The set's record: pcc-env's last write from any machine, on the writer's clock.
+        "lastWrite": rev.written_at.isoformat() if rev is not None else None,
+        "record": {
+            "writtenAt": rev.written_at.isoformat() if rev is not None else None,
+            "trusted": record.trusted is not None,
+            "note": record.why_unknown() or None,
+        },
         "agents": [s.to_json() for s in statuses],
     }
 
@@ -289,29 +308,25 @@ def status(
         str | None,
         typer.Option(
             "--set",
-            help="Only this secret set. Default: every set.",
+            help="Only this secret set. Default: the project's sets (pcc-deploy.toml, targets), "
+            "as push and check; every set of the organization with --all or outside a project.",
             autocompletion=complete_secret_set,
         ),
     ] = None,
     target: TargetOption = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every secret set of the organization.")
+    ] = False,
     json: JsonFlag = False,
     api_host: ApiHost = None,
 ) -> None:
-    """Show secret sets and the agents that bind them: current, stale, deploying or failed."""
-    from pcc_env.cli.workflow import resolve_targets
+    """Show secret sets and the agents that bind them: current, stale, unknown, deploying or
+    failed (from each set's pcc-env record, whichever machine wrote it)."""
     from pcc_env.redeploy import agent_statuses, list_agent_views
-    from pcc_env.rules import check_set_name
-    from pcc_env.sync import PushState
+    from pcc_env.revision import read_record
 
-    chosen: list[str] | None = None
-    if target is not None:
-        (t,) = resolve_targets(target, set_name=set_name, on_shared="warn")
-        chosen = [st.set_name for st in t.sets]
-    elif set_name is not None:
-        check_set_name(set_name)
-        chosen = [set_name]
-    state = PushState()
-    blocks: list[tuple[dict[str, Any], list[AgentStatus], float | None]] = []
+    chosen = _status_sets(set_name, target, every)
+    blocks: list[tuple[dict[str, Any], list[AgentStatus]]] = []
     with make_client(api_host) as client, spinner("Reading secret sets and agents..."):
         if chosen is not None:
             names = chosen
@@ -319,13 +334,14 @@ def status(
             names = [s.name for s in client.list_sets() if s.type == "secret"]
         agents = list_agent_views(client)
         for name in names:
-            last = state.last_write(client.api_host, name)
-            statuses = agent_statuses(client, name, last, agents)
-            blocks.append((_set_block(client, name, statuses, last), statuses, last))
-    missing = [b["name"] for b, _, _ in blocks if b["status"] == "absent"]
+            detail = client.find_set(name)
+            record = read_record(detail.keys) if detail is not None else None
+            statuses = agent_statuses(client, name, record, agents)
+            blocks.append((_set_block(name, detail, statuses), statuses))
+    missing = [b["name"] for b, _ in blocks if b["status"] == "absent"]
     if json:
         # A set the API does not know is a name only the user typed: maybe a pasted key.
-        print_json({"sets": [_shown_block(b) for b, _, _ in blocks]})
+        print_json({"sets": [_shown_block(b) for b, _ in blocks]})
     else:
         _print_status(blocks)
     if missing:
@@ -339,22 +355,53 @@ def _shown_block(block: dict[str, Any]) -> dict[str, Any]:
     return {**block, "name": redact_name(block["name"])} if block["status"] == "absent" else block
 
 
-def _print_status(blocks: list[tuple[dict[str, Any], list[AgentStatus], float | None]]) -> None:
+def _status_sets(set_name: str | None, target: str | None, every: bool) -> list[str] | None:
+    """The sets ``status`` shows: --set, --target, or the project's (the same default as push
+    and check); None for every set of the organization (--all, or no project set)."""
+    from pcc_env.cli.workflow import resolve_targets
+    from pcc_env.errors import ConfigError
+    from pcc_env.rules import check_set_name
+
+    if every:
+        if set_name or target:
+            raise InputError("pass --all alone, or --set / --target")
+        return None
+    if target is None and set_name is not None:
+        check_set_name(set_name)
+        return [set_name]
+    try:
+        resolved = resolve_targets(target, set_name=set_name, need_set=False, on_shared="warn")
+    except ConfigError:
+        if target is not None:
+            raise
+        resolved = []
+    names = [st.set_name for t in resolved for st in t.sets if st.set_name]
+    if names or target is not None:
+        return list(dict.fromkeys(names))
+    info("No project set here (pcc-deploy.toml, [tool.pcc-env] targets): every secret set.")
+    return None
+
+
+def _print_status(blocks: list[tuple[dict[str, Any], list[AgentStatus]]]) -> None:
     if not blocks:
         info("No secret sets.")
         return
-    for i, (block, statuses, last_write) in enumerate(blocks):
+    for i, (block, statuses) in enumerate(blocks):
         if i:
             echo()
         name = block["name"]
         if block["status"] == "absent":
             echo(f"Secret set {display_name(name)} does not exist")
         else:
+            record = block["record"]
+            at = record["writtenAt"]
             written = (
-                f"; last written from this machine {local_time(last_write)}"
-                if last_write is not None
-                else "; never written from this machine"
+                f"; pcc-env record {at[:19].replace('T', ' ')} UTC (writer's clock)"
+                if at is not None
+                else "; no pcc-env record"
             )
+            if record["note"]:
+                written += f" ({record['note']})"
             echo(
                 f"Secret set '{name}' ({block['region']}, {block['status']}, "
                 f"{block['keyCount']} key(s)){written}"
@@ -364,5 +411,11 @@ def _print_status(blocks: list[tuple[dict[str, Any], list[AgentStatus], float | 
             continue
         table(["agent", "region", "deployment", "created", "ready", "state"], agent_rows(statuses))
         stale = [s for s in statuses if s.state == "stale"]
+        unknown = [s for s in statuses if s.state == "unknown"]
         if stale:
             echo(f"  {len(stale)} stale. " + REDEPLOY_HINT.format(name=name))
+        if unknown:
+            echo(
+                f"  {len(unknown)} unknown: the set's record cannot tell what they run. "
+                + REDEPLOY_HINT.format(name=name)
+            )

@@ -62,14 +62,12 @@ app = typer.Typer(
     rich_markup_mode=None,  # as the root: plain help, whole option names at any width
 )
 
-REDEPLOY = "Agents using '{name}' must be redeployed to see the new values."
 
+def redeploy_hint(client: SecretsClient, name: str, written_at: float | None) -> str:
+    """After a write: which agents that bind the set are now stale (none, when none binds it)."""
+    from pcc_env.cli.deploy import stale_hint
 
-def note_write(client: SecretsClient, name: str) -> None:
-    """Remember when this machine last wrote the set: agents deployed before are stale."""
-    from pcc_env.sync import PushState
-
-    PushState().note_write(client.api_host, name)
+    return stale_hint(client, name, None, written_at)
 
 
 def wait_with_spinner(client: SecretsClient, name: str, timeout: float) -> SecretSetSummary:
@@ -141,22 +139,37 @@ def set_(
         }
     else:
         raise fail("give KEY=VALUE pairs or --file PATH", EXIT_USAGE)
+    from pcc_env.rules import record_key_problems
+    from pcc_env.sync import PushState, write_recorded
+
+    problems = record_key_problems(values)
+    if problems:
+        raise InputError(problems)
+    state = PushState()
+    state.check_writable()
     with make_client(api_host) as client:
         with spinner(f"Sending {len(values)} secret(s) to '{name}'..."):
-            resp = client.put_secrets(name, values, region=region)
-        note_write(client, name)
-        document = {"name": name, "region": resp.region, "keys": list(values), "accepted": True}
+            used, revision = write_recorded(client, name, values, region=region, state=state)
+        document = {
+            "name": name,
+            "region": used,
+            "keys": list(values),
+            "accepted": True,
+            "recordedAt": revision.written_at.isoformat(),
+        }
         add_error_context(**document)  # a failed wait still says the write was accepted
         if not json:
-            success(f"Secret set '{name}' accepted in {resp.region}: {', '.join(values)}")
+            success(f"Secret set '{name}' accepted in {used}: {', '.join(values)}")
         status = "pending"
         if not no_wait:
             status = wait_with_spinner(client, name, timeout).status
             if not json:
                 success(f"Secret set '{name}' is ready.")
+        hint = redeploy_hint(client, name, revision.timestamp) if not json else ""
     if json:
         print_json({**document, "status": status})
-    info(REDEPLOY.format(name=name))
+    else:
+        info(hint)
 
 
 def _summary_row(s: SecretSetSummary) -> list[str]:
@@ -214,7 +227,17 @@ def list_(
     status: str = detail.status
     if detail.status == "failed" and detail.error_message:
         status += f" ({detail.error_message})"
+    from pcc_env.revision import read_record
+
     table(["key"], [[k] for k in detail.keys], title=f"{name} ({detail.region}, {status})")
+    record = read_record(detail.keys)
+    if record.markers:
+        # Shown, as the pipecat CLI shows it: a key of the set, but no secret.
+        at = record.latest.shown_time if record.latest is not None else "unknown format"
+        info(
+            f"{', '.join(record.markers)}: pcc-env's revision record of the set (last write by "
+            f"pcc-env: {at}), not a secret; pcc-env replaces it on each write."
+        )
 
 
 def _show_image_pull_secret(entry: SecretSetSummary, json: bool) -> None:
@@ -260,8 +283,13 @@ def unset(
     check_key_names(keys)
     note_organization(organization)
     confirm_or_exit(f"Remove {', '.join(keys)} from {display_name(name)}?", yes)
+    from pcc_env.sync import PushState, write_recorded
+
     removed: list[str] = []
     absent: list[str] = []
+    state = PushState()
+    state.check_writable()
+    hint = ""
     with make_client(api_host) as client:
         for key in keys:
             add_error_context(name=redact_name(name), removed=removed, absent=absent)
@@ -273,10 +301,14 @@ def unset(
                 absent.append(key)
                 if not json:
                     info(f"{key} is not in '{name}' (already gone; the connection dropped once).")
-            note_write(client, name)
+        # The key list changed: a new record (covering no value) moves the set's time.
+        _, revision = write_recorded(client, name, {}, state=state)
+        if not json:
+            hint = redeploy_hint(client, name, revision.timestamp)
     if json:
         print_json({"name": name, "removed": removed, "absent": absent})
-    info(REDEPLOY.format(name=name))
+    else:
+        info(hint)
 
 
 @app.command("delete")

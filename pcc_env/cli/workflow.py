@@ -31,6 +31,7 @@ from pcc_env.cli.common import (
 )
 from pcc_env.cli.deploy import RedeployAfterTimeoutOption, RedeployFlag
 from pcc_env.cli.output import (
+    EXIT_FAILED,
     add_error_context,
     after_write,
     after_writes,
@@ -42,6 +43,7 @@ from pcc_env.cli.output import (
     print_json,
     retries_unannounced,
     spinner,
+    stdin_is_tty,
     styled,
     success,
     table,
@@ -73,10 +75,11 @@ SettingsOption = Annotated[
     ),
 ]
 NOTHING_TO_PUSH = (
-    "Nothing to push: '{name}' already has these values (as last pushed from here). "
-    "Use --force to send them anyway."
+    "Nothing to push: '{name}' already has these values, as recorded by pcc-env at {at} (the "
+    "set's own record, written from any machine; a change made since by another tool without "
+    "changing a key name cannot be seen). Use --force to send them anyway."
 )
-MARK_STYLE = {"+": "green", "~": "yellow", "=": "dim", "-": "red"}
+MARK_STYLE = {"+": "green", "~": "yellow", "?": "yellow", "=": "dim", "-": "red"}
 
 
 def resolve_targets(
@@ -206,6 +209,9 @@ def show_plan(plan: PushPlan, notes: Sequence[str] = ()) -> None:
         styled(f"  {change.action} {change.key}", MARK_STYLE[change.action])
     for note in notes:
         styled(f"  · {note}", "dim")
+    unknown = plan.unknown_note()
+    if unknown is not None:
+        styled(f"  · {unknown}", "dim")
     if plan.kept_remote:
         kept = ", ".join(plan.kept_remote)
         echo(f"  kept on the remote (not in the file; --prune deletes them): {kept}")
@@ -464,7 +470,7 @@ def _push_one(
     defaults: EmptyKeys = NO_EMPTY_KEYS,
 ) -> None:
     """One set: the plan (with the keys left empty that keep their default), then the write."""
-    from pcc_env.sync import apply_push, fetch_remote, plan_push
+    from pcc_env.sync import RecordMovedError, apply_push, fetch_remote, plan_push
 
     prune, dry_run, yes, no_wait, timeout, json, force = (
         how.prune, how.dry_run, how.yes, how.no_wait, how.timeout, how.json, how.force
@@ -472,15 +478,19 @@ def _push_one(
 
     _, st, values = wanted
     notes = empty_default_notes(*defaults)
-    remote = fetch_remote(client, st.set_name)
-    plan = plan_push(
-        st.set_name,
-        values,
-        remote,
-        state.previous(client.api_host, st.set_name),
-        region=st.region,
-        prune=prune,
-    )
+
+    def make_plan() -> PushPlan:
+        return plan_push(
+            st.set_name,
+            values,
+            fetch_remote(client, st.set_name),
+            state.previous(client.api_host, st.set_name),
+            region=st.region,
+            prune=prune,
+            cached_marker=state.cached_marker(client.api_host, st.set_name),
+        )
+
+    plan = make_plan()
     if not json:
         show_plan(plan, notes)
     if dry_run:
@@ -495,7 +505,9 @@ def _push_one(
             "result": {"ok": True, "sent": False},
         }
         if not json:
-            echo(NOTHING_TO_PUSH.format(name=plan.set_name))
+            rev = plan.recorded
+            at = rev.hhmm if rev is not None else "?"
+            echo(NOTHING_TO_PUSH.format(name=plan.set_name, at=at))
         ok = after.run(client, [plan.set_name], document, sent=False)
         if json:
             print_json(document)
@@ -507,16 +519,40 @@ def _push_one(
     after.start(client)
     # Under --json, an error from here on is one document: the plan, the result, the error.
     add_error_context(plan=_plan_json(plan, defaults), result={"ok": False})
-    with spinner(f"Pushing to '{plan.set_name}' and waiting until it is ready..."):
-        result = apply_push(
-            client,
-            plan,
-            wait=not no_wait,
-            timeout=timeout,
-            state=state,
-            waiting=lambda: after_write(plan.set_name),
-            force=force,
-        )
+    for attempt in (1, 2):
+        try:
+            with spinner(f"Pushing to '{plan.set_name}' and waiting until it is ready..."):
+                result = apply_push(
+                    client,
+                    plan,
+                    wait=not no_wait,
+                    timeout=timeout,
+                    state=state,
+                    waiting=lambda: after_write(st.set_name),
+                    force=force,
+                )
+            break
+        except RecordMovedError as exc:
+            # Someone wrote the set since the plan: nothing was sent. The new plan is shown;
+            # it is applied only when a person confirms it (never under --yes, never twice).
+            fresh = make_plan()
+            document = {"plan": _plan_json(fresh, defaults), "result": {"ok": False}}
+            add_error_context(**document)
+            if not json:
+                err(str(exc))
+                echo("What changed since the plan:")
+                for line in plan_changes(plan, fresh):
+                    echo(f"  {line}")
+                show_plan(fresh, notes)
+            if yes or attempt == 2 or json or not stdin_is_tty():
+                raise fail(
+                    f"'{plan.set_name}' changed since the plan; nothing was sent. Run the push "
+                    "again.",
+                    EXIT_FAILED,
+                    kind="RecordMovedError",
+                ) from None
+            confirm_or_exit("Push the new plan?", False)
+            plan = fresh
     outcome: dict[str, Any] = {
         "ok": True,
         "sent": True,
@@ -527,17 +563,45 @@ def _push_one(
     }
     if not json:
         deleted = f"; deleted {len(plan.to_delete)}" if plan.to_delete else ""
+        if result.revision is not None:
+            kept = plan.recorded is not None and result.revision.name == plan.recorded.name
+            info(
+                f"Record of '{plan.set_name}': written at {result.revision.shown_time}"
+                + (" (kept: the values did not change)" if kept else "")
+            )
         ready = f", {result.status}" if not no_wait else " (not waiting for ready)"
         success(
             f"Pushed {len(plan.values)} key(s) to '{plan.set_name}' in {result.region}{deleted}"
             f"{ready} in {result.seconds:.1f}s."
         )
+    if result.revision is not None:
+        outcome["recordedAt"] = result.revision.written_at.isoformat()
     document = {"plan": _plan_json(plan, defaults), "result": outcome}
-    ok = after.run(client, [plan.set_name], document)
+    written = {plan.set_name: result.revision.timestamp} if result.revision else None
+    ok = after.run(client, [plan.set_name], document, records=written)
     if json:
         print_json(document)
     if not ok:
         raise typer.Exit(1)
+
+
+def plan_changes(before: PushPlan, after: PushPlan) -> list[str]:
+    """What another writer changed between two plans of one set, by key name."""
+    lines = []
+    old = {c.key: c.action for c in before.changes}
+    new = {c.key: c.action for c in after.changes}
+    for key in dict.fromkeys([*old, *new]):
+        if old.get(key) != new.get(key):
+            lines.append(f"{key}: {old.get(key, 'not planned')} -> {new.get(key, 'not planned')}")
+    gone = [k for k in before.kept_remote if k not in after.kept_remote and k not in new]
+    added = [k for k in after.kept_remote if k not in before.kept_remote]
+    if added:
+        lines.append(f"now in the set (not in the file): {', '.join(map(escape_text, added))}")
+    if gone:
+        lines.append(f"no longer in the set: {', '.join(map(escape_text, gone))}")
+    b, a = before.recorded, after.recorded
+    lines.append(f"record: {b.shown_time if b else 'none'} -> {a.shown_time if a else 'none'}")
+    return lines
 
 
 @dataclass
@@ -574,28 +638,30 @@ class AfterPush:
         document: dict[str, Any],
         *,
         sent: bool = True,
+        records: dict[str, float] | None = None,
     ) -> bool:
         """Adds ``redeploy`` to the JSON ``document``; False when an agent did not end current.
         After a push that sent nothing, only the agents already stale are redeployed."""
         from pcc_env.cli.deploy import report_redeploy, run_redeploy, stale_hint
         from pcc_env.redeploy import agent_statuses
-        from pcc_env.sync import PushState
+        from pcc_env.sync import set_record
 
         if not self.redeploy:
             if sent and not self.json:
                 listing = self._listing
                 for name in set_names:
-                    info(stale_hint(client, name, listing.result if listing else None))
+                    record = (records or {}).get(name)
+                    info(stale_hint(client, name, listing.result if listing else None, record))
             return True
         results = []
         for name in set_names:
             agents = None
             if not sent:
-                last = PushState().last_write(client.api_host, name)
+                # Stale by the set's record, or unknown (no record): redeploying proves current.
                 agents = [
                     s.view.name
-                    for s in agent_statuses(client, name, last)
-                    if s.state in ("stale", "failed")
+                    for s in agent_statuses(client, name, set_record(client, name))
+                    if s.state in ("stale", "unknown", "failed")
                 ]
                 if not agents:
                     continue
@@ -660,7 +726,7 @@ def _push_many(
     ok = all(o.ok for o in outcomes)
     if not json:
         table(
-            ["target", "set", "region", "+", "~", "=", "-", "outcome"],
+            ["target", "set", "region", "+", "~", "?", "=", "-", "outcome"],
             [_outcome_row(o, no_wait) for o in outcomes],
         )
         for o in outcomes:
@@ -669,7 +735,12 @@ def _push_many(
     document: dict[str, Any] = {"ok": ok, "sets": [o.to_json() for o in outcomes]}
     done = [o.plan.set_name for o in outcomes if o.ok and o.result and o.result.sent]
     unsent = [o.plan.set_name for o in outcomes if o.ok and not (o.result and o.result.sent)]
-    if done and not after.run(client, done, document):
+    written = {
+        o.plan.set_name: o.result.revision.timestamp
+        for o in outcomes
+        if o.result is not None and o.result.revision is not None
+    }
+    if done and not after.run(client, done, document, records=written):
         ok = document["ok"] = False
     if unsent and after.redeploy and not after.run(client, unsent, document, sent=False):
         ok = document["ok"] = False
@@ -680,7 +751,7 @@ def _push_many(
 
 
 def _outcome_row(o: targets.SetOutcome, no_wait: bool) -> list[str]:
-    counts = [str(len(o.plan.keys(a))) for a in ("+", "~", "=", "-")]
+    counts = [str(len(o.plan.keys(a))) for a in ("+", "~", "?", "=", "-")]
     if o.ok and o.result is not None and not o.result.sent:
         outcome = "nothing to push"
     elif o.ok and o.result is not None:
@@ -962,13 +1033,12 @@ def check(
     from pcc_env.reach import split_scan
     from pcc_env.redeploy import check_agents
     from pcc_env.scan import scan_project
-    from pcc_env.sync import PushState, check_code, run_check
+    from pcc_env.sync import check_code, run_check
 
     image_rows = image_findings(Path.cwd(), settings, deploy_file)
     if offline:
         _offline_report(image_rows, json)
         return
-    state = PushState()
     # What the agent reads (bot.py and what it imports): a server.py beside it is not checked.
     scan = split_scan(Path.cwd(), scan_project(Path.cwd())).agent if code else None
 
@@ -1003,7 +1073,7 @@ def check(
                     wait=wait,
                     timeout=timeout,
                 )
-                findings += check_agents(client, st.set_name, strict=strict, state=state)
+                findings += check_agents(client, st.set_name, strict=strict)
                 if scan is not None:
                     findings += check_code(client, st.set_name, scan, model)
                 rows.extend((where, f) for f in findings)
@@ -1017,13 +1087,16 @@ def check(
         print_json({"ok": ok, "keysChecked": keys_checked, "findings": findings_json})
     else:
         for where, f in rows:
-            mark = "ok  " if f.ok else "FAIL"
-            styled(
-                f"{mark} {f'[{where}] ' if where else ''}{f.message}", "green" if f.ok else "red"
-            )
+            mark = "FAIL" if not f.ok else ("WARN" if f.warning else "ok  ")
+            color = "red" if not f.ok else ("yellow" if f.warning else "green")
+            styled(f"{mark} {f'[{where}] ' if where else ''}{f.message}", color)
         failed = sum(not f.ok for _, f in rows)
+        warned = sum(f.ok and f.warning for _, f in rows)
+        passed = len(rows) - failed - warned
         if failed:
-            echo(f"{len(rows) - failed} passed, {failed} failed")
+            echo(f"{passed} passed, {failed} failed" + (f", {warned} warning(s)" if warned else ""))
+        elif warned:
+            echo(f"{passed} passed, {warned} warning(s) (--strict fails on them)")
         elif keys_checked:
             echo("All checks passed.")
         else:
@@ -1172,12 +1245,13 @@ def _offline_report(findings: list[Finding], json: bool) -> None:
 
 def _same_keys_finding(client: SecretsClient, t: targets.Target) -> Finding:
     """The sets of one target (one per region) should hold the same keys."""
+    from pcc_env.revision import user_keys
     from pcc_env.sync import Finding, fetch_remote
 
     keys: dict[str, list[str]] = {}
     for st in t.sets:
         remote = fetch_remote(client, st.set_name)
-        keys[st.set_name] = remote.keys if remote is not None else []
+        keys[st.set_name] = user_keys(remote.keys) if remote is not None else []
     gaps = targets.key_gaps(keys)
     if not gaps:
         return Finding(
