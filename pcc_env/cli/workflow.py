@@ -1022,10 +1022,8 @@ def check(
         bool,
         typer.Option(
             "--offline",
-            help="Only the checks that need no API: the settings module (and the project "
-            "modules it imports) reaching the image the Dockerfile builds and, with no image "
-            "in pcc-deploy.toml, the build context 'pipecat cloud deploy' uploads (no env file "
-            "with values in it).",
+            help="Only the checks that need no API: the image and the build context ship "
+            "the settings module, and upload no env file with values.",
         ),
     ] = False,
 ) -> None:
