@@ -62,9 +62,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy pcc_env
 
+# The suite waits (for child processes, servers, deadlines) more than it computes, so it runs
+# on more workers than there are cores (pytest-xdist; TEST_WORKERS=0 runs it in one process).
+# Tests marked `serial` time themselves against the wall clock: they run after, alone.
+TEST_WORKERS ?= 4
+UNIT_ENV := PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat \
+	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(PLUGIN_VENV)/bin/pipecat
+
 unit: $(STAMP) $(PIPECAT_STAMP) $(PLUGIN_STAMP)
-	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat \
-	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(PLUGIN_VENV)/bin/pipecat $(VENV)/bin/pytest
+	status=0; \
+	$(UNIT_ENV) $(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not serial" || status=$$?; \
+	$(UNIT_ENV) $(VENV)/bin/pytest -m serial || status=$$?; \
+	exit $$status
 
 test: lint typecheck unit
 

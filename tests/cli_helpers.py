@@ -38,6 +38,9 @@ def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
     base.update({"NO_COLOR": "1", "PYTHONPATH": str(ROOT), "COLUMNS": "200"})
     # No keyring unless a test chooses one: the machine's own must never be touched.
     base["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    if env and "HOME" in env:  # the platform's dirs under that HOME (conftest moved the suite's)
+        for name in ("XDG_DATA_HOME", "XDG_CACHE_HOME"):
+            base.pop(name, None)
     base.update(env or {})
     return base
 
