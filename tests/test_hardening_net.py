@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +36,7 @@ from pcc_env.errors import (
     UnauthorizedError,
 )
 from pcc_env.testing import run_emulator
-from tests.cli_helpers import Result, run_cli
+from tests.cli_helpers import LoopbackServer, Result, run_cli
 from tests.keyring_backends import EncryptedKeyring, PlaintextKeyring
 from tests.test_no_leaks import Canaries
 
@@ -274,37 +273,14 @@ def test_cli_login_refuses_insecure_backend_before_sending(
 # 19. --timeout bounds the whole command, even against a server that trickles bytes --------------
 
 
-class TrickleServer:
+class TrickleServer(LoopbackServer):
     """An HTTP server on 127.0.0.1 that answers every request one byte every ``interval`` s,
     for at most ``give_up`` s (so a client without a deadline fails the test instead of hanging).
     ``trickle="headers"`` trickles the status line and headers, ``"body"`` only the body."""
 
     def __init__(self, trickle: str, interval: float = 0.2, give_up: float = 20.0) -> None:
+        super().__init__()
         self.trickle, self.interval, self.give_up = trickle, interval, give_up
-        self.connections = 0
-        self._stop = threading.Event()
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.1)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> TrickleServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._sock.close()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
         body = b'{"sets": []}' + b" " * 100_000
