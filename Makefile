@@ -159,6 +159,13 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy pcc_env
 
+# The suite waits (for child processes, servers, deadlines) more than it computes, so it runs
+# on more workers than there are cores (pytest-xdist; TEST_WORKERS=0 runs it in one process).
+# Tests marked `serial` time themselves against the wall clock: they run after, alone.
+TEST_WORKERS ?= 4
+UNIT_ENV := PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat \
+	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(PLUGIN_VENV)/bin/pipecat
+
 # The tests that run the real pipecat CLI, run again against the current one.
 COMPAT_TESTS := tests/test_emulator_pipecat_cli.py tests/test_pipecat_plugin.py
 
@@ -181,22 +188,24 @@ keyring-programs:
 
 unit: $(DEV_STAMP) $(PIPECAT_STAMP) $(PLUGIN_STAMP) $(CURRENT_STAMP)
 	@if [ -n "$$CI" ]; then $(MAKE) --no-print-directory keyring-programs; fi
-	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat \
-	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(PLUGIN_VENV)/bin/pipecat $(VENV)/bin/pytest
-	@$(MAKE) --no-print-directory compat-current
-	@$(MAKE) --no-print-directory matrix MATRIX_TESTS="$(MATRIX_SMOKE)"
+	status=0; \
+	$(UNIT_ENV) $(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not serial" || status=$$?; \
+	$(UNIT_ENV) $(VENV)/bin/pytest -m serial || status=$$?; \
+	$(MAKE) --no-print-directory compat-current || status=$$?; \
+	$(MAKE) --no-print-directory matrix MATRIX_TESTS="$(MATRIX_SMOKE)" || status=$$?; \
+	exit $$status
 
 # The compatibility tests alone, against the frozen CLI (1.3.0) and the current one (1.14.0).
 compat: $(DEV_STAMP) $(PIPECAT_STAMP) $(PLUGIN_STAMP) $(CURRENT_STAMP)
 	@echo "==> The pipecat CLI 1.3.0 (pipecat-ai-cli, frozen)"
 	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat \
-	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(PLUGIN_VENV)/bin/pipecat $(VENV)/bin/pytest -q $(COMPAT_TESTS)
+	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(PLUGIN_VENV)/bin/pipecat $(VENV)/bin/pytest -q -n $(TEST_WORKERS) $(COMPAT_TESTS)
 	@$(MAKE) --no-print-directory compat-current
 
 compat-current: $(DEV_STAMP) $(CURRENT_STAMP)
 	@echo "==> The current pipecat CLI ($(CURRENT_PKGS))"
 	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(CURRENT_VENV)/bin/pipecat \
-	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(CURRENT_VENV)/bin/pipecat $(VENV)/bin/pytest -q $(COMPAT_TESTS)
+	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(CURRENT_VENV)/bin/pipecat $(VENV)/bin/pytest -q -n $(TEST_WORKERS) $(COMPAT_TESTS)
 
 test: lint typecheck unit
 

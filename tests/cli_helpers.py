@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 PCC_ENV = str(Path(sys.executable).parent / "pcc-env")
@@ -28,6 +31,48 @@ class Result:
         return self.stdout + self.stderr
 
 
+_Server = TypeVar("_Server", bound="LoopbackServer")
+
+
+class LoopbackServer:
+    """A TCP server on a free 127.0.0.1 port for what the emulator cannot be (a hostile or a
+    trickling server): each connection goes to ``_answer`` in a thread of its own. Leaving the
+    ``with`` block stops it at once (a connection of its own wakes the accept)."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self._stop = threading.Event()
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self: _Server) -> _Server:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            socket.create_connection(self._sock.getsockname()[:2], timeout=5).close()
+        self._thread.join(5)
+        self._sock.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            if self._stop.is_set():
+                conn.close()
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+
 def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
     """The environment ``run_cli`` gives the CLI (for tests that need ``subprocess.Popen``)."""
     base = {
@@ -38,6 +83,9 @@ def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
     base.update({"NO_COLOR": "1", "PYTHONPATH": str(ROOT), "COLUMNS": "200"})
     # No keyring unless a test chooses one: the machine's own must never be touched.
     base["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    if env and "HOME" in env:  # the platform's dirs under that HOME (conftest moved the suite's)
+        for name in ("XDG_DATA_HOME", "XDG_CACHE_HOME"):
+            base.pop(name, None)
     base.update(env or {})
     return base
 
@@ -73,6 +121,15 @@ def start_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[st
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
+    """Poll ``condition`` until it holds: the wait a test needs, not a guess at how long that is
+    (the timeout only bounds a failure)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout}s: {what or condition}"
+        time.sleep(0.01)
 
 
 def interrupt_when(

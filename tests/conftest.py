@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import httpx
@@ -7,6 +10,24 @@ import pytest
 
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.testing import run_emulator
+
+_XDG_BASE = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Data and cache dirs of this test process's own (each xdist worker is a process):
+    commands run without ``PCC_ENV_DATA_DIR`` keep push state in the platform's data dir, so
+    parallel workers must not share one file, and the suite must not write the developer's."""
+    base = tempfile.mkdtemp(prefix="pcc-env-tests-")
+    config.stash[_XDG_BASE] = base
+    os.environ["XDG_DATA_HOME"] = os.path.join(base, "data")
+    os.environ["XDG_CACHE_HOME"] = os.path.join(base, "cache")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    base = config.stash.get(_XDG_BASE, None)
+    if base is not None:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -221,6 +221,7 @@ def complete(line: str, cache: Path, host: str) -> tuple[float, subprocess.Compl
     return time.monotonic() - started, r
 
 
+@pytest.mark.serial  # a second of budget, measured against a start-up measured beside it
 @pytest.mark.timeout(180)
 def test_a_huge_set_list_keeps_a_tab_within_its_second(tmp_path: Path) -> None:
     """A server answering 300,000 set names (25 MB, at once, within the deadline): the

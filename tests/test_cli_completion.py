@@ -191,6 +191,7 @@ def timed(line: str, cache: Path, **env: str) -> tuple[float, Result]:
     return time.monotonic() - started, r
 
 
+@pytest.mark.serial  # a second of budget, measured against a start-up measured beside it
 @pytest.mark.timeout(120)
 def test_a_completion_spends_at_most_a_second_asking(tmp_path: Path) -> None:
     """A server that hangs (10 s per response) and a keyring that hangs: the completion

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,16 @@ import pytest
 
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.testing import run_emulator
-from tests.cli_helpers import PCC_ENV, Result, cli_env, command_tree, run_against, run_cli
+from tests.cli_helpers import (
+    PCC_ENV,
+    Result,
+    cli_env,
+    command_tree,
+    interrupt_when,
+    run_against,
+    run_cli,
+    start_cli,
+)
 from tests.test_cli_watch import SET, Watch
 from tests.test_no_leaks import Canaries
 
@@ -218,32 +226,30 @@ def test_push_error_is_one_document_with_the_plan(tmp_path: Path) -> None:
     assert data["error"]["type"] == "ProvisioningFailedError" and data["error"]["exitCode"] == 1
 
 
-def interrupt(args: list[str], env: dict[str, str], cwd: Path, after: float = 1.5) -> Result:
-    proc = subprocess.Popen(
-        [PCC_ENV, *args],
-        cwd=cwd,
-        env=cli_env(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(after)  # the command is waiting for 'ready' by then (provisioning takes 30 s)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+def interrupt(args: list[str], emu: EmulatorServer, env: dict[str, str], cwd: Path) -> Result:
+    """Ctrl-C once the command is waiting for 'ready' (provisioning takes 30 s): it has asked
+    for the set's status at least once. Waiting on that, not on a fixed sleep, holds on a
+    loaded machine, where start-up alone can take longer than any sleep chosen here."""
+    emu.reset_stats()
+    proc = start_cli(*args, env=env, cwd=cwd)
+
+    def polled() -> bool:
+        return emu.stats()["requests"].get("GET /v1/secrets/{setName}", 0) >= 1
+
+    out, err, _ = interrupt_when(proc, polled)
     return Result(proc.returncode, out, err, args)
 
 
 def test_interrupts_are_json_exit_130(tmp_path: Path) -> None:
     with run_emulator(provision_delay=30) as emu:
         env = {**emu.env(), "PCC_ENV_DATA_DIR": str(tmp_path / ".state")}
-        r = interrupt(["secrets", "set", "slow-set", "A=1", "--json"], env, tmp_path)
+        r = interrupt(["secrets", "set", "slow-set", "A=1", "--json"], emu, env, tmp_path)
         error = error_of(r, 130, "Interrupted")
         assert error["message"].startswith("interrupted while waiting; the write was accepted")
         assert error["hint"] == "Follow it with: pcc-env secrets wait slow-set"
         data = json.loads(r.stdout)
         assert data["name"] == "slow-set" and data["accepted"] is True
-        r = interrupt(["secrets", "wait", "slow-set", "--json"], env, tmp_path, after=1.0)
+        r = interrupt(["secrets", "wait", "slow-set", "--json"], emu, env, tmp_path)
         assert error_of(r, 130, "Interrupted")["message"] == "interrupted"
 
 

@@ -424,6 +424,7 @@ def _connections_to(port: int) -> int:
     return count
 
 
+@pytest.mark.serial  # "at once" is 2 s of wall clock from Ctrl-C to exit
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc/net/tcp (Linux)")
 def test_ctrl_c_never_waits_for_the_agents_read_beside_the_write(tmp_path: Path) -> None:
     """The agents named by the stale-agent hint are read while the PUT runs (two requests in

@@ -224,6 +224,7 @@ def test_targets_leak_no_value(project: Path) -> None:
             canaries.assert_absent(path.read_text(errors="replace"), str(path))
 
 
+@pytest.mark.serial  # "at once" is 2 s of wall clock from Ctrl-C to exit
 def test_ctrl_c_during_all_targets_names_the_accepted_writes_at_once(project: Path) -> None:
     """Writes to several sets run side by side; Ctrl-C while they wait for ``ready`` ends the
     command at once (it used to wait out every set's wait, a minute) and names every set whose

@@ -263,6 +263,7 @@ def test_check_region_and_image_credentials(emulator: EmulatorServer, project: P
     )
 
 
+@pytest.mark.serial  # "pending" is 3 s of wall clock between two commands
 def test_check_missing_set_and_wait(project: Path) -> None:
     with run_emulator(provision_delay=3.0) as emu:
         # long enough that the check after --no-wait surely sees "pending", even on a busy machine

@@ -18,7 +18,7 @@ from pcc_env.client import RetryPolicy, SecretsClient
 from pcc_env.errors import PccEnvError
 from pcc_env.revision import user_keys  # the set's record (issue 22) left out
 from pcc_env.testing import run_emulator
-from tests.cli_helpers import PCC_ENV, run_cli
+from tests.cli_helpers import PCC_ENV, run_cli, wait_until
 
 FAST = RetryPolicy(attempts=10, timeout=30, wait_initial=0.01, wait_max=0.1, wait_jitter=0.01)
 
@@ -96,13 +96,14 @@ def test_sigkill_during_writes_then_restart_on_same_database(tmp_path: Path) -> 
 
     thread = threading.Thread(target=writer)
     thread.start()
-    time.sleep(1.0)
+    wait_until(lambda: len(accepted) >= 6, what="writes accepted before the kill")
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     time.sleep(0.3)  # the writer's retries hit a dead port
+    before_restart = len(accepted)
     proc, _ = start_emulator(db, token, port)
     try:
-        time.sleep(1.0)
+        wait_until(lambda: len(accepted) >= before_restart + 6, what="writes after the restart")
         stop.set()
         thread.join(60)
         assert not thread.is_alive()

@@ -262,6 +262,7 @@ def test_non_utf8_values_from_argv_and_stdin(
     assert live.stats()["total"] == 0
 
 
+@pytest.mark.serial  # Ctrl-C 60 ms after the spawn: a loaded machine is not at the entry point yet
 def test_ctrl_c_during_start_up_exits_130_without_a_traceback(tmp_path: Path) -> None:
     # From the moment pcc-env's entry point runs (the interpreter itself takes ~20 ms to get
     # there) through imports, parsing and the command: one line, exit 130.

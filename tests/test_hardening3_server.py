@@ -16,7 +16,6 @@ import json
 import os
 import signal
 import socket
-import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import pytest
 import stamina
 from click.testing import CliRunner
 
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import LoopbackServer, run_cli
 
 SET = "hostile-set"
 AGENT = "agent-a"
@@ -54,35 +53,14 @@ def http(
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
-class HostileServer:
+class HostileServer(LoopbackServer):
     """Answers each request with ``respond(method, path)``, then closes the connection."""
 
     def __init__(self) -> None:
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.1)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        super().__init__()
         self.respond: Responder = lambda method, path: http("200 OK", b"{}")
         self.requests: list[tuple[str, str]] = []
         self.headers: list[dict[str, str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> HostileServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._sock.close()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
         with conn:
