@@ -86,8 +86,9 @@ def test_the_pages_other_work_fills_are_there() -> None:
     assert "## Cloud Build and agent logs" in page("emulator.md")
     assert "## The OS keyring" in page("api-key.md")
     for path in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
-        if path.name != "teams.md":  # filled in with the teams work (issue 22)
-            assert "PLACEHOLDER" not in path.read_text(encoding="utf-8"), path.name
+        assert "PLACEHOLDER" not in path.read_text(encoding="utf-8"), path.name
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "## Working in a team" in readme and "Nobody can see" in readme
 
 
 def test_the_site_builds_strict(tmp_path: Path) -> None:
