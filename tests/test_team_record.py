@@ -440,3 +440,32 @@ def test_no_value_or_digest_input_is_ever_printed(emu: EmulatorServer, tmp_path:
         outputs.append((where / ".state" / "push-state.json").read_text())
     text = "\n".join(outputs)
     assert "CANARY" not in text
+
+
+def test_the_writer_plans_from_its_cache_without_the_slow_digest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The machine that wrote the set's record has a digest of every pair it covers: its plan
+    answers '=' and '~' from them, and only another machine pays for scrypt."""
+    from pcc_env import revision as rev
+    from pcc_env.models import SecretSetDetail
+    from pcc_env.sync import PushState, plan_push
+
+    values = {"A_KEY": "sk-CANARY-cache-1", "B": "two"}
+    made = rev.new_revision(values, values, now=time.time())
+    keys = [*values, made.name]
+    remote = SecretSetDetail.model_validate(
+        {"region": "us-west", "status": "ready", "secrets": [{"fieldName": k} for k in keys]}
+    )
+    salt = "s" * 32
+    cache = (salt, {k: PushState.digest(salt, k, v) for k, v in values.items()})
+    calls: list[int] = []
+    slow = rev.values_digest
+    monkeypatch.setattr(rev, "values_digest", lambda *a: calls.append(1) or slow(*a))
+    same = plan_push("s", values, remote, cache, cached_marker=made.name)
+    assert [c.action for c in same.changes] == ["=", "="] and same.record_matches is True
+    changed = plan_push("s", {**values, "B": "three"}, remote, cache, cached_marker=made.name)
+    assert [c.action for c in changed.changes] == ["=", "~"]
+    assert calls == []  # no scrypt on the writer's machine
+    other = plan_push("s", values, remote, (salt, {}), cached_marker=None)
+    assert [c.action for c in other.changes] == ["=", "="] and calls == [1]
