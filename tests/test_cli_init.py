@@ -65,7 +65,11 @@ def test_dry_run_shows_what_was_found_and_the_plan_and_writes_nothing(bot: Path)
     assert "BOT_PORT" not in r.stdout
     assert "Agent: bot.py (the file Pipecat Cloud runs): the model holds what it reads." in r.stderr
     assert "Outside the agent (not imported; not modelled): server.py reads " in r.stderr
-    assert "DAILY_SAMPLE_ROOM_URL\tstr\toptional\t(.env only)" in r.stdout
+    # The runner reads it (its telephony and sample-room helpers): a library key, optional.
+    assert (
+        "DAILY_SAMPLE_ROOM_URL\tstr\toptional (read by a library: the Pipecat runner)\t(.env only)"
+        in r.stdout
+    )
     assert "FROM_A_DEPENDENCY" not in r.output
     plan = r.stdout.split("Plan:\n", 1)[1].splitlines()
     assert [line.split()[:2] for line in plan] == [

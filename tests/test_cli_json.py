@@ -226,15 +226,21 @@ def test_push_error_is_one_document_with_the_plan(tmp_path: Path) -> None:
     assert data["error"]["type"] == "ProvisioningFailedError" and data["error"]["exitCode"] == 1
 
 
-def interrupt(args: list[str], emu: EmulatorServer, env: dict[str, str], cwd: Path) -> Result:
+def interrupt(
+    args: list[str], emu: EmulatorServer, env: dict[str, str], cwd: Path, *, writes: bool = False
+) -> Result:
     """Ctrl-C once the command is waiting for 'ready' (provisioning takes 30 s): it has asked
-    for the set's status at least once. Waiting on that, not on a fixed sleep, holds on a
+    for the set's status at least once (after its PUT, for a command that ``writes``: it reads
+    the set's record before writing too). Waiting on that, not on a fixed sleep, holds on a
     loaded machine, where start-up alone can take longer than any sleep chosen here."""
     emu.reset_stats()
     proc = start_cli(*args, env=env, cwd=cwd)
 
     def polled() -> bool:
-        return emu.stats()["requests"].get("GET /v1/secrets/{setName}", 0) >= 1
+        requests = emu.stats()["requests"]
+        if writes and not requests.get("PUT /v1/secrets/{setName}", 0):
+            return False
+        return requests.get("GET /v1/secrets/{setName}", 0) >= (2 if writes else 1)
 
     out, err, _ = interrupt_when(proc, polled)
     return Result(proc.returncode, out, err, args)
@@ -243,7 +249,9 @@ def interrupt(args: list[str], emu: EmulatorServer, env: dict[str, str], cwd: Pa
 def test_interrupts_are_json_exit_130(tmp_path: Path) -> None:
     with run_emulator(provision_delay=30) as emu:
         env = {**emu.env(), "PCC_ENV_DATA_DIR": str(tmp_path / ".state")}
-        r = interrupt(["secrets", "set", "slow-set", "A=1", "--json"], emu, env, tmp_path)
+        r = interrupt(
+            ["secrets", "set", "slow-set", "A=1", "--json"], emu, env, tmp_path, writes=True
+        )
         error = error_of(r, 130, "Interrupted")
         assert error["message"].startswith("interrupted while waiting; the write was accepted")
         assert error["hint"] == "Follow it with: pcc-env secrets wait slow-set"

@@ -336,7 +336,7 @@ COMMANDS: dict[str, Command] = {
     "secrets-list": Command(("secrets", "list"), 3),
     "secrets-list-set": Command(("secrets", "list", SET), 3),
     "secrets-set": Command(("secrets", "set", SET, f"K={CANARY_VALUE}"), 3),
-    "secrets-unset": Command(("secrets", "unset", SET, "K", "--yes"), 0),
+    "secrets-unset": Command(("secrets", "unset", SET, "K", "--yes"), 3),  # the record: a GET
     "secrets-delete": Command(("secrets", "delete", SET, "--yes"), 0),
     "secrets-wait": Command(("secrets", "wait", SET, "--timeout", "5"), 3),
     "secrets-image-pull-secret": Command(
