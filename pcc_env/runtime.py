@@ -614,7 +614,7 @@ class LoadedRevision:
 
     def values_match(self, environ: Mapping[str, str] | None = None) -> bool | None:
         """Whether the process's env vars hold exactly the values the record covers: True,
-        False, or None when it cannot tell. Costs one scrypt (~50 ms, 16 MiB), paid only when
+        False, or None when it cannot tell. Costs one scrypt (~15 ms, 4 MiB), paid only when
         asked: start-up pays nothing."""
         from pcc_env.revision import parse_marker, values_digest
 
