@@ -600,3 +600,30 @@ def test_a_bind_mount_reads_the_context_but_copies_nothing(api: Cloud) -> None:
     assert api.rest.get(f"/_emulator/builds/{build['id']}").json()["copied"] == ["bot.py"]
     logs = api.rest.get(f"/v1/builds/{build['id']}/logs").json()["logs"]
     assert " ---> mounted uv.lock (a bind mount: not in the image)" in logs
+
+
+def test_check_catches_the_dockerfile_that_leaves_out_settings_before_the_build_does(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    """pcc-env check, before the deploy, names the Dockerfile line that would leave settings.py
+    out; the real deploy then shows what it would have cost (built, agent dead at start-up);
+    with the line added, check passes its image findings and the deploy runs."""
+    project = _project(
+        tmp_path, dockerfile=DOCKERFILE.replace("COPY ./settings.py settings.py\n", "")
+    )
+    with (project / "pyproject.toml").open("a") as f:
+        f.write('\n[tool.pcc-env]\nsettings = "settings:Settings"\n')
+    env = {"PCC_ENV_DATA_DIR": str(tmp_path / "state"), "HOME": str(tmp_path / "home")}
+    first = run_cli("check", "--offline", env=env, cwd=project)
+    assert first.code == 1, first.output
+    assert "Dockerfile:9" in first.output and "settings.py" in first.output
+    _no_canary(first.output)
+    cloud.put_set("built-secrets", DAILY_API_KEY="v1")
+    r = cloud(project, "deploy", "--yes")
+    assert r.returncode != 0 and "Build Complete" in _output(r)
+    revision = cloud.rest.get("/v1/agents/built-agent").json()["currentRevision"]
+    assert revision["health"]["message"] == "ModuleNotFoundError: No module named 'settings'"
+    (project / "Dockerfile").write_text(DOCKERFILE)
+    fixed = run_cli("check", "--offline", env=env, cwd=project)
+    assert "Dockerfile:9" not in fixed.output and "FAIL" not in fixed.output, fixed.output
+    assert cloud(project, "deploy", "--yes").returncode == 0
