@@ -246,3 +246,16 @@ def run_in_terminal(
             proc.kill()
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace"))
     return Result(code, text.replace("\r", ""), "", argv)
+
+
+def pipecat_cli_path() -> str:
+    """The real ``pipecat`` executable ($PCC_ENV_PIPECAT_CLI, else .venv-pipecat's): a skip
+    saying how to get it, or a failure on CI, where ``make test`` installs it."""
+    import pytest
+
+    path = os.environ.get("PCC_ENV_PIPECAT_CLI") or str(ROOT / ".venv-pipecat" / "bin" / "pipecat")
+    if not os.access(path, os.X_OK):
+        if os.environ.get("CI"):
+            pytest.fail(f"the pipecat CLI is not installed at {path} (make test installs it)")
+        pytest.skip(f"the pipecat CLI is not installed at {path}; run 'make test'")
+    return path

@@ -25,7 +25,7 @@ import pytest
 
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.testing import run_emulator
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import pipecat_cli_path, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CANARY = "sk-CANARY-build-ctx-5f1e0c"
@@ -47,15 +47,6 @@ SETTINGS = (
     "from pcc_env.runtime import SecretStr, Settings as Base\n\n\n"
     "class Settings(Base):\n    daily_api_key: SecretStr\n"
 )
-
-
-def _pipecat_cli() -> str:
-    path = os.environ.get("PCC_ENV_PIPECAT_CLI") or str(ROOT / ".venv-pipecat" / "bin" / "pipecat")
-    if not os.access(path, os.X_OK):
-        if os.environ.get("CI"):
-            pytest.fail(f"the pipecat CLI is not installed at {path} (make test installs it)")
-        pytest.skip(f"the pipecat CLI is not installed at {path}; run 'make test'")
-    return path
 
 
 class Cloud:
@@ -104,7 +95,7 @@ def _output(r: subprocess.CompletedProcess[str]) -> str:
 def cloud(tmp_path: Path) -> Iterator[Cloud]:
     """Builds and deploys are done at once: the CLI polls every 5 s, and its first poll must
     see the outcome."""
-    exe = _pipecat_cli()
+    exe = pipecat_cli_path()
     with run_emulator(provision_delay=0.0, deploy_delay=0.0, build_delay=0.0) as emu:
         cli = Cloud(exe, emu, tmp_path / "home")
         yield cli
@@ -318,7 +309,7 @@ def test_a_built_deploy_keeps_the_region_gate(
 
 
 def test_a_built_deploy_keeps_the_not_ready_gate(tmp_path: Path) -> None:
-    exe = _pipecat_cli()
+    exe = pipecat_cli_path()
     with run_emulator(provision_delay=600.0, deploy_delay=0.0, build_delay=0.0) as emu:
         cloud = Cloud(exe, emu, tmp_path / "home")
         project = _project(tmp_path)

@@ -18,17 +18,9 @@ import pytest
 
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.testing import run_emulator
+from tests.cli_helpers import pipecat_cli_path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _pipecat_cli() -> str:
-    path = os.environ.get("PCC_ENV_PIPECAT_CLI") or str(ROOT / ".venv-pipecat" / "bin" / "pipecat")
-    if not os.access(path, os.X_OK):
-        if os.environ.get("CI"):
-            pytest.fail(f"the pipecat CLI is not installed at {path} (make test installs it)")
-        pytest.skip(f"the pipecat CLI is not installed at {path}; run 'make test'")
-    return path
 
 
 class Pipecat:
@@ -63,7 +55,7 @@ class Pipecat:
 
 @pytest.fixture
 def pipecat(tmp_path: Path) -> Iterator[Pipecat]:
-    exe = _pipecat_cli()
+    exe = pipecat_cli_path()
     with run_emulator(provision_delay=0.0) as emu:
         cli = Pipecat(exe, emu, tmp_path)
         yield cli
@@ -215,7 +207,7 @@ def _output(r: subprocess.CompletedProcess[str]) -> str:
 def deployer(tmp_path: Path) -> Iterator[Pipecat]:
     """Deploys are reconciled at once: the CLI polls every 5 s, so its first poll must see the
     deployment ready (or failed)."""
-    exe = _pipecat_cli()
+    exe = pipecat_cli_path()
     with run_emulator(provision_delay=0.0, deploy_delay=0.0, fail_agents=["broken-*"]) as emu:
         cli = Pipecat(exe, emu, tmp_path)
         yield cli
@@ -258,7 +250,7 @@ def test_deploy_with_a_ready_set(deployer: Pipecat, tmp_path: Path) -> None:
 
 
 def test_deploy_with_a_pending_set_is_refused() -> None:
-    exe = _pipecat_cli()
+    exe = pipecat_cli_path()
     with (
         tempfile.TemporaryDirectory() as tmp,
         run_emulator(provision_delay=600.0, deploy_delay=0.0) as emu,

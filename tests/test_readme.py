@@ -24,6 +24,7 @@ import typer
 
 from pcc_env.cli.app import app
 from pcc_env.testing import run_emulator
+from tests.cli_helpers import pipecat_cli_path
 from tests.docs_pages import ROOT, all_pages, page
 
 COMMANDS = page("commands.md")
@@ -79,15 +80,6 @@ def test_the_readme_has_the_five_minute_path_runnable() -> None:
     assert ["pcc-env", "status"] in steps and ["pcc-env", "redeploy"] in steps
 
 
-def _pipecat_cli() -> str:
-    path = os.environ.get("PCC_ENV_PIPECAT_CLI") or str(ROOT / ".venv-pipecat" / "bin" / "pipecat")
-    if not os.access(path, os.X_OK):
-        if os.environ.get("CI"):
-            pytest.fail(f"the pipecat CLI is not installed at {path} (make test installs it)")
-        pytest.skip(f"the pipecat CLI is not installed at {path}; run 'make test'")
-    return path
-
-
 @pytest.mark.parametrize(
     ("name", "marker", "block"),
     runnable_blocks(),
@@ -101,7 +93,7 @@ def test_runnable_blocks_run(tmp_path: Path, name: str, marker: str, block: str)
         (cwd / ".env").write_text(BOT_ENV)
         tools = tmp_path / "bin"  # the pipecat CLI alone, not the rest of its venv
         tools.mkdir()
-        (tools / "pipecat").symlink_to(_pipecat_cli())
+        (tools / "pipecat").symlink_to(pipecat_cli_path())
         bin_dirs.append(str(tools))
     else:
         cwd.mkdir()
