@@ -53,10 +53,16 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 
 
+# Any format's marker: the prefix, a format number, then upper-case letters, digits and '_'.
+_ANY_MARKER_RE = re.compile(rf"{MARKER_PREFIX}[0-9]+_[0-9A-Z_]+")
+
+
 def is_marker(key: str) -> bool:
-    """A key of pcc-env's record (any format), never a user's key: compared case-insensitively,
-    as the runtime reads env vars."""
-    return key.upper().startswith(MARKER_PREFIX)
+    """A key of pcc-env's record (any format): the whole name has a marker's shape. A key that
+    only starts like one (``PCCENV_REVIEW_URL``, or a name no API key could hold) is a user's
+    key: never taken for the record, never replaced or deleted as one. (pcc-env refuses to
+    write keys with the prefix itself: ``rules.record_key_problems``.)"""
+    return _ANY_MARKER_RE.fullmatch(key) is not None
 
 
 def user_keys(keys: Iterable[str]) -> list[str]:

@@ -281,3 +281,12 @@ def test_the_cache_file_is_where_platformdirs_puts_it(
         monkeypatch.setenv("XDG_CACHE_HOME", xdg)
     expected = os.path.join(platformdirs.user_cache_dir("pcc-env"), "set-names.json")
     assert cache_file() == expected
+
+
+def test_a_hostile_cache_file_gives_no_cache_not_a_traceback(tmp_path: Path) -> None:
+    from pcc_env.cli import set_name_cache
+
+    path = tmp_path / "set-names.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    path.chmod(0o600)
+    assert set_name_cache.read_cache(path) == {}

@@ -469,3 +469,35 @@ def test_the_writer_plans_from_its_cache_without_the_slow_digest(
     assert calls == []  # no scrypt on the writer's machine
     other = plan_push("s", values, remote, (salt, {}), cached_marker=None)
     assert [c.action for c in other.changes] == ["=", "="] and calls == [1]
+
+
+def test_a_user_key_that_only_starts_like_a_marker_is_never_deleted(
+    emu: EmulatorServer, tmp_path: Path
+) -> None:
+    """Another tool's PCCENV_REVIEW_URL (or a name with characters no marker has) is a user's
+    key: a push without --prune keeps it, and the record still works."""
+    from pcc_env.revision import is_marker
+
+    assert not is_marker("PCCENV_REVIEW_URL") and not is_marker("PCCENV_REV\\x1b[31m")
+    assert not is_marker("pccenv_rev1_abc") and is_marker("PCCENV_REV2_FUTURE_FORMAT")
+    env = {"PCC_ENV_DATA_DIR": str(tmp_path / "a"), **emu.env()}
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-CANARY-review-1\nMODE=prod\n")
+    assert run_cli("push", "--set", "rv-set", "--yes", env=env, cwd=tmp_path).code == 0
+    r = httpx.put(
+        f"{emu.api_host}/v1/secrets/rv-set",
+        headers={"Authorization": f"Bearer {emu.token}"},
+        json={"secrets": [{"secretKey": "PCCENV_REVIEW_URL", "secretValue": "https://x"}]},
+    )
+    assert r.status_code == 202
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-CANARY-review-1\nMODE=staging\n")
+    r2 = run_cli("push", "--set", "rv-set", "--yes", env=env, cwd=tmp_path)
+    assert r2.code == 0, r2.output
+    keys = [
+        s["fieldName"]
+        for s in httpx.get(
+            f"{emu.api_host}/v1/secrets/rv-set",
+            headers={"Authorization": f"Bearer {emu.token}"},
+        ).json()["secrets"]
+    ]
+    assert "PCCENV_REVIEW_URL" in keys
+    assert sum(is_marker(k) for k in keys) == 1

@@ -60,7 +60,7 @@ def read_cache(path: str | os.PathLike[str]) -> dict[str, Any]:
                 return {}
         with open(path, encoding="utf-8") as f:
             data = json.loads(f.read())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # a hostile file: no cache
         return {}
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
         return {}
