@@ -479,6 +479,22 @@ class RecordMovedError(PccEnvError):
         )
 
 
+class ConcurrentWriteError(PccEnvError):
+    """Another write reached the set beside this one (neither saw the other's record before
+    writing: the API has no conditional write). Both were sent; which value each key holds now
+    is not known, and the set keeps both records until the next push replaces them."""
+
+    def __init__(self, set_name: str, records: SetRecord) -> None:
+        self.set_name = set_name
+        self.records = records
+        times = ", ".join(r.shown_time for r in records.revisions) or "unreadable"
+        super().__init__(
+            f"secret set '{set_name}' was written by someone else at the same time as this push "
+            f"(pcc-env records: {times}). Both writes were sent; which value each key holds now "
+            "is not known. Run the push again to write one whole revision, then redeploy."
+        )
+
+
 def _moved(record: SetRecord, live: SecretSetDetail | None) -> SetRecord | None:
     """The live record when it is not the planned one (None when it did not move)."""
     now = read_record(live.keys if live is not None else [])
@@ -559,8 +575,22 @@ def apply_push(
     status = "accepted"
     if wait and requests:
         with waiting():
-            status = client.wait_ready(plan.set_name, timeout=timeout).status
+            ready = client.wait_ready(plan.set_name, timeout=timeout)
+        status = ready.status
+        raced_with(plan.set_name, revision, ready.keys)
     return PushResult(region, status, time.monotonic() - started, requests, revision=revision)
+
+
+def raced_with(set_name: str, revision: Revision, keys_after: Sequence[str] | None) -> None:
+    """Raise ``ConcurrentWriteError`` when the set, read after this write, holds this write's
+    record beside another one: a write planned at the same moment from another snapshot. Of
+    two such writes, the one whose read comes last always sees both. (This write's record gone
+    and another in its place: someone wrote after it, in turn; that is no race.)"""
+    if keys_after is None or revision.name not in keys_after:
+        return
+    after = read_record(keys_after)
+    if len(after.markers) > 1:
+        raise ConcurrentWriteError(set_name, after)
 
 
 def write_recorded(

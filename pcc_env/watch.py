@@ -280,7 +280,9 @@ class EnvWatcher:
         what this watch last sent it; ``InputError`` when push would refuse it."""
         region = s.target.region
         if s.last is None:
-            plan = plan_for(self.client, self.state, s.name, values, region=region, prune=self.prune)
+            plan = plan_for(
+                self.client, self.state, s.name, values, region=region, prune=self.prune
+            )
             existing = len(plan.record.keys) if plan.record is not None else 0
         else:
             # Keys left blank (with --skip-empty) are left out, not removed.
