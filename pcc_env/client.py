@@ -716,6 +716,7 @@ class SecretsClient(ApiTransport, AgentsApi):
             region=detail.region,
             status=detail.status,
             error_message=detail.error_message,
+            keys=tuple(detail.keys),
         )
 
     def wait_ready(

@@ -7,6 +7,7 @@ no usable keyring backend gets a clear error; the key is never written to a plai
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -155,6 +156,13 @@ class ApiKey:
     @property
     def masked(self) -> str:
         return mask(self.value)
+
+    @property
+    def cache_key(self) -> bytes:
+        """A key for this machine's push cache, derived from the API key (one way): the cache's
+        digests cannot be tested against guesses by whoever holds the cache file (a backup, a
+        synced home) but not the API key."""
+        return hashlib.sha256(b"pcc-env push-state key\0" + self.value.encode()).digest()
 
 
 def _with_timeout(call: Callable[[], T], what: str, timeout: float | None) -> T:

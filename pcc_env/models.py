@@ -128,6 +128,9 @@ class SecretSetSummary(ApiModel):
     region: ServerStr
     status: SetStatus
     error_message: ServerStr | None = None
+    # The key names, when the status was read from the set itself (``SecretsClient.set_status``):
+    # what a push's wait for ``ready`` sees of writes made beside its own.
+    keys: tuple[str, ...] | None = Field(default=None, exclude=True)
 
 
 class SecretSetList(ApiModel):

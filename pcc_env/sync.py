@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -85,7 +86,13 @@ class PushState:
     each (API host, set): the name of the last marker written from this machine, a salt, and one
     digest per key it covered. The set's own record is the truth: the per-key digests are used
     only while the set's record is still that marker (then they tell which keys changed since);
-    nothing here decides whether an agent is stale."""
+    nothing here decides whether an agent is stale.
+
+    The digests are keyed by ``key`` (``ApiKey.cache_key``, from the API key) as well as salted:
+    the file alone lets nobody test a guess of a value, however weak the value. A slot written
+    under another API key (rotated), or by an older pcc-env, is no cache."""
+
+    VERSION = 2
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or user_data_dir() / "push-state.json"
@@ -114,25 +121,47 @@ class PushState:
         return data if isinstance(data, dict) else {}
 
     @staticmethod
-    def _slot(api_host: str, set_name: str) -> str:
+    def _slot_name(api_host: str, set_name: str) -> str:
         return f"{api_host}|{set_name}"
 
     @staticmethod
+    def _key_check(key: bytes) -> str:
+        """Which API key a slot was written under, without the key: a 64-bit HMAC of a constant."""
+        return hmac.new(key, b"pcc-env push-state check", hashlib.sha256).hexdigest()[:16]
+
+    @staticmethod
     def digest(salt: str, key: str, value: str) -> str:
+        """A pair's digest; ``salt`` is the keyed salt ``previous`` returns, never the file's."""
         return hashlib.sha256(f"{salt}\0{key}\0{value}".encode()).hexdigest()
 
-    def previous(self, api_host: str, set_name: str) -> tuple[str, dict[str, str]]:
-        """(salt, key -> digest) of the last write from here; a fresh salt and {} when none."""
-        slot = self._load().get(self._slot(api_host, set_name))
-        if isinstance(slot, dict) and isinstance(slot.get("salt"), str):
-            digests = slot.get("digests")
-            return slot["salt"], dict(digests) if isinstance(digests, dict) else {}
-        return secrets.token_hex(16), {}
+    def _slot(self, api_host: str, set_name: str, key: bytes) -> dict[str, Any] | None:
+        slot = self._load().get(self._slot_name(api_host, set_name))
+        if (
+            isinstance(slot, dict)
+            and slot.get("v") == self.VERSION
+            and isinstance(slot.get("salt"), str)
+            and slot.get("check") == self._key_check(key)
+        ):
+            return slot
+        return None
 
-    def cached_marker(self, api_host: str, set_name: str) -> str | None:
+    @staticmethod
+    def _keyed(key: bytes, salt: str) -> str:
+        return hmac.new(key, salt.encode(), hashlib.sha256).hexdigest()
+
+    def previous(self, api_host: str, set_name: str, *, key: bytes) -> tuple[str, dict[str, str]]:
+        """(keyed salt, key -> digest) of the last write from here under this API key; a fresh
+        salt and {} when none. Compare with ``digest(keyed_salt, k, v)``."""
+        slot = self._slot(api_host, set_name, key)
+        if slot is None:
+            return self._keyed(key, secrets.token_hex(16)), {}
+        digests = slot.get("digests")
+        return self._keyed(key, slot["salt"]), dict(digests) if isinstance(digests, dict) else {}
+
+    def cached_marker(self, api_host: str, set_name: str, *, key: bytes) -> str | None:
         """The record (marker name) the cached digests were written under; None if none."""
-        slot = self._load().get(self._slot(api_host, set_name))
-        marker = slot.get("marker") if isinstance(slot, dict) else None
+        slot = self._slot(api_host, set_name, key)
+        marker = slot.get("marker") if slot is not None else None
         return marker if isinstance(marker, str) else None
 
     def record(
@@ -142,22 +171,32 @@ class PushState:
         values: Mapping[str, str],
         deleted: Sequence[str] = (),
         *,
+        key: bytes,
         marker: str | None = None,
     ) -> None:
         """Cache what a write under record ``marker`` covered. A new marker starts the digests
         afresh: those of an older record say nothing about the set any more."""
         with _STATE_LOCK:
             data = self._load()
-            salt, digests = self.previous(api_host, set_name)
-            if marker != self.cached_marker(api_host, set_name):
+            slot = self._slot(api_host, set_name, key)
+            salt = slot["salt"] if slot is not None else secrets.token_hex(16)
+            digests = slot.get("digests") if slot is not None else None
+            digests = dict(digests) if isinstance(digests, dict) else {}
+            if slot is None or marker != slot.get("marker"):
                 digests = {}
-            digests.update({k: self.digest(salt, k, v) for k, v in values.items()})
-            for key in deleted:
-                digests.pop(key, None)
-            slot: dict[str, Any] = {"salt": salt, "digests": digests}
+            keyed = self._keyed(key, salt)
+            digests.update({k: self.digest(keyed, k, v) for k, v in values.items()})
+            for name in deleted:
+                digests.pop(name, None)
+            new: dict[str, Any] = {
+                "v": self.VERSION,
+                "check": self._key_check(key),
+                "salt": salt,
+                "digests": digests,
+            }
             if marker is not None:
-                slot["marker"] = marker
-            data[self._slot(api_host, set_name)] = slot
+                new["marker"] = marker
+            data[self._slot_name(api_host, set_name)] = new
             private_dir(self.path.parent)
             atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True), mode=0o600)
 
@@ -389,6 +428,29 @@ def fetch_remote(client: SecretsClient, set_name: str) -> SecretSetDetail | None
         ) from None
 
 
+def plan_for(
+    client: SecretsClient,
+    state: PushState,
+    set_name: str,
+    values: Mapping[str, str],
+    *,
+    region: str | None,
+    prune: bool,
+) -> PushPlan:
+    """Read the set, then plan from it and this machine's cache of its record (push, watch's
+    first sync, a push to several targets)."""
+    key = client.api_key.cache_key
+    return plan_push(
+        set_name,
+        values,
+        fetch_remote(client, set_name),
+        state.previous(client.api_host, set_name, key=key),
+        region=region,
+        prune=prune,
+        cached_marker=state.cached_marker(client.api_host, set_name, key=key),
+    )
+
+
 @dataclass(frozen=True)
 class PushResult:
     region: str
@@ -414,6 +476,22 @@ class RecordMovedError(PccEnvError):
             f"secret set '{set_name}' was written by someone else since this plan was made "
             f"(pcc-env record {moved}); nothing was sent. Run the push again to plan from what "
             "the set holds now."
+        )
+
+
+class ConcurrentWriteError(PccEnvError):
+    """Another write reached the set beside this one (neither saw the other's record before
+    writing: the API has no conditional write). Both were sent; which value each key holds now
+    is not known, and the set keeps both records until the next push replaces them."""
+
+    def __init__(self, set_name: str, records: SetRecord) -> None:
+        self.set_name = set_name
+        self.records = records
+        times = ", ".join(r.shown_time for r in records.revisions) or "unreadable"
+        super().__init__(
+            f"secret set '{set_name}' was written by someone else at the same time as this push "
+            f"(pcc-env records: {times}). Both writes were sent; which value each key holds now "
+            "is not known. Run the push again to write one whole revision, then redeploy."
         )
 
 
@@ -487,13 +565,32 @@ def apply_push(
             client.delete_key(plan.set_name, key)
         requests += 1
     state.record(
-        client.api_host, plan.set_name, plan.pairs_covered, plan.to_delete, marker=revision.name
+        client.api_host,
+        plan.set_name,
+        plan.pairs_covered,
+        plan.to_delete,
+        key=client.api_key.cache_key,
+        marker=revision.name,
     )
     status = "accepted"
     if wait and requests:
         with waiting():
-            status = client.wait_ready(plan.set_name, timeout=timeout).status
+            ready = client.wait_ready(plan.set_name, timeout=timeout)
+        status = ready.status
+        raced_with(plan.set_name, revision, ready.keys)
     return PushResult(region, status, time.monotonic() - started, requests, revision=revision)
+
+
+def raced_with(set_name: str, revision: Revision, keys_after: Sequence[str] | None) -> None:
+    """Raise ``ConcurrentWriteError`` when the set, read after this write, holds this write's
+    record beside another one: a write planned at the same moment from another snapshot. Of
+    two such writes, the one whose read comes last always sees both. (This write's record gone
+    and another in its place: someone wrote after it, in turn; that is no race.)"""
+    if keys_after is None or revision.name not in keys_after:
+        return
+    after = read_record(keys_after)
+    if len(after.markers) > 1:
+        raise ConcurrentWriteError(set_name, after)
 
 
 def write_recorded(
@@ -524,7 +621,9 @@ def write_recorded(
                 client.delete_key(set_name, marker)
     body = {**values, revision.name: marker_value(values)}
     used = client.put_secrets(set_name, body, region=region).region
-    (state or PushState()).record(client.api_host, set_name, values, marker=revision.name)
+    (state or PushState()).record(
+        client.api_host, set_name, values, key=client.api_key.cache_key, marker=revision.name
+    )
     return used, revision
 
 

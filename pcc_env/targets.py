@@ -474,7 +474,7 @@ def plan_many(
     """Plan every (target, set, values): reads only. Raises one ``InputError`` listing every
     refusal of every set, so that nothing is written when any set would be refused. A set
     given twice is refused before any request: two plans from one snapshot undo each other."""
-    from pcc_env.sync import fetch_remote, plan_push
+    from pcc_env.sync import plan_for
 
     writers: dict[str, list[str]] = {}
     for target, st, _ in wanted:
@@ -490,18 +490,7 @@ def plan_many(
 
     def one(item: tuple[str | None, SetTarget, Mapping[str, str]]) -> SetPush:
         target, st, values = item
-        remote = fetch_remote(client, st.set_name)
-        previous = state.previous(client.api_host, st.set_name)
-        marker = state.cached_marker(client.api_host, st.set_name)
-        plan = plan_push(
-            st.set_name,
-            values,
-            remote,
-            previous,
-            region=st.region,
-            prune=prune,
-            cached_marker=marker,
-        )
+        plan = plan_for(client, state, st.set_name, values, region=st.region, prune=prune)
         return SetPush(target, plan)
 
     pushes: list[SetPush] = []

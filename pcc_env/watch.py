@@ -35,9 +35,8 @@ from pcc_env.sync import (
     PushPlan,
     PushState,
     apply_push,
-    fetch_remote,
     mass_delete_problem,
-    plan_push,
+    plan_for,
     plan_update,
 )
 from pcc_env.targets import SetTarget, merge_env_files
@@ -281,15 +280,8 @@ class EnvWatcher:
         what this watch last sent it; ``InputError`` when push would refuse it."""
         region = s.target.region
         if s.last is None:
-            remote = fetch_remote(self.client, s.name)
-            plan = plan_push(
-                s.name,
-                values,
-                remote,
-                self.state.previous(self.client.api_host, s.name),
-                region=region,
-                prune=self.prune,
-                cached_marker=self.state.cached_marker(self.client.api_host, s.name),
+            plan = plan_for(
+                self.client, self.state, s.name, values, region=region, prune=self.prune
             )
             existing = len(plan.record.keys) if plan.record is not None else 0
         else:

@@ -111,17 +111,19 @@ def test_push_state_is_a_cache_of_the_record_not_a_time(tmp_path: Path) -> None:
     """Issue 22: the local state no longer holds a write time that decides staleness; it holds
     the marker of the set's record it was written under, and digests valid under it only."""
     state = PushState(tmp_path / "push-state.json")
-    assert state.cached_marker("h", "s1") is None
-    state.record("h", "s1", {"K": "v"}, marker="PCCENV_REV1_A")
-    salt, digests = state.previous("h", "s1")
-    assert set(digests) == {"K"} and state.cached_marker("h", "s1") == "PCCENV_REV1_A"
-    state.record("h", "s1", {"J": "w"}, marker="PCCENV_REV1_B")  # a new record: afresh
-    assert set(state.previous("h", "s1")[1]) == {"J"}
-    assert state.cached_marker("h", "other") is None and state.cached_marker("o", "s1") is None
+    k = b"k" * 32
+    assert state.cached_marker("h", "s1", key=k) is None
+    state.record("h", "s1", {"K": "v"}, key=k, marker="PCCENV_REV1_A")
+    salt, digests = state.previous("h", "s1", key=k)
+    assert set(digests) == {"K"} and state.cached_marker("h", "s1", key=k) == "PCCENV_REV1_A"
+    state.record("h", "s1", {"J": "w"}, key=k, marker="PCCENV_REV1_B")  # a new record: afresh
+    assert set(state.previous("h", "s1", key=k)[1]) == {"J"}
+    assert state.cached_marker("h", "other", key=k) is None
+    assert state.cached_marker("o", "s1", key=k) is None
     data = json.loads(state.path.read_text())
-    assert set(data["h|s1"]) == {"salt", "digests", "marker"}
+    assert set(data["h|s1"]) == {"v", "check", "salt", "digests", "marker"}
     assert state.path.stat().st_mode & 0o777 == 0o600
-    assert salt == state.previous("h", "s1")[0]
+    assert salt == state.previous("h", "s1", key=k)[0]
 
 
 def test_parse_time() -> None:

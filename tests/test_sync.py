@@ -75,14 +75,40 @@ def test_plan_refuses_prune_of_everything_and_from_empty() -> None:
 
 def test_state_file_is_0600_and_holds_digests_only(tmp_path: Path) -> None:
     state = PushState(tmp_path / "state" / "push-state.json")
-    state.record("http://h", "my-set", {"K": "canary-state-77"})
+    k = b"k" * 32
+    state.record("http://h", "my-set", {"K": "canary-state-77"}, key=k)
     text = state.path.read_text()
     assert "canary-state-77" not in text and "my-set" in text
     assert state.path.stat().st_mode & 0o777 == 0o600
-    salt, digests = state.previous("http://h", "my-set")
+    salt, digests = state.previous("http://h", "my-set", key=k)
     assert digests["K"] == PushState.digest(salt, "K", "canary-state-77")
-    state.record("http://h", "my-set", {}, deleted=["K"])
-    assert state.previous("http://h", "my-set")[1] == {}
+    state.record("http://h", "my-set", {}, deleted=["K"], key=k)
+    assert state.previous("http://h", "my-set", key=k)[1] == {}
+
+
+def test_the_state_file_alone_cannot_test_a_guess(tmp_path: Path) -> None:
+    """Review of issue 22: per-key digests salted with a salt in the same file let whoever
+    copies the file (a backup, a synced home) test guesses of a weak value offline. The digests
+    are keyed by the API key too: the file's salt and digests match no guess without it, and a
+    slot written under another API key (rotated) or by an older pcc-env is no cache."""
+    import hashlib
+    import json
+
+    state = PushState(tmp_path / "push-state.json")
+    key = hashlib.sha256(b"the API key").digest()
+    state.record("h", "s", {"FLAG": "true"}, key=key, marker="PCCENV_REV1_A")
+    slot = json.loads(state.path.read_text())["h|s"]
+    file_salt = slot["salt"]
+    guesses = ["true", "false", "1", "0", "yes"]
+    assert all(PushState.digest(file_salt, "FLAG", g) != slot["digests"]["FLAG"] for g in guesses)
+    keyed_salt, digests = state.previous("h", "s", key=key)
+    assert digests["FLAG"] == PushState.digest(keyed_salt, "FLAG", "true")
+    other = hashlib.sha256(b"a rotated API key").digest()
+    assert state.previous("h", "s", key=other)[1] == {}
+    assert state.cached_marker("h", "s", key=other) is None
+    old = {"h|s": {"salt": file_salt, "digests": slot["digests"], "marker": "PCCENV_REV1_A"}}
+    state.path.write_text(json.dumps(old))  # what pcc-env wrote before the keyed digests
+    assert state.cached_marker("h", "s", key=key) is None
 
 
 def env(text: str) -> object:

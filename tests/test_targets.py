@@ -206,5 +206,6 @@ def test_plan_many_refuses_everything_before_writing(
     assert emulator.check_value("fine-set", "K", "v1")
     assert emulator.check_value("other-region", "K", "v2")
     # Both sets were recorded in the state file, though written concurrently.
-    assert state.previous(emulator.api_host, "fine-set")[1]
-    assert state.previous(emulator.api_host, "other-region")[1]
+    key = client.api_key.cache_key
+    assert state.previous(emulator.api_host, "fine-set", key=key)[1]
+    assert state.previous(emulator.api_host, "other-region", key=key)[1]

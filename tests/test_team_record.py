@@ -29,10 +29,9 @@ from pcc_env.revision import (
 )
 from pcc_env.rules import KEY_MAX_LENGTH, KEY_PATTERN
 from pcc_env.testing import run_emulator
-from tests.cli_helpers import Result, run_cli, write_requests
+from tests.cli_helpers import Result, pipecat_cli_path, run_cli, write_requests
 
 SET = "team-secrets"
-PIPECAT = "/work/main/.venv-pipecat/bin/pipecat"
 
 
 @pytest.fixture
@@ -218,7 +217,6 @@ def test_keys_added_by_another_tool_make_the_record_unknown(
     assert "Nothing to push" not in r.output
 
 
-@pytest.mark.skipif(not os.access(PIPECAT, os.X_OK), reason="the pipecat CLI is not installed")
 def test_a_value_changed_by_the_pipecat_cli_without_a_new_key_is_invisible(
     emu: EmulatorServer, tmp_path: Path
 ) -> None:
@@ -227,8 +225,9 @@ def test_a_value_changed_by_the_pipecat_cli_without_a_new_key_is_invisible(
     a = machine(tmp_path, "a", OPENAI_API_KEY="sk-CANARY-A-1")
     assert cli(emu, a, "push").code == 0
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "NO_COLOR": "1", **emu.env()}
+    argv = ["cloud", "secrets", "set", SET, "OPENAI_API_KEY=sk-CANARY-pipecat", "--skip"]
     done = subprocess.run(
-        [PIPECAT, "cloud", "secrets", "set", SET, "OPENAI_API_KEY=sk-CANARY-pipecat", "--skip"],
+        [pipecat_cli_path(), *argv],
         env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -375,6 +374,79 @@ def test_two_markers_after_a_race_are_cleaned_by_the_next_push(
     assert cli(emu, a, "push").code == 0
     record = read_record(live_keys(emu))
     assert len(record.markers) == 1 and record.trusted is not None
+
+
+def test_two_writes_neither_saw_are_told_and_the_next_push_mends_the_set(
+    emu: EmulatorServer, tmp_path: Path
+) -> None:
+    """Review of issue 22: the API has no conditional write, so two pushes that both read the
+    set before either wrote (here: a set with no record yet) both write. The push whose wait
+    reads the set last sees both records and says so (exit 1 from the CLI: which value each key
+    holds is not known); the next push, from anywhere, rewrites one whole revision."""
+    from pcc_env.client import SecretsClient
+    from pcc_env.sync import ConcurrentWriteError, PushState, apply_push, plan_for
+
+    class WritesRightAfterB(SecretsClient):
+        """B's client: A's whole push lands between B's last read and B's PUT."""
+
+        def put_secrets(self, *args: Any, **kwargs: Any) -> Any:
+            apply_push(a_client, plan_a, state=PushState(tmp_path / "a.json"), timeout=10)
+            return super().put_secrets(*args, **kwargs)
+
+    values_a = {"OPENAI_API_KEY": "sk-CANARY-race-A", "MODE": "a"}
+    values_b = {"OPENAI_API_KEY": "sk-CANARY-race-B", "MODE": "b"}
+    with (
+        SecretsClient(api_key=emu.token, api_host=emu.api_host) as a_client,
+        WritesRightAfterB(api_key=emu.token, api_host=emu.api_host) as b_client,
+    ):
+        state_b = PushState(tmp_path / "b.json")
+        plan_a = plan_for(
+            a_client, PushState(tmp_path / "a.json"), SET, values_a, region="us-west", prune=False
+        )
+        plan_b = plan_for(b_client, state_b, SET, values_b, region="us-west", prune=False)
+        with pytest.raises(ConcurrentWriteError) as raised:
+            apply_push(b_client, plan_b, state=state_b, timeout=10)
+    message = str(raised.value)
+    assert "at the same time" in message and "Run the push again" in message
+    assert "sk-CANARY" not in message + repr(raised.value)
+    assert len(read_record(live_keys(emu)).markers) == 2  # both writes' records
+    c = machine(tmp_path, "c", OPENAI_API_KEY="sk-CANARY-race-C", MODE="c")
+    dry = cli(emu, c, "push", "--dry-run")
+    assert "2 pcc-env records" in dry.stdout and "Nothing to push" not in dry.stdout
+    assert cli(emu, c, "push").code == 0
+    record = read_record(live_keys(emu))
+    assert len(record.markers) == 1 and record.trusted is not None
+    assert emu.check_value(SET, "OPENAI_API_KEY", "sk-CANARY-race-C")
+
+
+def test_the_cli_says_a_write_raced_and_exits_1(
+    emu: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same race seen from `pcc-env push`: another machine's write lands right after this
+    push's last read; the push says both writes were sent, exits 1, redeploys nothing."""
+    from typer.testing import CliRunner
+
+    import pcc_env.client
+    from pcc_env.cli.app import app
+
+    a = machine(tmp_path, "a", OPENAI_API_KEY="sk-CANARY-A-1")
+    b = machine(tmp_path, "b", OPENAI_API_KEY="sk-CANARY-B-2")
+    real_put = pcc_env.client.SecretsClient.put_secrets
+    calls: list[int] = []
+
+    def b_writes_first(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not calls:
+            calls.append(1)
+            assert cli(emu, b, "push").code == 0  # B's whole push, before A's PUT
+        return real_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(pcc_env.client.SecretsClient, "put_secrets", b_writes_first)
+    monkeypatch.chdir(a)
+    env = {**emu.env(), "PCC_ENV_DATA_DIR": str(a / ".state"), "NO_COLOR": "1"}
+    result = CliRunner().invoke(app, ["push", "--yes"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "at the same time" in result.output and "sk-CANARY" not in result.output
+    assert "Pushed" not in result.output
 
 
 # Item 5: the agent knows what it runs ----------------------------------------------------------

@@ -140,7 +140,7 @@ def set_(
     else:
         raise fail("give KEY=VALUE pairs or --file PATH", EXIT_USAGE)
     from pcc_env.rules import record_key_problems
-    from pcc_env.sync import PushState, write_recorded
+    from pcc_env.sync import PushState, raced_with, write_recorded
 
     problems = record_key_problems(values)
     if problems:
@@ -162,7 +162,9 @@ def set_(
             success(f"Secret set '{name}' accepted in {used}: {', '.join(values)}")
         status = "pending"
         if not no_wait:
-            status = wait_with_spinner(client, name, timeout).status
+            ready = wait_with_spinner(client, name, timeout)
+            status = ready.status
+            raced_with(name, revision, ready.keys)
             if not json:
                 success(f"Secret set '{name}' is ready.")
         hint = redeploy_hint(client, name, revision.timestamp) if not json else ""

@@ -470,7 +470,7 @@ def _push_one(
     defaults: EmptyKeys = NO_EMPTY_KEYS,
 ) -> None:
     """One set: the plan (with the keys left empty that keep their default), then the write."""
-    from pcc_env.sync import RecordMovedError, apply_push, fetch_remote, plan_push
+    from pcc_env.sync import RecordMovedError, apply_push, plan_for
 
     prune, dry_run, yes, no_wait, timeout, json, force = (
         how.prune, how.dry_run, how.yes, how.no_wait, how.timeout, how.json, how.force
@@ -480,15 +480,7 @@ def _push_one(
     notes = empty_default_notes(*defaults)
 
     def make_plan() -> PushPlan:
-        return plan_push(
-            st.set_name,
-            values,
-            fetch_remote(client, st.set_name),
-            state.previous(client.api_host, st.set_name),
-            region=st.region,
-            prune=prune,
-            cached_marker=state.cached_marker(client.api_host, st.set_name),
-        )
+        return plan_for(client, state, st.set_name, values, region=st.region, prune=prune)
 
     plan = make_plan()
     if not json:
