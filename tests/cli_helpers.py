@@ -98,9 +98,14 @@ def run_cli(
     timeout: float = 60,
 ) -> Result:
     argv = [PCC_ENV, *args]
+    full_env = cli_env(env)
+    warm = _warm_cli()
+    if warm is not None and warm.usable_for(full_env):
+        code, out, err = warm.run(argv, full_env, stdin or "", str(cwd or os.getcwd()), timeout)
+        return Result(code, out, err, argv)
     proc = subprocess.run(
         argv,
-        env=cli_env(env),
+        env=full_env,
         input=stdin if stdin is not None else "",
         capture_output=True,
         text=True,
@@ -108,6 +113,21 @@ def run_cli(
         timeout=timeout,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr, argv)
+
+
+_WARM: list[Any] = []
+
+
+def _warm_cli() -> Any:
+    """This test process's warm pcc-env (tests/cli_zygote.py), or None where it cannot run:
+    not Linux, or PCC_ENV_TEST_FRESH=1 (every call a fresh process)."""
+    if os.environ.get("PCC_ENV_TEST_FRESH") == "1" or sys.platform != "linux":
+        return None
+    if not _WARM:
+        from tests.cli_zygote import Zygote
+
+        _WARM.append(Zygote(sys.executable, cli_env(), ROOT))
+    return _WARM[0]
 
 
 def start_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
