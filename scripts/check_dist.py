@@ -33,7 +33,7 @@ PACKAGE_FILES = (
     "pcc_env/cli/demo_bot/env.sample",
     "pcc_env/cli/completion_table.json",
 )
-SDIST_FILES = ("pyproject.toml", "README.md", "CHANGELOG.md", "PKG-INFO")
+SDIST_FILES = ("pyproject.toml", "README.md", "CHANGELOG.md", "LICENSE", "PKG-INFO")
 # Path parts that come from a developer's clone, never from the package.
 JUNK_PARTS = re.compile(
     r"^(\.venv.*|\.git|\.github|\.ci|tests|benchmarks|scripts|dist|build|examples|__pycache__"
@@ -75,6 +75,8 @@ def check_wheel(path: Path, version: str) -> list[str]:
         ep = info + "entry_points.txt"
         entry_points = whl.read(ep).decode() if ep in names else ""
     problems = [f"wheel: missing {f}" for f in PACKAGE_FILES if f not in names]
+    if info + "licenses/LICENSE" not in names:
+        problems.append(f"wheel: missing {info}licenses/LICENSE")
     problems += [f"wheel: holds {n} (not part of the package)" for n in junk(names)]
     outside = [n for n in names if not n.startswith(("pcc_env/", info))]
     problems += [f"wheel: holds {n} outside the package" for n in outside]

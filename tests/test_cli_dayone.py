@@ -146,7 +146,7 @@ def test_demo_runs_from_a_built_wheel_outside_the_checkout(tmp_path: Path) -> No
     # pcc_env from the checkout and write its bytecode there while hatchling walks it.
     source = tmp_path / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md", "CHANGELOG.md"):
+    for name in ("pyproject.toml", "README.md", "CHANGELOG.md", "LICENSE"):
         shutil.copy2(ROOT / name, source / name)
     shutil.copytree(
         ROOT / "pcc_env", source / "pcc_env", ignore=shutil.ignore_patterns("__pycache__")

@@ -28,7 +28,7 @@ PACKAGE = [
     "pcc_env/cli/demo_bot/env.sample",
     "pcc_env/cli/completion_table.json",
 ]
-SDIST_TOP = ["pyproject.toml", "README.md", "CHANGELOG.md", "PKG-INFO"]
+SDIST_TOP = ["pyproject.toml", "README.md", "CHANGELOG.md", "LICENSE", "PKG-INFO"]
 ENTRY_POINTS = (
     "[console_scripts]\npcc-env = pcc_env.cli:main\n\n"
     "[pipecat_cli.extensions]\nenv = pcc_env.cli.plugin:app\n\n"
@@ -44,6 +44,7 @@ def make_dist(folder: Path, extra_sdist: list[str], extra_wheel: list[str]) -> P
             "pyproject.toml",
             "README.md",
             "CHANGELOG.md",
+            "LICENSE",
             "PKG-INFO",
             *PACKAGE,
             *extra_sdist,
@@ -56,6 +57,7 @@ def make_dist(folder: Path, extra_sdist: list[str], extra_wheel: list[str]) -> P
         for name in [*PACKAGE, *extra_wheel]:
             whl.writestr(name, "x")
         whl.writestr(info + "entry_points.txt", ENTRY_POINTS)
+        whl.writestr(info + "licenses/LICENSE", "x")
     return folder
 
 
@@ -110,7 +112,8 @@ def test_a_missing_data_file_or_a_wrong_tag_fails(tmp_path: Path) -> None:
 def test_the_sdist_takes_only_what_a_build_needs() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     sdist = config["tool"]["hatch"]["build"]["targets"]["sdist"]
-    assert sdist["only-include"] == ["pcc_env", "README.md", "CHANGELOG.md"]
+    assert sdist["only-include"] == ["pcc_env", "README.md", "CHANGELOG.md", "LICENSE"]
+    assert config["project"]["license-files"] == ["LICENSE"] and (ROOT / "LICENSE").is_file()
     assert f"## [{VERSION}] - " in (ROOT / "CHANGELOG.md").read_text()
 
 
