@@ -47,7 +47,7 @@ MATRIX_SMOKE := tests/test_python_matrix.py tests/test_runtime.py
 # from source, which slows the tests and skews start-up benchmarks. Let Python cache bytecode.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: test demo docs docs-commands lint typecheck unit bench install dist clean matrix compat compat-current keyring-programs
+.PHONY: venvs test demo docs docs-commands lint typecheck unit bench install dist clean matrix compat compat-current keyring-programs
 
 install: $(DEV_STAMP)
 
@@ -133,7 +133,20 @@ py=$$(ls -d $$HOME/.pyenv/versions/$(1).*/bin/python$(1) 2>/dev/null | sort -V |
 { [ -n "$$py" ] && "$$py" -c pass >/dev/null 2>&1; } || py=
 endef
 
-matrix:
+# One venv per Python version, each a target of its own so that they are made side by side.
+MATRIX_VENVS := $(addprefix matrix-venv-,$(MATRIX_VERSIONS))
+.PHONY: $(MATRIX_VENVS)
+$(MATRIX_VENVS): matrix-venv-%:
+	@$(call find_python,$*); \
+	venv=$(MATRIX_DIR)/py$*; \
+	if [ -n "$$py" ] && { [ "$$(cat $$venv/.installed 2>/dev/null)" != "$(MATRIX_PKGS)" ] || [ pyproject.toml -nt $$venv/.installed ]; }; then \
+		echo "==> Creating $$venv with $$py: pcc-env[cli] and pytest (first run only)"; \
+		rm -rf $$venv && "$$py" -m venv $$venv && \
+		$$venv/bin/python -m pip install -q $(PIP_PROGRESS) -e '.[cli]' $(MATRIX_PKGS) && \
+		echo "$(MATRIX_PKGS)" > $$venv/.installed; \
+	fi
+
+matrix: $(MATRIX_VENVS)
 	@for v in $(MATRIX_VERSIONS); do \
 		$(call find_python,$$v); \
 		if [ -z "$$py" ]; then \
@@ -141,12 +154,6 @@ matrix:
 			continue; \
 		fi; \
 		venv=$(MATRIX_DIR)/py$$v; \
-		if [ "$$(cat $$venv/.installed 2>/dev/null)" != "$(MATRIX_PKGS)" ] || [ pyproject.toml -nt $$venv/.installed ]; then \
-			echo "==> Creating $$venv with $$py: pcc-env[cli] and pytest (first run only)"; \
-			rm -rf $$venv && "$$py" -m venv $$venv && \
-			$$venv/bin/python -m pip install -q $(PIP_PROGRESS) -e '.[cli]' $(MATRIX_PKGS) && \
-			echo "$(MATRIX_PKGS)" > $$venv/.installed || exit 1; \
-		fi; \
 		echo "==> Python $$v ($$($$venv/bin/python -c 'import platform; print(platform.python_version())')): $(words $(MATRIX_TESTS)) test files"; \
 		PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(PIPECAT_VENV)/bin/pipecat \
 			$$venv/bin/python -m pytest -q -p no:cacheprovider $(MATRIX_TESTS) || exit 1; \
@@ -207,7 +214,21 @@ compat-current: $(DEV_STAMP) $(CURRENT_STAMP)
 	PCC_ENV_PIPECAT_CLI=$(CURDIR)/$(CURRENT_VENV)/bin/pipecat \
 	PCC_ENV_PIPECAT_PLUGIN_CLI=$(CURDIR)/$(CURRENT_VENV)/bin/pipecat $(VENV)/bin/pytest -q -n $(TEST_WORKERS) $(COMPAT_TESTS)
 
-test: lint typecheck unit
+# A first run makes four venvs that do not depend on one another; pip spends most of their time
+# waiting on the network and the disk, so they are made side by side (GNU make 4+: each venv's
+# output shown whole when it is done; an older make makes them one after another).
+TEST_STAMPS := $(DEV_STAMP) $(PIPECAT_STAMP) $(PLUGIN_STAMP) $(CURRENT_STAMP)
+ifneq ($(filter output-sync,$(.FEATURES)),)
+PARALLEL_VENVS := -j4 --output-sync=target
+endif
+venvs:
+	@if ! $(MAKE) -q $(TEST_STAMPS) 2>/dev/null; then \
+		echo "==> Making the test venvs side by side (first run only, about 2 min)"; \
+		$(MAKE) --no-print-directory $(PARALLEL_VENVS) $(TEST_STAMPS) $(MATRIX_VENVS); \
+	fi
+
+test: venvs
+	@$(MAKE) --no-print-directory lint typecheck unit
 
 demo: $(CLI_STAMP)
 	$(VENV)/bin/pcc-env demo
