@@ -41,7 +41,10 @@ from typing import Any
 # client made, no env read).
 WARM = [
     "pcc_env.cli.app",
-    "pcc_env.cli.workflow",
+    "pcc_env.cli.project",
+    "pcc_env.cli.push",
+    "pcc_env.cli.export",
+    "pcc_env.cli.check",
     "pcc_env.cli.deploy",
     "pcc_env.cli.secrets",
     "pcc_env.cli.init",

@@ -21,7 +21,7 @@ from pcc_env.build_context import (
     exclusions,
     is_values_file,
 )
-from pcc_env.cli.workflow import _listing
+from pcc_env.cli.check import _listing
 from tests.cli_helpers import ROOT, Result, run_cli
 
 CANARY = "sk-CANARY-build-ctx-51e0"

@@ -14,7 +14,14 @@ from tests.cli_helpers import ROOT
 
 NEVER = ("fastapi", "uvicorn", "starlette", "watchfiles", "keyring")
 NOT_PIPED = ("rich", "pygments", "click")  # rich only on a terminal; httpx's own CLI never
-OTHER_COMMANDS = ("pcc_env.cli.watch", "pcc_env.cli.emulator", "pcc_env.cli.auth", "pcc_env.watch")
+OTHER_COMMANDS = (
+    "pcc_env.cli.watch",
+    "pcc_env.cli.emulator",
+    "pcc_env.cli.auth",
+    "pcc_env.watch",
+    "pcc_env.cli.export",
+    "pcc_env.cli.check",
+)
 
 
 def modules_after(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[set[str], str]:

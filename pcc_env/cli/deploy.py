@@ -246,7 +246,7 @@ def redeploy(
     api_host: ApiHost = None,
 ) -> None:
     """Force-redeploy the agents that bind a set so they run its current values."""
-    from pcc_env.cli.workflow import resolve_targets
+    from pcc_env.cli.project import resolve_targets
 
     (chosen,) = resolve_targets(target, set_name=set_name, deploy_file=deploy_file)
     names = [st.set_name for st in chosen.sets]
@@ -358,7 +358,7 @@ def _shown_block(block: dict[str, Any]) -> dict[str, Any]:
 def _status_sets(set_name: str | None, target: str | None, every: bool) -> list[str] | None:
     """The sets ``status`` shows: --set, --target, or the project's (the same default as push
     and check); None for every set of the organization (--all, or no project set)."""
-    from pcc_env.cli.workflow import resolve_targets
+    from pcc_env.cli.project import resolve_targets
     from pcc_env.errors import ConfigError
     from pcc_env.rules import check_set_name
 

@@ -79,7 +79,7 @@ def init(
 ) -> None:
     """Give an existing bot typed settings: scan its code, write settings.py and the template
     (an existing env.example or .env.example, updated in place)."""
-    from pcc_env.cli.workflow import default_env_file
+    from pcc_env.cli.project import default_env_file
     from pcc_env.deploy_config import read_project_settings
     from pcc_env.discover import one_model
     from pcc_env.dotenv_file import TEMPLATE_FILES
@@ -438,7 +438,7 @@ def _show_shipping(plan: InitPlan) -> None:
 
 
 def _report_drift(ref: str, scan: ScanResult, check: bool, json: bool = False) -> None:
-    from pcc_env.cli.workflow import resolve_model
+    from pcc_env.cli.project import resolve_model
     from pcc_env.project_init import drift
 
     model, _ = resolve_model(ref)

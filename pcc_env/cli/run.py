@@ -26,7 +26,7 @@ from pcc_env import targets
 from pcc_env.cli import user_environ
 from pcc_env.cli.common import AllowReservedFlag, NoInterpolateFlag, SkipEmptyFlag, TargetOption
 from pcc_env.cli.output import EXIT_USAGE, fail, handle_errors, info, warn
-from pcc_env.cli.workflow import SettingsOption, resolve_model, resolve_targets
+from pcc_env.cli.project import SettingsOption, resolve_model, resolve_targets
 from pcc_env.errors import SettingsError
 from pcc_env.rules import show_key
 from pcc_env.run import StreamMasker, child_environment, values_to_mask

@@ -29,7 +29,7 @@ from pcc_env.cli.common import (
 )
 from pcc_env.cli.deploy import RedeployAfterTimeoutOption, RedeployFlag, progress_line
 from pcc_env.cli.output import echo, handle_errors, info, print_json_line
-from pcc_env.cli.workflow import resolve_targets
+from pcc_env.cli.project import resolve_targets
 from pcc_env.rules import escape_text
 
 if TYPE_CHECKING:
