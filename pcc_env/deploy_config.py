@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sys
@@ -84,7 +83,7 @@ def _deploy_file_problems(data: dict[str, Any]) -> list[str]:
     unknown = sorted(k for k in data if k not in DEPLOY_KEYS)
     if unknown:
         problems.append(
-            f"unknown key(s) {', '.join(map(_show, unknown))}, which pipecat cloud deploy "
+            f"unknown key(s) {', '.join(map(show_name, unknown))}, which pipecat cloud deploy "
             f"refuses too (known: {', '.join(DEPLOY_KEYS)})"
         )
     for table, known in DEPLOY_TABLE_KEYS.items():
@@ -97,7 +96,7 @@ def _deploy_file_problems(data: dict[str, Any]) -> list[str]:
         extra = sorted(k for k in value if k not in known) if known else []
         if extra:
             problems.append(
-                f"[{table}] has unknown key(s) {', '.join(map(_show, extra))} "
+                f"[{table}] has unknown key(s) {', '.join(map(show_name, extra))} "
                 f"(known: {', '.join(known)})"
             )
     return problems
@@ -111,7 +110,7 @@ def read_deploy_config(path: str | os.PathLike[str] = DEPLOY_FILE) -> DeployConf
     data = read_toml_file(p, "a deploy file")
     problems = _deploy_file_problems(data)
     if problems:
-        raise ConfigError(f"{_show_path(str(p))}: " + "; ".join(problems))
+        raise ConfigError(f"{show_path(str(p))}: " + "; ".join(problems))
     fields = {}
     for key in ("agent_name", "image", "region", "secret_set", "image_credentials"):
         value = data.get(key)
@@ -201,7 +200,7 @@ _TARGET_KEYS = ("set", "region", "regions", "env_files", "deploy_file", "setting
 _TARGET_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
-def _show(text: str) -> str:
+def show_name(text: str) -> str:
     """A name from the user's file or command line: quoted when printable and short; a prefix
     when a part of it looks like a credential (a key pasted as ``--settings``); else a length."""
     from pcc_env.rules import CREDENTIAL_NOT_SHOWN, looks_like_credential
@@ -241,7 +240,7 @@ def _refuse_unknown_keys(
     unknown = sorted(k for k in table if k not in known)
     if unknown:
         raise ConfigError(
-            f"{p}: {where} has unknown key(s) {', '.join(map(_show, unknown))} "
+            f"{p}: {where} has unknown key(s) {', '.join(map(show_name, unknown))} "
             f"(known: {', '.join(known)})"
         )
 
@@ -250,7 +249,7 @@ def _read_target(p: Path, name: str, table: Any) -> TargetConfig:
     where = f"[tool.pcc-env.targets.{name}]"
     if not _TARGET_NAME_RE.fullmatch(name):
         raise ConfigError(
-            f"{p}: target name {_show(name)} may use letters, digits, '_', '.' and '-' "
+            f"{p}: target name {show_name(name)} may use letters, digits, '_', '.' and '-' "
             "(at most 63 characters)"
         )
     if not isinstance(table, dict):
@@ -304,103 +303,5 @@ def read_project_settings(path: str | os.PathLike[str] = "pyproject.toml") -> Pr
     return ProjectSettings(**out)
 
 
-def load_settings_class(ref: str) -> type[Any]:
-    """Import ``module:Class`` or ``path/to/file.py:Class`` (the module's code runs).
-
-    The current directory is put on ``sys.path`` first, as ``python -m`` would. While the
-    module runs, ``load_settings`` returns settings without values instead of raising
-    (``runtime.reading_model``): reading a model needs no secrets. An import that fails is
-    reported by exception type and line, never by its message (it may quote a value).
-    """
-    import importlib
-    import importlib.util
-
-    from pcc_env.runtime import reading_model
-
-    target, sep, attr = ref.rpartition(":")
-    if not sep or not target or not attr:
-        raise ConfigError(
-            f"settings reference {_show(ref)} must be 'module:Class' or 'file.py:Class'"
-        )
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    failure: str | None = None
-    with reading_model() as placeholders:
-        try:
-            if target.endswith(".py") or os.sep in target:
-                path = Path(target)
-                if not path.is_file():
-                    raise ConfigError(f"settings reference {_show(ref)}: the file is not found")
-                name = f"_pcc_env_settings_{path.stem}"
-                spec = importlib.util.spec_from_file_location(name, path)
-                if spec is None or spec.loader is None:
-                    raise ConfigError(f"settings reference {_show(ref)}: cannot load the file")
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[spec.name] = module
-                spec.loader.exec_module(module)
-            else:
-                module = importlib.import_module(target)
-        except ConfigError:
-            raise
-        except (Exception, SystemExit) as exc:  # the user's module failed; its text may hold data
-            failure = _import_failure(ref, exc, placeholders)
-    if failure is not None:  # raised here, so that the user's exception is not its __context__
-        raise ConfigError(failure)
-    cls = getattr(module, attr, None)
-    if not isinstance(cls, type):
-        raise ConfigError(
-            f"settings reference {_show(ref)}: no class {_show(attr)} in {_show(target)}"
-        )
-    from pydantic_settings import BaseSettings
-
-    if not issubclass(cls, BaseSettings):
-        raise ConfigError(
-            f"settings reference {_show(ref)}: {attr} is not a pydantic-settings model"
-        )
-    return cls
-
-
-def _import_failure(ref: str, exc: BaseException, placeholders: list[str]) -> str:
-    """Why importing ``ref`` failed: the exception type and the failing line of the user's
-    module (``file:line``), plus the missing module's name for a ModuleNotFoundError. Never the
-    exception's message, which may quote a value."""
-    kind = type(exc).__name__
-    where = _failing_line(exc)
-    head = f"settings reference {_show(ref)}: importing it failed ({kind}{where})"
-    if isinstance(exc, ModuleNotFoundError) and exc.name:
-        return f"{head}: no module named {_show(exc.name)}"
-    if isinstance(exc, SystemExit):
-        return f"{head}: the module exits when imported; guard that with if __name__ == '__main__'"
-    if placeholders:
-        models = ", ".join(sorted(set(placeholders)))
-        return (
-            f"{head}. While pcc-env reads the model, load_settings({models}) returns settings "
-            "without values: move code that uses the values into a function such as main()"
-        )
-    return head
-
-
-def _failing_line(exc: BaseException) -> str:
-    """`` at file:line``: in the first file of the traceback that is neither importlib's nor
-    pcc-env's (the module being imported), the innermost line that was running."""
-    import importlib
-    import traceback
-
-    skip = ("<", str(Path(__file__).resolve().parent), str(Path(importlib.__file__).parent))
-    frames = [
-        (frame.f_code.co_filename, line)
-        for frame, line in traceback.walk_tb(exc.__traceback__)
-        if not frame.f_code.co_filename.startswith(skip)
-    ]
-    if not frames:
-        return ""
-    module_file = frames[0][0]
-    line = [n for f, n in frames if f == module_file][-1]
-    shown = Path(module_file)
-    with contextlib.suppress(ValueError):
-        shown = shown.resolve().relative_to(Path.cwd().resolve())
-    return f" at {_show_path(str(shown))}:{line}"
-
-
-def _show_path(text: str) -> str:
+def show_path(text: str) -> str:
     return text if text.isprintable() and len(text) <= 300 else f"<{len(text)}-character path>"

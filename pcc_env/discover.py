@@ -6,7 +6,7 @@ through another such class of the project) in the bot's modules (``scan.python_f
 from is a base, not the model. The reference is written as ``init`` writes it (``settings:
 Settings``, ``bot:Settings``) so that ``export``, ``check`` and ``run`` load the model a user
 wrote by hand exactly as they load one ``init`` wrote. Pure: the files are parsed, never
-imported (``deploy_config.load_settings_class`` imports the one chosen).
+imported (``model_import.load_settings_class`` imports the one chosen).
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ def value_is_harmless(key: str | None, value: str) -> bool:
     """Whether a template may keep ``value``: no token looks like a credential, a URL carries no
     password, and a secret-named ``key`` (``*_API_KEY``, ``*_SECRET``...) holds only
     placeholders or words (``your_api_key``, ``hmac-secret-pinless-dialin``, a path)."""
-    from pcc_env.scan import looks_secret
+    from pcc_env.rules import looks_secret
 
     tokens = value.split()
     if any(looks_like_credential(t) for t in tokens):
@@ -170,7 +170,7 @@ def _is_filled_in(token: str) -> bool:
 
 def _comment_assignments(body: str) -> list[tuple[str, str]]:
     """(key, value) of every assignment written in a comment's text, quotes kept off."""
-    from pcc_env.scan import looks_secret
+    from pcc_env.rules import looks_secret
 
     found = []
     for n, pattern in enumerate(_COMMENT_ASSIGNMENT_RES):
@@ -189,7 +189,7 @@ def comment_holds_value(comment: str, *, template: bool, key: str | None = None)
     a value (any value outside a template; in one, a value that is not harmless), or a token
     that looks like a credential. ``key``: the comment follows ``KEY=`` on its line, and a
     comment that is one token is taken for that key's value."""
-    from pcc_env.scan import looks_secret
+    from pcc_env.rules import looks_secret
 
     body = comment.strip().lstrip("#:").strip()
     if not body:
@@ -219,7 +219,7 @@ def lines_holding_values(text: str, *, template: bool, direnv: bool = False) -> 
     """Line numbers of an env file's ``text`` that hold a value or cannot be read as a
     template line (not a comment, a blank line or ``KEY=``). ``template``: placeholders and
     harmless values may stay. ``direnv``: direnv commands (``dotenv``, ``use flake``) pass."""
-    from pcc_env.scan import looks_secret
+    from pcc_env.rules import looks_secret
 
     bad: set[int] = set()
     bindings = list(parse_stream(io.StringIO(text)))

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from pcc_env.cli import fast_completion
-from pcc_env.cli.completion import TABLE_PATH, completion_table
+from pcc_env.cli.completion_gen import TABLE_PATH, completion_table
 from tests.cli_helpers import PCC_ENV, cli_env
 
 HOST = "http://127.0.0.1:9"  # nobody listens: only the cache can answer
@@ -40,7 +40,7 @@ def test_the_table_is_what_the_app_completes(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("COLUMNS", raising=False)
     assert completion_table() == json.loads(TABLE_PATH.read_text(encoding="utf-8")), (
         "pcc_env/cli/completion_table.json is out of date: run "
-        "python -c 'from pcc_env.cli.completion import write_table; write_table()'"
+        "python -c 'from pcc_env.cli.completion_gen import write_table; write_table()'"
     )
 
 

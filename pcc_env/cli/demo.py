@@ -140,7 +140,7 @@ def demo() -> None:
             _run(11, "Every agent is current", "status")
 
             echo("\n[12] Load the settings as the bot does at start-up")
-            from pcc_env.deploy_config import load_settings_class
+            from pcc_env.model_import import load_settings_class
 
             model = load_settings_class("bot.py:BotSettings")
             settings = load_settings(model)

@@ -4,7 +4,7 @@ Every Tab runs ``pcc-env`` with ``_PCC_ENV_COMPLETE`` set (the scripts of ``--sh
 ``complete_bash`` with ``COMP_WORDS``/``COMP_CWORD``, ``complete_zsh``/``complete_fish`` with
 ``_TYPER_COMPLETE_ARGS``). Importing the app (Typer, rich, httpx, every command module) costs
 about 20 interpreter starts; this module reads ``completion_table.json`` (written from the app
-by ``completion.write_table``, kept equal to it by tests/test_completion_fast.py) and follows
+by ``completion_gen.write_table``, kept equal to it by tests/test_completion_fast.py) and follows
 Click's completion rules on it. Whatever it is not sure to answer as the app would (a set
 name not cached, a value of another kind, ``--``, an unknown word, a help text that Typer would
 wrap at this width) returns None, and the app answers, as before.

@@ -147,7 +147,7 @@ def _stamps(paths: Iterable[Path]) -> list[tuple[str, int, int]]:
 
 def resolve_model(ref: str | None) -> tuple[type[BaseSettings] | None, str | None]:
     """The settings model (and the reference it came from), as ``settings_ref`` finds it."""
-    from pcc_env.deploy_config import load_settings_class
+    from pcc_env.model_import import load_settings_class
 
     ref = settings_ref(ref)
     return (load_settings_class(ref), ref) if ref else (None, None)
