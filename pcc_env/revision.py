@@ -221,7 +221,7 @@ class SetRecord:
 
 def read_record(keys: Sequence[str]) -> SetRecord:
     """The record of a set with these live keys."""
-    markers = tuple(k for k in keys if is_marker(k))
+    markers = tuple(dict.fromkeys(k for k in keys if is_marker(k)))  # a name listed twice: one
     parsed = [r for r in map(parse_marker, markers) if r is not None]
     parsed.sort(key=lambda r: (r.written_at, r.name), reverse=True)
     return SetRecord(tuple(user_keys(keys)), markers, tuple(parsed))

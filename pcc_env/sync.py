@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import tempfile
 import threading
 import time
@@ -88,9 +89,11 @@ class PushState:
     only while the set's record is still that marker (then they tell which keys changed since);
     nothing here decides whether an agent is stale.
 
-    The digests are keyed by ``key`` (``ApiKey.cache_key``, from the API key) as well as salted:
-    the file alone lets nobody test a guess of a value, however weak the value. A slot written
-    under another API key (rotated), or by an older pcc-env, is no cache."""
+    Everything in a slot is keyed by ``key`` (``ApiKey.cache_key``, from the API key): the
+    digests, so that the file alone lets nobody test a guess of a value, however weak; and the
+    whole slot (its host and set, marker, salt and digests) under one MAC, so that an edited or
+    copied slot is no cache rather than a false "unchanged". A slot written under another API
+    key (rotated), by an older pcc-env, or malformed in any way is no cache."""
 
     VERSION = 2
 
@@ -106,17 +109,23 @@ class PushState:
             fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=directory)
             os.close(fd)
             os.unlink(probe)
+            mode = os.lstat(self.path).st_mode if os.path.lexists(self.path) else None
         except OSError as exc:
             raise ConfigError(
                 f"pcc-env cannot write its state in {escape_text(str(directory))} "
                 f"({type(exc).__name__}); set {DATA_DIR_ENV} to a writable directory. "
                 "Nothing was sent."
             ) from None
+        if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            raise ConfigError(
+                f"pcc-env cannot write its state: {escape_text(str(self.path))} is not a file; "
+                f"remove it, or set {DATA_DIR_ENV} to another directory. Nothing was sent."
+            )
 
     def _load(self) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):  # absent or unreadable: no previous push is known
+        except (OSError, ValueError, RecursionError):  # absent or unreadable: no cache
             return {}
         return data if isinstance(data, dict) else {}
 
@@ -124,10 +133,18 @@ class PushState:
     def _slot_name(api_host: str, set_name: str) -> str:
         return f"{api_host}|{set_name}"
 
-    @staticmethod
-    def _key_check(key: bytes) -> str:
-        """Which API key a slot was written under, without the key: a 64-bit HMAC of a constant."""
-        return hmac.new(key, b"pcc-env push-state check", hashlib.sha256).hexdigest()[:16]
+    @classmethod
+    def _mac(cls, key: bytes, slot_name: str, slot: Mapping[str, Any]) -> str:
+        """The slot's MAC: its place (host and set), format, marker, salt and every digest."""
+        body = [
+            slot_name,
+            cls.VERSION,
+            slot.get("marker"),
+            slot["salt"],
+            sorted(slot["digests"].items()),
+        ]
+        text = json.dumps(body, ensure_ascii=True, separators=(",", ":"))
+        return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
     @staticmethod
     def digest(salt: str, key: str, value: str) -> str:
@@ -135,15 +152,29 @@ class PushState:
         return hashlib.sha256(f"{salt}\0{key}\0{value}".encode()).hexdigest()
 
     def _slot(self, api_host: str, set_name: str, key: bytes) -> dict[str, Any] | None:
-        slot = self._load().get(self._slot_name(api_host, set_name))
-        if (
+        """The slot of (host, set) when it is well formed and its MAC holds under ``key``."""
+        name = self._slot_name(api_host, set_name)
+        slot = self._load().get(name)
+        if not (
             isinstance(slot, dict)
             and slot.get("v") == self.VERSION
             and isinstance(slot.get("salt"), str)
-            and slot.get("check") == self._key_check(key)
+            and _HEX32.fullmatch(slot["salt"])
+            and isinstance(slot.get("digests"), dict)
+            and all(
+                isinstance(k, str) and isinstance(d, str) and _HEX64.fullmatch(d)
+                for k, d in slot["digests"].items()
+            )
+            and (slot.get("marker") is None or isinstance(slot.get("marker"), str))
+            and isinstance(slot.get("mac"), str)
         ):
-            return slot
-        return None
+            return None
+        try:
+            if not hmac.compare_digest(slot["mac"], self._mac(key, name, slot)):
+                return None
+        except (TypeError, ValueError, UnicodeError):  # a hand-edited slot: no cache
+            return None
+        return slot
 
     @staticmethod
     def _keyed(key: bytes, salt: str) -> str:
@@ -155,8 +186,7 @@ class PushState:
         slot = self._slot(api_host, set_name, key)
         if slot is None:
             return self._keyed(key, secrets.token_hex(16)), {}
-        digests = slot.get("digests")
-        return self._keyed(key, slot["salt"]), dict(digests) if isinstance(digests, dict) else {}
+        return self._keyed(key, slot["salt"]), dict(slot["digests"])
 
     def cached_marker(self, api_host: str, set_name: str, *, key: bytes) -> str | None:
         """The record (marker name) the cached digests were written under; None if none."""
@@ -175,30 +205,35 @@ class PushState:
         marker: str | None = None,
     ) -> None:
         """Cache what a write under record ``marker`` covered. A new marker starts the digests
-        afresh: those of an older record say nothing about the set any more."""
+        afresh: those of an older record say nothing about the set any more. Slots of an older
+        format are dropped as the file is written (their digests were not keyed)."""
         with _STATE_LOCK:
-            data = self._load()
+            data = {
+                name: slot
+                for name, slot in self._load().items()
+                if isinstance(slot, dict) and slot.get("v") == self.VERSION
+            }
             slot = self._slot(api_host, set_name, key)
             salt = slot["salt"] if slot is not None else secrets.token_hex(16)
-            digests = slot.get("digests") if slot is not None else None
-            digests = dict(digests) if isinstance(digests, dict) else {}
+            digests = dict(slot["digests"]) if slot is not None else {}
             if slot is None or marker != slot.get("marker"):
                 digests = {}
             keyed = self._keyed(key, salt)
             digests.update({k: self.digest(keyed, k, v) for k, v in values.items()})
             for name in deleted:
                 digests.pop(name, None)
-            new: dict[str, Any] = {
-                "v": self.VERSION,
-                "check": self._key_check(key),
-                "salt": salt,
-                "digests": digests,
-            }
+            new: dict[str, Any] = {"v": self.VERSION, "salt": salt, "digests": digests}
             if marker is not None:
                 new["marker"] = marker
-            data[self._slot_name(api_host, set_name)] = new
+            slot_name = self._slot_name(api_host, set_name)
+            new["mac"] = self._mac(key, slot_name, new)
+            data[slot_name] = new
             private_dir(self.path.parent)
             atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True), mode=0o600)
+
+
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 # Push -------------------------------------------------------------------------------------------
@@ -215,7 +250,8 @@ class PushPlan:
     """What a push will do, by key name. ``values`` (what the PUT sends) is never shown.
 
     ``record``: the set's revision record as the plan read it (None: the set was not read,
-    ``watch``'s later syncs); ``covered``: the pairs the record of this write will vouch for."""
+    ``watch``'s later syncs); ``covered``: the pairs the record of this write will vouch for,
+    as long as the set's record is still ``since`` (the watch's own last write) when it writes."""
 
     set_name: str
     region: str | None
@@ -228,6 +264,7 @@ class PushPlan:
     record: SetRecord | None = None
     covered: dict[str, str] | None = field(default=None, repr=False)
     record_matches: bool | None = None  # the set's record vouches for exactly these values
+    since: str | None = None
 
     def keys(self, action: Action) -> list[str]:
         return [c.key for c in self.changes if c.action == action]
@@ -373,11 +410,16 @@ def plan_update(
     region: str | None = None,
     prune: bool = False,
     keep: Collection[str] = (),
+    since: str | None = None,
+    unvouched: Collection[str] = (),
 ) -> PushPlan:
     """The difference between two versions of a file, as a plan (``watch``): only the keys
     added or changed since ``last`` are sent; keys removed are deleted only with ``prune``.
     Keys in ``keep`` (still in the file, value left blank) are never deleted. The write's
-    record covers the whole file (the keys not sent were synced before)."""
+    record covers the whole file (the keys not sent were synced before) while the set's record
+    is still ``since``, the one the watch's last write left; else only what is sent. Keys in
+    ``unvouched`` (left out of an earlier record: someone else may have written them) are
+    covered again only once this watch sends them."""
     changes = [KeyChange(k, "+") for k in current if k not in last]
     changes += [KeyChange(k, "~") for k in current if k in last and current[k] != last[k]]
     removed = [k for k in last if k not in current and k not in keep]
@@ -392,7 +434,8 @@ def plan_update(
         changes=changes,
         kept_remote=[] if prune else removed,
         values=send,
-        covered=dict(current),
+        covered={k: v for k, v in current.items() if k not in unvouched or k in send},
+        since=since,
     )
 
 
@@ -459,6 +502,7 @@ class PushResult:
     requests: int
     sent: bool = True  # False: nothing to push (``PushPlan.nothing_to_send``), nothing was sent
     revision: Revision | None = None  # the set's record after the write
+    covered: tuple[str, ...] | None = None  # the keys that record vouches for (None: unknown)
 
 
 class RecordMovedError(PccEnvError):
@@ -484,14 +528,18 @@ class ConcurrentWriteError(PccEnvError):
     writing: the API has no conditional write). Both were sent; which value each key holds now
     is not known, and the set keeps both records until the next push replaces them."""
 
-    def __init__(self, set_name: str, records: SetRecord) -> None:
+    def __init__(self, set_name: str, records: SetRecord, what: str = "push") -> None:
         self.set_name = set_name
         self.records = records
         times = ", ".join(r.shown_time for r in records.revisions) or "unreadable"
+        again = {
+            "push": "Run the push again",
+            "watch": "The watch writes it again at its next sync",
+        }.get(what, "Run 'pcc-env push' for the whole set")
         super().__init__(
-            f"secret set '{set_name}' was written by someone else at the same time as this push "
-            f"(pcc-env records: {times}). Both writes were sent; which value each key holds now "
-            "is not known. Run the push again to write one whole revision, then redeploy."
+            f"secret set '{set_name}' was written by someone else at the same time as this "
+            f"{what} (pcc-env records: {times}). Both writes were sent; which value each key "
+            f"holds now is not known. {again} to write one whole revision, then redeploy."
         )
 
 
@@ -531,16 +579,22 @@ def apply_push(
     requests = 0
     base = plan.record
     checked = base is not None
+    covered = plan.pairs_covered
     if base is None:  # watch's later syncs: the set was not read for the plan
         live = fetch_remote(client, plan.set_name)
         base = read_record(live.keys if live is not None else [])
+        if base.trusted is None or base.trusted.name != plan.since:
+            # Written by someone else (or keys added or removed) since the watch's last write:
+            # the keys not sent now may hold other values, so this write's record vouches only
+            # for what it sends.
+            covered = dict(plan.values)
     keys_after = [k for k in base.keys if k not in plan.to_delete]
-    keys_after += [k for k in plan.pairs_covered if k not in keys_after]
+    keys_after += [k for k in covered if k not in keys_after]
     keys_after += [k for k in plan.values if k not in keys_after]
     revision = next_revision(
         base,
         keys_after,
-        plan.pairs_covered,
+        covered,
         now=time.time(),
         force=force,
         matches=plan.record_matches if plan.covered is None else None,
@@ -557,7 +611,7 @@ def apply_push(
             if checked and i == 0:  # someone replaced the record: nothing was sent
                 raise RecordMovedError(plan.set_name, base, None) from None
         requests += 1
-    body = {**plan.values, revision.name: marker_value(plan.pairs_covered)}
+    body = {**plan.values, revision.name: marker_value(covered)}
     region = client.put_secrets(plan.set_name, body, region=plan.region).region
     requests += 1
     for key in plan.to_delete:
@@ -567,7 +621,7 @@ def apply_push(
     state.record(
         client.api_host,
         plan.set_name,
-        plan.pairs_covered,
+        covered,
         plan.to_delete,
         key=client.api_key.cache_key,
         marker=revision.name,
@@ -578,10 +632,19 @@ def apply_push(
             ready = client.wait_ready(plan.set_name, timeout=timeout)
         status = ready.status
         raced_with(plan.set_name, revision, ready.keys)
-    return PushResult(region, status, time.monotonic() - started, requests, revision=revision)
+    return PushResult(
+        region,
+        status,
+        time.monotonic() - started,
+        requests,
+        revision=revision,
+        covered=tuple(covered),
+    )
 
 
-def raced_with(set_name: str, revision: Revision, keys_after: Sequence[str] | None) -> None:
+def raced_with(
+    set_name: str, revision: Revision, keys_after: Sequence[str] | None, what: str = "push"
+) -> None:
     """Raise ``ConcurrentWriteError`` when the set, read after this write, holds this write's
     record beside another one: a write planned at the same moment from another snapshot. Of
     two such writes, the one whose read comes last always sees both. (This write's record gone
@@ -590,7 +653,7 @@ def raced_with(set_name: str, revision: Revision, keys_after: Sequence[str] | No
         return
     after = read_record(keys_after)
     if len(after.markers) > 1:
-        raise ConcurrentWriteError(set_name, after)
+        raise ConcurrentWriteError(set_name, after, what)
 
 
 def write_recorded(

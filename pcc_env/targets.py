@@ -461,6 +461,8 @@ class SetOutcome:
             }
         if self.error is not None:
             out["error"] = {"type": self.error_type, "message": self.error}
+            if self.error_type == "ConcurrentWriteError":  # sent, beside another write
+                out["result"] = {"sent": True, "concurrentWrite": True}
         return out
 
 

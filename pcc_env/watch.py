@@ -89,6 +89,8 @@ class _SetSync:
 
     target: SetTarget
     last: dict[str, str] | None = field(default=None, repr=False)
+    record: str | None = None  # the set's record (marker name) our last write left
+    unvouched: set[str] = field(default_factory=set)  # keys that record does not vouch for
 
     @property
     def name(self) -> str:
@@ -286,7 +288,16 @@ class EnvWatcher:
             existing = len(plan.record.keys) if plan.record is not None else 0
         else:
             # Keys left blank (with --skip-empty) are left out, not removed.
-            plan = plan_update(s.name, values, s.last, region=region, prune=self.prune, keep=blank)
+            plan = plan_update(
+                s.name,
+                values,
+                s.last,
+                region=region,
+                prune=self.prune,
+                keep=blank,
+                since=s.record,
+                unvouched=s.unvouched,
+            )
             existing = len(s.last)
         problem = mass_delete_problem(s.name, plan.to_delete, existing)
         if problem:
@@ -333,6 +344,9 @@ class EnvWatcher:
                 continue
             initial = s.last is None
             s.last = values
+            s.record = result.revision.name if result.revision is not None else None
+            if result.covered is not None:
+                s.unvouched = set(values) - set(result.covered)
             self.summary.write_requests += result.requests
             if not result.sent:  # the first sync found the set as its record says
                 at = result.revision.hhmm if result.revision is not None else "?"

@@ -121,7 +121,7 @@ def test_push_state_is_a_cache_of_the_record_not_a_time(tmp_path: Path) -> None:
     assert state.cached_marker("h", "other", key=k) is None
     assert state.cached_marker("o", "s1", key=k) is None
     data = json.loads(state.path.read_text())
-    assert set(data["h|s1"]) == {"v", "check", "salt", "digests", "marker"}
+    assert set(data["h|s1"]) == {"v", "mac", "salt", "digests", "marker"}
     assert state.path.stat().st_mode & 0o777 == 0o600
     assert salt == state.previous("h", "s1", key=k)[0]
 

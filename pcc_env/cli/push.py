@@ -337,7 +337,7 @@ def _push_one(
     defaults: EmptyKeys = NO_EMPTY_KEYS,
 ) -> None:
     """One set: the plan (with the keys left empty that keep their default), then the write."""
-    from pcc_env.sync import RecordMovedError, apply_push, plan_for
+    from pcc_env.sync import ConcurrentWriteError, RecordMovedError, apply_push, plan_for
 
     prune, dry_run, yes, no_wait, timeout, json, force = (
         how.prune, how.dry_run, how.yes, how.no_wait, how.timeout, how.json, how.force
@@ -391,6 +391,13 @@ def _push_one(
                     force=force,
                 )
             break
+        except ConcurrentWriteError:
+            # Sent, and so was another write beside it: say so in the document, then the error.
+            add_error_context(
+                plan=_plan_json(plan, defaults),
+                result={"ok": False, "sent": True, "concurrentWrite": True},
+            )
+            raise
         except RecordMovedError as exc:
             # Someone wrote the set since the plan: nothing was sent. The new plan is shown;
             # it is applied only when a person confirms it (never under --yes, never twice).

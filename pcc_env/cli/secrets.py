@@ -164,7 +164,7 @@ def set_(
         if not no_wait:
             ready = wait_with_spinner(client, name, timeout)
             status = ready.status
-            raced_with(name, revision, ready.keys)
+            raced_with(name, revision, ready.keys, "secrets set")
             if not json:
                 success(f"Secret set '{name}' is ready.")
         hint = redeploy_hint(client, name, revision.timestamp) if not json else ""

@@ -1,6 +1,5 @@
-"""Review s27 (hostile): the keyed push-state, ConcurrentWriteError and the workflow split.
-
-Every test here fails against the code under review and passes once its finding is fixed.
+"""A hostile review of issue 22's record: the keyed push-state cache, two writes in the same
+instant, and watch's later syncs. Each test failed before its fix (2026-12-06).
 Two or three machines (each its own PCC_ENV_DATA_DIR and checkout) against one emulator; the
 emulator's value check says what the set really holds."""
 
@@ -218,9 +217,12 @@ def test_watch_after_another_machines_write_does_not_vouch_for_keys_it_did_not_s
         assert cli(emu, b, "push").code == 0  # B changes X
         write_env(w, X="w1", Y="y2")
         watcher.sync(time.monotonic(), stop)
-    assert [e.kind for e in events] == ["synced", "synced"], events
+        # A later sync under the watch's own record still does not vouch for X.
+        write_env(w, X="w1", Y="y3")
+        watcher.sync(time.monotonic(), stop)
+    assert [e.kind for e in events] == ["synced", "synced", "synced"], events
     assert emu.check_value(SET, "X", "b2")  # the truth: X holds B's value
-    c = machine(tmp_path, "c", X="w1", Y="y2")
+    c = machine(tmp_path, "c", X="w1", Y="y3")
     dry = cli(emu, c, "push", "--dry-run")
     assert "= X" not in dry.stdout, dry.stdout
     r = cli(emu, w, "push", "--yes")
