@@ -227,6 +227,26 @@ def read_record(keys: Sequence[str]) -> SetRecord:
     return SetRecord(tuple(user_keys(keys)), markers, tuple(parsed))
 
 
+def kept_revision(
+    record: SetRecord,
+    keys_after: Iterable[str],
+    covered: Mapping[str, str],
+    *,
+    force: bool = False,
+    matches: bool | None = None,
+) -> Revision | None:
+    """The set's record, when a write of ``covered`` leaving ``keys_after`` keeps it: the set's
+    own record proves the write changes nothing (same name, same time: no agent becomes stale).
+    None when the write needs a new record (``--force`` included: sent because something may
+    have changed unseen). ``matches``: the answer of ``record.trusted.matches_values(covered)``
+    when the caller has it (a digest costs ~15 ms)."""
+    prev = record.trusted
+    if force or prev is None or not prev.covers_keys(keys_after):
+        return None
+    same = matches if matches is not None else prev.matches_values(covered)
+    return prev if same else None
+
+
 def next_revision(
     record: SetRecord,
     keys_after: Iterable[str],
@@ -236,14 +256,7 @@ def next_revision(
     force: bool = False,
     matches: bool | None = None,
 ) -> Revision:
-    """The record a write leaves. A write the set's own record proves changes nothing keeps it
-    (same name, same time: no agent becomes stale); anything else, ``--force`` included (sent
-    because something may have changed unseen), gets a new one. ``matches``: the answer of
-    ``record.trusted.matches_values(covered)`` when the caller has it (a digest costs ~15 ms)."""
+    """The record a write leaves: the set's own when ``kept_revision`` says so, else a new one."""
     keys_after = list(keys_after)
-    prev = record.trusted
-    if not force and prev is not None and prev.covers_keys(keys_after):
-        same = matches if matches is not None else prev.matches_values(covered)
-        if same:
-            return prev
-    return new_revision(keys_after, covered, now=now)
+    kept = kept_revision(record, keys_after, covered, force=force, matches=matches)
+    return kept if kept is not None else new_revision(keys_after, covered, now=now)

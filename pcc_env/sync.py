@@ -20,11 +20,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from pcc_env.concurrency import in_background
 from pcc_env.dotenv_file import TemplateEntry, atomic_write_text
 from pcc_env.errors import (
     ConfigError,
@@ -33,7 +35,15 @@ from pcc_env.errors import (
     PccEnvError,
     ProvisioningError,
 )
-from pcc_env.revision import Revision, SetRecord, marker_value, next_revision, read_record
+from pcc_env.revision import (
+    Revision,
+    SetRecord,
+    kept_revision,
+    marker_value,
+    new_revision,
+    next_revision,
+    read_record,
+)
 from pcc_env.rules import DEFAULT_REGION, escape_text, show_key
 
 if TYPE_CHECKING:
@@ -591,19 +601,26 @@ def apply_push(
     keys_after = [k for k in base.keys if k not in plan.to_delete]
     keys_after += [k for k in covered if k not in keys_after]
     keys_after += [k for k in plan.values if k not in keys_after]
-    revision = next_revision(
+    kept = kept_revision(
         base,
         keys_after,
         covered,
-        now=time.time(),
         force=force,
         matches=plan.record_matches if plan.covered is None else None,
     )
-    old = [m for m in base.markers if m != revision.name]
+    made: Future[Revision] | None = None
+    if kept is None:
+        # The new record's digest (~15 ms of scrypt, which frees the GIL) is computed while the
+        # old record's DELETE, or the re-read of the set, is on the wire.
+        at = time.time()
+        made = in_background(
+            lambda: new_revision(keys_after, covered, now=at), name="pcc-env-record"
+        )
+    old = [m for m in base.markers if kept is None or m != kept.name]
     if checked and not old:
-        now = _moved(base, fetch_remote(client, plan.set_name))
-        if now is not None:
-            raise RecordMovedError(plan.set_name, base, now)
+        moved = _moved(base, fetch_remote(client, plan.set_name))
+        if moved is not None:
+            raise RecordMovedError(plan.set_name, base, moved)
     for i, marker in enumerate(old):
         try:
             client.delete_key(plan.set_name, marker)
@@ -611,6 +628,8 @@ def apply_push(
             if checked and i == 0:  # someone replaced the record: nothing was sent
                 raise RecordMovedError(plan.set_name, base, None) from None
         requests += 1
+    revision = made.result() if made is not None else kept
+    assert revision is not None  # kept when nothing was made
     body = {**plan.values, revision.name: marker_value(covered)}
     region = client.put_secrets(plan.set_name, body, region=plan.region).region
     requests += 1
