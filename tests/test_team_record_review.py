@@ -16,44 +16,18 @@ import pytest
 
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.revision import read_record
-from pcc_env.testing import run_emulator
-from tests.cli_helpers import Result, run_cli
+from tests.cli_helpers import Result
+from tests.test_team_record import SET, api, cli, emu, machine, write_env
 
-SET = "review-secrets"
-
-
-@pytest.fixture
-def emu() -> Any:
-    with run_emulator(provision_delay=0.05, deploy_delay=0.05) as server:
-        yield server
+__all__ = ["emu"]  # the shared emulator fixture
 
 
-def machine(tmp_path: Path, name: str, **values: str) -> Path:
-    root = tmp_path / name
-    root.mkdir()
-    (root / "pcc-deploy.toml").write_text(f'secret_set = "{SET}"\nregion = "us-west"\n')
-    write_env(root, **values)
-    return root
-
-
-def write_env(root: Path, **values: str) -> None:
-    (root / ".env").write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-
-
-def cli(emu: EmulatorServer, cwd: Path, *args: str) -> Result:
-    return run_cli(*args, cwd=cwd, env={**emu.env(), "PCC_ENV_DATA_DIR": str(cwd / ".state")})
+def live_keys(emu: EmulatorServer, name: str = SET) -> list[str]:
+    return [s["fieldName"] for s in api(emu, "GET", f"/v1/secrets/{name}")["secrets"]]
 
 
 def state_file(cwd: Path) -> Path:
     return cwd / ".state" / "push-state.json"
-
-
-def live_keys(emu: EmulatorServer, name: str = SET) -> list[str]:
-    headers = {"Authorization": f"Bearer {emu.token}"}
-    with httpx.Client(base_url=emu.api_host, headers=headers) as http:
-        response = http.get(f"/v1/secrets/{name}")
-    response.raise_for_status()
-    return [s["fieldName"] for s in response.json()["secrets"]]
 
 
 def no_traceback(r: Result) -> None:
