@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from pcc_env.errors import InputError
 
@@ -193,6 +193,22 @@ RESERVED_KEYS = (
 RESERVED_PREFIXES = ("ESP32_",)
 # pcc-env's revision record (``pcc_env.revision``): a key of the set that only pcc-env writes.
 RECORD_KEY_PREFIX = "PCCENV_REV"
+
+
+# The organization's private API key, what pcc-env and the pipecat CLI authenticate with. A
+# program outside the agent (a telephony server dialling out) reads it from its own environment;
+# in a secret set it would be mounted into every deployment of every agent that binds the set.
+ORG_API_KEY = "PIPECAT_API_KEY"
+ORG_API_KEY_NOTE = (
+    "the organization's private API key, not sent: in the set it would reach every agent that "
+    "binds it, and the program outside the agent that reads it has it from its own environment "
+    "(--allow-reserved sends it)"
+)
+
+
+def org_api_keys(values: Mapping[str, str]) -> list[str]:
+    """The keys of ``values`` that hold the organization's private API key (with a value)."""
+    return [k for k, v in values.items() if k.upper() == ORG_API_KEY and v]
 
 
 def reserved_keys(keys: Iterable[str]) -> list[str]:

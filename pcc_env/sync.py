@@ -385,8 +385,8 @@ def plan_push(
             changes.append(KeyChange(key, "+"))
         elif matches:
             changes.append(KeyChange(key, "="))
-        elif per_key:
-            same = digests.get(key) == PushState.digest(salt, key, value)
+        elif per_key and key in digests:
+            same = digests[key] == PushState.digest(salt, key, value)
             changes.append(KeyChange(key, "=" if same else "~"))
         else:
             changes.append(KeyChange(key, "?"))

@@ -15,6 +15,7 @@ so a truncate-then-write save never sends the empty or half-written intermediate
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import threading
@@ -30,7 +31,7 @@ import watchfiles
 from pcc_env.concurrency import map_in_background
 from pcc_env.dotenv_file import parse_env_bytes
 from pcc_env.errors import ConfigError, InputError, PccEnvError
-from pcc_env.rules import escape_text, reserved_key_problems
+from pcc_env.rules import escape_text, org_api_keys, reserved_key_problems
 from pcc_env.sync import (
     PushPlan,
     PushState,
@@ -67,6 +68,7 @@ class SyncEvent:
     message: str | None = None
     initial: bool = False
     set_name: str | None = None
+    withheld: list[str] = field(default_factory=list)  # in the file, never sent (ORG_API_KEY)
 
 
 @dataclass
@@ -137,6 +139,7 @@ class EnvWatcher:
         self._seen_digest: str | None = None  # the content last looked at
         self._retry_at: float | None = None
         self._failures_in_a_row = 0
+        self._withheld: list[str] = []
 
     # One look at the files --------------------------------------------------------------------
 
@@ -180,6 +183,8 @@ class EnvWatcher:
         return data, since
 
     def _emit(self, event: SyncEvent) -> None:
+        if event.kind in ("synced", "unchanged") and self._withheld:
+            event = dataclasses.replace(event, withheld=list(self._withheld))
         setattr(self.summary, event.kind, getattr(self.summary, event.kind) + 1)
         self.report(event)
 
@@ -237,6 +242,10 @@ class EnvWatcher:
                 )
             if not self.allow_reserved and reserved_key_problems(values):
                 raise InputError(reserved_key_problems(values))
+            # The organization's private API key stays out of the set, as push leaves it out.
+            self._withheld = [] if self.allow_reserved else org_api_keys(values)
+            for key in self._withheld:
+                del values[key]
         except InputError as exc:
             self._emit(SyncEvent("skipped", now, message=str(exc)))
             return None

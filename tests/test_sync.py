@@ -44,7 +44,9 @@ def test_plan_marks_new_changed_unchanged_and_prune() -> None:
     plan = plan_push("s-set", values, remote(*keys, marker), previous, cached_marker=marker)
     assert plan.keys("+") == ["NEW"]
     assert plan.keys("=") == ["SAME"]
-    assert plan.keys("~") == ["EDITED", "NEVER_PUSHED_HERE"]
+    assert plan.keys("~") == ["EDITED"]
+    # In the set, but not covered by the record this machine wrote: unknown, not "changed".
+    assert plan.keys("?") == ["NEVER_PUSHED_HERE"]
     assert plan.to_delete == [] and plan.kept_remote == ["STALE"]
     unknown = plan_push("s-set", values, remote(*keys), previous)
     assert unknown.keys("?") == ["SAME", "EDITED", "NEVER_PUSHED_HERE"]

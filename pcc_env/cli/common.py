@@ -87,7 +87,7 @@ AllowReservedFlag = Annotated[
     bool,
     typer.Option(
         "--allow-reserved",
-        help="Send keys Pipecat Cloud sets inside the agent (PORT, ESP32_*, ...) anyway.",
+        help="Send reserved keys anyway: PORT, ESP32_*, ... (set in the agent), PIPECAT_API_KEY.",
     ),
 ]
 DeployFileOption = Annotated[

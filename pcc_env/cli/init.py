@@ -432,7 +432,8 @@ def _show_shipping(plan: InitPlan) -> None:
     if ship is None:
         return
     if ship.shipping is not None and ship.edit is not None:
-        info(f"{ship.shipping.reason}.")
+        # Said as the edit's reason: after a real run the image does get the module.
+        info(f"Why the edit: as it stands, {ship.shipping.reason}.")
     for note in ship.notes:
         info(note)
 

@@ -5,7 +5,7 @@ A module of its own so that a push, the command run most often, imports neither 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
@@ -51,7 +51,7 @@ from pcc_env.cli.output import (
 )
 from pcc_env.cli.project import SettingsOption, resolve_model, resolve_targets
 from pcc_env.errors import ConfigError, InputError
-from pcc_env.rules import DEFAULT_REGION, escape_text
+from pcc_env.rules import DEFAULT_REGION, ORG_API_KEY_NOTE, escape_text, org_api_keys
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -68,7 +68,9 @@ NOTHING_TO_PUSH = (
 MARK_STYLE = {"+": "green", "~": "yellow", "?": "yellow", "=": "dim", "-": "red"}
 
 
-def show_plan(plan: PushPlan, notes: Sequence[str] = ()) -> None:
+def show_plan(plan: PushPlan, notes: Sequence[str] = (), held: Collection[str] = ()) -> None:
+    """The plan, key by key; ``held``: keys empty in the file that the set holds a value for
+    (their note says so: they are not "not in the file")."""
     where = plan.remote_region or plan.region or "the default region"
     state = "exists" if plan.exists else "new set"
     echo(f"Plan for secret set '{plan.set_name}' ({where}, {state}):")
@@ -79,8 +81,9 @@ def show_plan(plan: PushPlan, notes: Sequence[str] = ()) -> None:
     unknown = plan.unknown_note()
     if unknown is not None:
         styled(f"  · {unknown}", "dim")
-    if plan.kept_remote:
-        kept = ", ".join(plan.kept_remote)
+    kept_keys = [k for k in plan.kept_remote if k not in held]
+    if kept_keys:
+        kept = ", ".join(kept_keys)
         echo(f"  kept on the remote (not in the file; --prune deletes them): {kept}")
 
 
@@ -163,7 +166,7 @@ def push(
         else:
             for name, keys in defaults.items():
                 label = f"target '{name}': " if name else ""
-                for note in empty_default_notes(*keys):
+                for note in empty_default_notes(*keys, held=None):
                     info(f"{label}{note}")
             _push_many(client, state, wanted, how, after)
 
@@ -215,6 +218,10 @@ def _values_per_set(
                     empty_ok=optional,
                 )
             targets.check_reserved(values, allow=allow_reserved)
+            withheld = [] if allow_reserved else org_api_keys(values)
+            withheld = [k for k in withheld if not optional.holds(k)]
+            for key in withheld:
+                del values[key]
             if prune and not values:
                 raise InputError("refusing --prune from an empty file: it would delete every key")
         except InputError as exc:
@@ -228,8 +235,8 @@ def _values_per_set(
         skipped = [k for k in skipped if k not in defaults and k not in outside]
         if skipped:
             warn(f"{label}left out keys with empty values: {', '.join(skipped)}")
-        if (defaults or outside) and empty_defaults is not None:
-            empty_defaults[t.name] = EmptyKeys(defaults, outside)
+        if (defaults or outside or withheld) and empty_defaults is not None:
+            empty_defaults[t.name] = EmptyKeys(defaults, outside, withheld)
         wanted.extend((t.name, st, values) for st in t.sets)
     if problems:
         raise InputError(problems)
@@ -278,24 +285,59 @@ class _OptionalKeys:
         names = self()._names or set()
         return key in names or key.upper() in names
 
+    def holds(self, key: str) -> bool:
+        """A field of the model (loaded only when asked)."""
+        return key.upper() in self()._modelled
+
     def outside(self, key: str) -> bool:
         """A key the model (once loaded) does not hold."""
         return bool(self()._modelled) and key.upper() not in self._modelled
 
 
-def empty_default_notes(keys: Sequence[str], outside: Sequence[str] = ()) -> list[str]:
-    """The plan's lines for the keys left empty: defaults kept, or keys no field reads."""
-    return [f"{escape_text(k)} empty: default used, not sent" for k in keys] + [
-        f"{escape_text(k)} empty: not in the settings model, not sent" for k in outside
-    ]
+def empty_default_notes(
+    keys: Sequence[str],
+    outside: Sequence[str] = (),
+    withheld: Sequence[str] = (),
+    held: Collection[str] | None = (),
+) -> list[str]:
+    """The plan's lines for the keys left empty: defaults kept, or keys no field reads.
+    ``held``: those the set holds a value for (agents get that value, not the default); None
+    when the sets were not read yet (several targets: said for each set in its plan)."""
+    notes = []
+    for k in keys:
+        if held is None:
+            notes.append(
+                f"{escape_text(k)} empty: not sent (the default, unless a set holds a value)"
+            )
+        elif k in held:
+            notes.append(
+                f"{escape_text(k)} empty here, but the set holds a value for it: agents get that "
+                "value, not the default (--prune deletes it from the set)"
+            )
+        else:
+            notes.append(f"{escape_text(k)} empty: default used, not sent")
+    for k in outside:
+        if held is not None and k in held:
+            notes.append(
+                f"{escape_text(k)} empty here and not in the settings model; the set holds a "
+                "value for it (--prune deletes it from the set)"
+            )
+        else:
+            notes.append(f"{escape_text(k)} empty: not in the settings model, not sent")
+    for k in withheld:
+        already = held is not None and k in held
+        tail = "; the set already holds one: --prune deletes it from the set" if already else ""
+        notes.append(f"{escape_text(k)}: {ORG_API_KEY_NOTE}{tail}")
+    return notes
 
 
 class EmptyKeys(NamedTuple):
-    """Keys of a target left empty and not sent: fields keeping their default, and keys the
-    settings model does not hold."""
+    """Keys of a target not sent: left empty (fields keeping their default, keys the settings
+    model does not hold), or withheld (``rules.ORG_API_KEY``)."""
 
     defaults: Sequence[str] = ()
     outside: Sequence[str] = ()
+    withheld: Sequence[str] = ()  # the organization's private API key, filled in but not sent
 
 
 NO_EMPTY_KEYS = EmptyKeys()
@@ -307,6 +349,11 @@ def _plan_json(plan: PushPlan, empty: EmptyKeys) -> dict[str, Any]:
         out["emptyDefaults"] = list(empty.defaults)
     if empty.outside:
         out["emptyNotInModel"] = list(empty.outside)
+    if empty.withheld:
+        out["withheld"] = list(empty.withheld)  # filled in, not sent: the org's private API key
+    held = [k for k in plan.kept_remote if k in {*empty.defaults, *empty.outside, *empty.withheld}]
+    if held:
+        out["emptyButInSet"] = held  # empty here; the set holds a value agents get
     return out
 
 
@@ -344,14 +391,16 @@ def _push_one(
     )  # fmt: skip
 
     _, st, values = wanted
-    notes = empty_default_notes(*defaults)
 
     def make_plan() -> PushPlan:
         return plan_for(client, state, st.set_name, values, region=st.region, prune=prune)
 
     plan = make_plan()
+    empty = {*defaults.defaults, *defaults.outside, *defaults.withheld}
+    held = [k for k in plan.kept_remote if k in empty]
+    notes = empty_default_notes(*defaults, held=held)
     if not json:
-        show_plan(plan, notes)
+        show_plan(plan, notes, held)
     if dry_run:
         if json:
             print_json({"plan": _plan_json(plan, defaults), "dryRun": True})
@@ -409,7 +458,7 @@ def _push_one(
                 echo("What changed since the plan:")
                 for line in plan_changes(plan, fresh):
                     echo(f"  {line}")
-                show_plan(fresh, notes)
+                show_plan(fresh, notes, held)
             if yes or attempt == 2 or json or not stdin_is_tty():
                 raise fail(
                     f"'{plan.set_name}' changed since the plan; nothing was sent. Run the push "

@@ -30,7 +30,7 @@ from pcc_env.cli.common import (
 from pcc_env.cli.deploy import RedeployAfterTimeoutOption, RedeployFlag, progress_line
 from pcc_env.cli.output import echo, handle_errors, info, print_json_line
 from pcc_env.cli.project import resolve_targets
-from pcc_env.rules import escape_text
+from pcc_env.rules import ORG_API_KEY_NOTE, escape_text
 
 if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
@@ -56,6 +56,12 @@ def format_event(event: SyncEvent, *, with_set: bool = False) -> str:
     return line
 
 
+def _withheld(event: SyncEvent) -> str:
+    if not event.withheld:
+        return ""
+    return f" ({', '.join(event.withheld)}: {ORG_API_KEY_NOTE})"
+
+
 def _format_event(event: SyncEvent) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
     if event.kind == "synced":
@@ -67,10 +73,10 @@ def _format_event(event: SyncEvent) -> str:
         line = f"{stamp} {label}: {what}, ready{latency}"
         if event.kept:
             line += f" (kept on the remote: {', '.join(event.kept)})"
-        return line
+        return line + _withheld(event)
     if event.kind == "unchanged":
         if event.initial:
-            return f"{stamp} initial sync: nothing to push, {event.message}"
+            return f"{stamp} initial sync: nothing to push, {event.message}" + _withheld(event)
         return f"{stamp} saved without changes: nothing sent"
     if event.kind == "skipped":
         return f"{stamp} not synced: {event.message}"
@@ -91,6 +97,7 @@ def event_json(event: SyncEvent) -> dict[str, Any]:
         "changed": event.changed,
         "removed": event.removed,
         "kept": event.kept,
+        "withheld": event.withheld,
         "latencyMs": round(event.latency * 1000, 1) if event.latency is not None else None,
         "message": event.message,
         "set": event.set_name,

@@ -1,6 +1,6 @@
-"""Walking real projects as a team (laptop A, laptop B, a CI runner; session 27): what turned
-up, each as a failing test with a small fixture project of its own pattern (never a copy of a
-real project's code), against the emulator."""
+"""Walking real projects as a team (laptop A, laptop B, a CI runner; 2026-12-06): what turned
+up, each as a test (failing before its fix) with a small fixture project of its own pattern
+(never a copy of a real project's code), against the emulator."""
 
 from __future__ import annotations
 
@@ -182,6 +182,24 @@ def test_the_private_api_key_a_server_reads_is_not_pushed_into_the_agents_set_si
     assert r.code == 0, r.output
     line = next(ln for ln in r.stdout.splitlines() if "PIPECAT_API_KEY" in ln)
     assert "not in the settings model" in r.output or "outside the agent" in r.output, line
+    # Fixed: a filled-in org key is left out of the set (said, and in --json), unless asked.
+    assert "+ PIPECAT_API_KEY" not in r.stdout and "private API key, not sent" in r.stdout
+    assert plan_json(emu, a)["withheld"] == ["PIPECAT_API_KEY"]
+    assert cli(emu, a, "push").code == 0
+    keys = [s["fieldName"] for s in api(emu, "GET", f"/v1/secrets/{SET}")["secrets"]]
+    assert "PIPECAT_API_KEY" not in keys and "STT_API_KEY" in keys
+    assert "pk_CANARY" not in r.output
+    assert cli(emu, a, "push", "--allow-reserved").code == 0
+    assert holds(emu, "PIPECAT_API_KEY", "pk_CANARY-walk-private")
+
+
+def test_an_org_key_the_agents_model_holds_is_sent(emu: EmulatorServer, tmp_path: Path) -> None:
+    """An agent that calls the Pipecat Cloud API itself declares the key in its model: sent."""
+    a = project(tmp_path, "a", "STT_API_KEY=s\nLLM_API_KEY=l\nPIPECAT_API_KEY=pk_CANARY-own\n")
+    (a / "settings.py").write_text(MODEL + "    pipecat_api_key: SecretStr\n")
+    r = cli(emu, a, "push")
+    assert r.code == 0, r.output
+    assert holds(emu, "PIPECAT_API_KEY", "pk_CANARY-own") and "pk_CANARY" not in r.output
 
 
 # 4. init's real run says the settings module "would not reach the image" after fixing it -----
@@ -205,7 +223,9 @@ def test_init_does_not_say_settings_miss_the_image_after_adding_the_copy_line(
     r = run_cli("init", "--yes", cwd=root, env={"PCC_ENV_DATA_DIR": str(root / ".state")})
     assert r.code == 0, r.output
     assert "COPY ./settings.py settings.py" in (root / "Dockerfile").read_text()
-    assert "would not reach the image" not in r.output, r.output
+    # The plan (shown before the write) gives the reason as the edit's, never as the state left.
+    reason = [ln for ln in r.output.splitlines() if "would not reach the image" in ln]
+    assert reason and all(ln.startswith("Why the edit: as it stands,") for ln in reason), r.output
 
 
 def test_no_canary_in_the_data_dirs(emu: EmulatorServer, tmp_path: Path) -> None:
