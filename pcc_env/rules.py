@@ -206,6 +206,13 @@ ORG_API_KEY_NOTE = (
 )
 
 
+def only_org_api_key(keys: Iterable[str]) -> str:
+    """Why nothing is left to send when the file holds only the organization's private key."""
+    return (
+        f"the file holds only {', '.join(map(show_key, keys))}: {ORG_API_KEY_NOTE}; nothing to push"
+    )
+
+
 def org_api_keys(values: Mapping[str, str]) -> list[str]:
     """The keys of ``values`` that hold the organization's private API key (with a value)."""
     return [k for k, v in values.items() if k.upper() == ORG_API_KEY and v]

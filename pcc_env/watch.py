@@ -31,7 +31,7 @@ import watchfiles
 from pcc_env.concurrency import map_in_background
 from pcc_env.dotenv_file import parse_env_bytes
 from pcc_env.errors import ConfigError, InputError, PccEnvError
-from pcc_env.rules import escape_text, org_api_keys, reserved_key_problems
+from pcc_env.rules import escape_text, only_org_api_key, org_api_keys, reserved_key_problems
 from pcc_env.sync import (
     PushPlan,
     PushState,
@@ -119,7 +119,10 @@ class EnvWatcher:
         report: Callable[[SyncEvent], None] = lambda event: None,
         state: PushState | None = None,
         allow_reserved: bool = False,
+        agent_reads: Callable[[str], bool] = lambda key: False,
     ) -> None:
+        """``agent_reads(key)``: whether the target's settings model holds ``key`` (the
+        organization's private API key is sent only then, or with ``allow_reserved``)."""
         if not env_files or not sets:
             raise ValueError("watch needs at least one file and one set")
         self.client = client
@@ -135,6 +138,7 @@ class EnvWatcher:
         self.report = report
         self.state = state or PushState()
         self.allow_reserved = allow_reserved
+        self.agent_reads = agent_reads
         self.summary = WatchSummary()
         self._seen_digest: str | None = None  # the content last looked at
         self._retry_at: float | None = None
@@ -243,9 +247,13 @@ class EnvWatcher:
             if not self.allow_reserved and reserved_key_problems(values):
                 raise InputError(reserved_key_problems(values))
             # The organization's private API key stays out of the set, as push leaves it out.
-            self._withheld = [] if self.allow_reserved else org_api_keys(values)
+            withheld = [] if self.allow_reserved else org_api_keys(values)
+            self._withheld = [k for k in withheld if not self.agent_reads(k)]
             for key in self._withheld:
                 del values[key]
+                blank.append(key)  # in the file: never deleted from the set as removed
+            if withheld and not values:
+                raise InputError(only_org_api_key(self._withheld))
         except InputError as exc:
             self._emit(SyncEvent("skipped", now, message=str(exc)))
             return None

@@ -6,6 +6,7 @@ that imports them back (push imports deploy).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -151,3 +152,59 @@ def resolve_model(ref: str | None) -> tuple[type[BaseSettings] | None, str | Non
 
     ref = settings_ref(ref)
     return (load_settings_class(ref), ref) if ref else (None, None)
+
+
+class OptionalKeys:
+    """The env names whose empty value is no value to send and none to refuse: the fields of
+    the target's settings model that have a default and that it reads as unset when empty
+    (``runtime.optional_env_names``), and the keys the model does not hold at all (a template's
+    key that only another program reads, such as a server's ``PIPECAT_API_KEY``). Computed once
+    and only when asked (a .env with an empty value): a push of a full .env never imports the
+    bot's model. A model that cannot be loaded gives none, so the empty values are refused as
+    they were."""
+
+    def __init__(self, ref: str | None) -> None:
+        self.ref = ref
+        self._names: set[str] | None = None
+        self._modelled: set[str] = set()
+        self.failed = False  # a settings model is named but could not be loaded
+
+    def __call__(self) -> OptionalKeys:
+        if self._names is None:
+            self._names = set()
+            try:
+                model, _ = resolve_model(self.ref)
+            except (ConfigError, InputError):
+                model = None
+                self.failed = self.ref is not None
+            if model is not None:
+                from pcc_env.runtime import describe, env_names_by_field, optional_env_names
+
+                self._names = optional_env_names(model)
+                self._modelled = {d.env_name.upper() for d in describe(model)}
+                self._modelled |= {
+                    n.upper() for names in env_names_by_field(model).values() for n in names
+                }
+        return self
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and (self.has(key) or self.outside(key))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self()._names or ()))
+
+    def __len__(self) -> int:
+        return len(self()._names or ())
+
+    def has(self, key: str) -> bool:
+        """A field of the model with a default."""
+        names = self()._names or set()
+        return key in names or key.upper() in names
+
+    def holds(self, key: str) -> bool:
+        """A field of the model (loaded only when asked)."""
+        return key.upper() in self()._modelled
+
+    def outside(self, key: str) -> bool:
+        """A key the model (once loaded) does not hold."""
+        return bool(self()._modelled) and key.upper() not in self._modelled

@@ -5,7 +5,7 @@ A module of its own so that a push, the command run most often, imports neither 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
@@ -49,9 +49,15 @@ from pcc_env.cli.output import (
     table,
     warn,
 )
-from pcc_env.cli.project import SettingsOption, resolve_model, resolve_targets
+from pcc_env.cli.project import OptionalKeys, SettingsOption, resolve_model, resolve_targets
 from pcc_env.errors import ConfigError, InputError
-from pcc_env.rules import DEFAULT_REGION, ORG_API_KEY_NOTE, escape_text, org_api_keys
+from pcc_env.rules import (
+    DEFAULT_REGION,
+    ORG_API_KEY_NOTE,
+    escape_text,
+    only_org_api_key,
+    org_api_keys,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -81,7 +87,8 @@ def show_plan(plan: PushPlan, notes: Sequence[str] = (), held: Collection[str] =
     unknown = plan.unknown_note()
     if unknown is not None:
         styled(f"  · {unknown}", "dim")
-    kept_keys = [k for k in plan.kept_remote if k not in held]
+    held_names = {k.upper() for k in held}
+    kept_keys = [k for k in plan.kept_remote if k.upper() not in held_names]
     if kept_keys:
         kept = ", ".join(kept_keys)
         echo(f"  kept on the remote (not in the file; --prune deletes them): {kept}")
@@ -164,11 +171,7 @@ def push(
                 client, state, wanted[0], how, after, defaults.get(wanted[0][0], NO_EMPTY_KEYS)
             )
         else:
-            for name, keys in defaults.items():
-                label = f"target '{name}': " if name else ""
-                for note in empty_default_notes(*keys, held=None):
-                    info(f"{label}{note}")
-            _push_many(client, state, wanted, how, after)
+            _push_many(client, state, wanted, how, after, defaults)
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,7 @@ def _values_per_set(
     problems: list[str] = []
     for t in resolved:
         label = f"target '{t.name}': " if t.name and len(resolved) > 1 else ""
-        optional = _OptionalKeys(t.settings)
+        optional = OptionalKeys(t.settings)
         try:
             if from_env:
                 values, skipped = _environ_values(t, skip_empty, label)
@@ -222,6 +225,8 @@ def _values_per_set(
             withheld = [k for k in withheld if not optional.holds(k)]
             for key in withheld:
                 del values[key]
+            if withheld and not values:
+                raise InputError(only_org_api_key(withheld))
             if prune and not values:
                 raise InputError("refusing --prune from an empty file: it would delete every key")
         except InputError as exc:
@@ -236,80 +241,32 @@ def _values_per_set(
         if skipped:
             warn(f"{label}left out keys with empty values: {', '.join(skipped)}")
         if (defaults or outside or withheld) and empty_defaults is not None:
-            empty_defaults[t.name] = EmptyKeys(defaults, outside, withheld)
+            failed = bool(withheld) and optional.failed
+            empty_defaults[t.name] = EmptyKeys(defaults, outside, withheld, failed)
         wanted.extend((t.name, st, values) for st in t.sets)
     if problems:
         raise InputError(problems)
     return wanted
 
 
-class _OptionalKeys:
-    """The env names whose empty value is no value to send and none to refuse: the fields of
-    the target's settings model that have a default and that it reads as unset when empty
-    (``runtime.optional_env_names``), and the keys the model does not hold at all (a template's
-    key that only another program reads, such as a server's ``PIPECAT_API_KEY``). Computed once
-    and only when asked (a .env with an empty value): a push of a full .env never imports the
-    bot's model. A model that cannot be loaded gives none, so the empty values are refused as
-    they were."""
-
-    def __init__(self, ref: str | None) -> None:
-        self.ref = ref
-        self._names: set[str] | None = None
-        self._modelled: set[str] = set()
-
-    def __call__(self) -> _OptionalKeys:
-        if self._names is None:
-            self._names = set()
-            try:
-                model, _ = resolve_model(self.ref)
-            except (ConfigError, InputError):
-                model = None
-            if model is not None:
-                from pcc_env.runtime import describe, optional_env_names
-
-                self._names = optional_env_names(model)
-                self._modelled = {d.env_name.upper() for d in describe(model)}
-        return self
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and (self.has(key) or self.outside(key))
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self()._names or ()))
-
-    def __len__(self) -> int:
-        return len(self()._names or ())
-
-    def has(self, key: str) -> bool:
-        """A field of the model with a default."""
-        names = self()._names or set()
-        return key in names or key.upper() in names
-
-    def holds(self, key: str) -> bool:
-        """A field of the model (loaded only when asked)."""
-        return key.upper() in self()._modelled
-
-    def outside(self, key: str) -> bool:
-        """A key the model (once loaded) does not hold."""
-        return bool(self()._modelled) and key.upper() not in self._modelled
-
-
 def empty_default_notes(
     keys: Sequence[str],
     outside: Sequence[str] = (),
     withheld: Sequence[str] = (),
+    model_failed: bool = False,
     held: Collection[str] | None = (),
 ) -> list[str]:
     """The plan's lines for the keys left empty: defaults kept, or keys no field reads.
     ``held``: those the set holds a value for (agents get that value, not the default); None
     when the sets were not read yet (several targets: said for each set in its plan)."""
     notes = []
+    held = {h.upper() for h in held} if held is not None else None
     for k in keys:
         if held is None:
             notes.append(
                 f"{escape_text(k)} empty: not sent (the default, unless a set holds a value)"
             )
-        elif k in held:
+        elif k.upper() in held:
             notes.append(
                 f"{escape_text(k)} empty here, but the set holds a value for it: agents get that "
                 "value, not the default (--prune deletes it from the set)"
@@ -317,7 +274,7 @@ def empty_default_notes(
         else:
             notes.append(f"{escape_text(k)} empty: default used, not sent")
     for k in outside:
-        if held is not None and k in held:
+        if held is not None and k.upper() in held:
             notes.append(
                 f"{escape_text(k)} empty here and not in the settings model; the set holds a "
                 "value for it (--prune deletes it from the set)"
@@ -325,10 +282,23 @@ def empty_default_notes(
         else:
             notes.append(f"{escape_text(k)} empty: not in the settings model, not sent")
     for k in withheld:
-        already = held is not None and k in held
+        already = held is not None and k.upper() in held
         tail = "; the set already holds one: --prune deletes it from the set" if already else ""
-        notes.append(f"{escape_text(k)}: {ORG_API_KEY_NOTE}{tail}")
+        why = (
+            "not sent: the settings model could not be loaded to tell whether the agent reads "
+            "it (--allow-reserved sends it)"
+            if model_failed
+            else ORG_API_KEY_NOTE
+        )
+        notes.append(f"{escape_text(k)}: {why}{tail}")
     return notes
+
+
+def held_in_set(plan: PushPlan, keys: Collection[str]) -> list[str]:
+    """The set's keys (as the set spells them) that the file has but does not send: left empty
+    or withheld. Compared case-insensitively, as the runtime reads env vars."""
+    names = {k.upper() for k in keys}
+    return [k for k in plan.kept_remote if k.upper() in names]
 
 
 class EmptyKeys(NamedTuple):
@@ -338,6 +308,9 @@ class EmptyKeys(NamedTuple):
     defaults: Sequence[str] = ()
     outside: Sequence[str] = ()
     withheld: Sequence[str] = ()  # the organization's private API key, filled in but not sent
+    model_failed: bool = (
+        False  # the settings model (to tell whether the agent reads it) did not load
+    )
 
 
 NO_EMPTY_KEYS = EmptyKeys()
@@ -351,9 +324,12 @@ def _plan_json(plan: PushPlan, empty: EmptyKeys) -> dict[str, Any]:
         out["emptyNotInModel"] = list(empty.outside)
     if empty.withheld:
         out["withheld"] = list(empty.withheld)  # filled in, not sent: the org's private API key
-    held = [k for k in plan.kept_remote if k in {*empty.defaults, *empty.outside, *empty.withheld}]
+    held = held_in_set(plan, [*empty.defaults, *empty.outside])
     if held:
         out["emptyButInSet"] = held  # empty here; the set holds a value agents get
+    held = held_in_set(plan, empty.withheld)
+    if held:
+        out["withheldButInSet"] = held  # not sent from here; the set holds one already
     return out
 
 
@@ -396,8 +372,7 @@ def _push_one(
         return plan_for(client, state, st.set_name, values, region=st.region, prune=prune)
 
     plan = make_plan()
-    empty = {*defaults.defaults, *defaults.outside, *defaults.withheld}
-    held = [k for k in plan.kept_remote if k in empty]
+    held = held_in_set(plan, [*defaults.defaults, *defaults.outside, *defaults.withheld])
     notes = empty_default_notes(*defaults, held=held)
     if not json:
         show_plan(plan, notes, held)
@@ -601,9 +576,12 @@ def _push_many(
     wanted: list[Wanted],
     how: PushOptions,
     after: AfterPush,
+    empties: dict[str | None, EmptyKeys] | None = None,
 ) -> None:
     """Several sets: every plan first (a refusal anywhere sends nothing anywhere), one
-    confirmation for every deletion, then concurrent writes and one summary table."""
+    confirmation for every deletion, then concurrent writes and one summary table.
+    ``empties``: per target, the keys of its files not sent (said in each set's plan)."""
+    empties = empties or {}
     prune, dry_run, yes, no_wait, timeout, json, force = (
         how.prune, how.dry_run, how.yes, how.no_wait, how.timeout, how.json, how.force
     )  # fmt: skip
@@ -612,10 +590,19 @@ def _push_many(
         for push in pushes:
             if push.target:
                 echo(f"[{push.target}]")
-            show_plan(push.plan)
+            keys = empties.get(push.target, NO_EMPTY_KEYS)
+            held = held_in_set(push.plan, [*keys.defaults, *keys.outside, *keys.withheld])
+            show_plan(push.plan, empty_default_notes(*keys, held=held), held)
     if dry_run:
         if json:
-            print_json({"sets": [{"target": p.target, "plan": p.plan.to_json()} for p in pushes]})
+            plans = [
+                {
+                    "target": p.target,
+                    "plan": _plan_json(p.plan, empties.get(p.target, NO_EMPTY_KEYS)),
+                }
+                for p in pushes
+            ]
+            print_json({"sets": plans})
         else:
             info("Dry run: nothing was sent.")
         return

@@ -29,7 +29,7 @@ from pcc_env.cli.common import (
 )
 from pcc_env.cli.deploy import RedeployAfterTimeoutOption, RedeployFlag, progress_line
 from pcc_env.cli.output import echo, handle_errors, info, print_json_line
-from pcc_env.cli.project import resolve_targets
+from pcc_env.cli.project import OptionalKeys, resolve_targets
 from pcc_env.rules import ORG_API_KEY_NOTE, escape_text
 
 if TYPE_CHECKING:
@@ -185,6 +185,7 @@ def watch(
                 report=agents.report,
                 state=state,
                 allow_reserved=allow_reserved,
+                agent_reads=OptionalKeys(chosen.settings).holds,
             )
             if json:
                 first = chosen.sets[0]
