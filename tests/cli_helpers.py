@@ -279,3 +279,21 @@ def pipecat_cli_path() -> str:
             pytest.fail(f"the pipecat CLI is not installed at {path} (make test installs it)")
         pytest.skip(f"the pipecat CLI is not installed at {path}; run 'make test'")
     return path
+
+
+def run_on_machine(emu: Any, cwd: Path, *args: str) -> Result:
+    """``pcc-env ARGS`` in one machine's checkout ``cwd``, with that machine's own data dir
+    (``cwd/.state``), against the emulator ``emu``: laptop A, laptop B and CI in one test."""
+    return run_cli(*args, cwd=cwd, env={**emu.env(), "PCC_ENV_DATA_DIR": str(cwd / ".state")})
+
+
+def emulator_api(emu: Any, method: str, path: str, body: Any = None) -> Any:
+    """One request to the emulator's REST API (or its ``/_emulator`` instruments), as another
+    tool would send it; the JSON answer."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {emu.token}"}
+    with httpx.Client(base_url=emu.api_host, headers=headers) as http:
+        response = http.request(method, path, json=body)
+    response.raise_for_status()
+    return response.json()

@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.testing import run_emulator
-from tests.cli_helpers import PCC_ENV, Result, cli_env, run_cli
+from tests.cli_helpers import PCC_ENV, cli_env
+from tests.cli_helpers import emulator_api as api
+from tests.cli_helpers import run_on_machine as cli
 
 SET = "review-final-secrets"
 
@@ -56,18 +57,6 @@ def project(tmp_path: Path, name: str, env: str, model: str = MODEL, pyproject: 
     )
     (root / ".env").write_text(env)
     return root
-
-
-def cli(emu: EmulatorServer, cwd: Path, *args: str) -> Result:
-    return run_cli(*args, cwd=cwd, env={**emu.env(), "PCC_ENV_DATA_DIR": str(cwd / ".state")})
-
-
-def api(emu: EmulatorServer, method: str, path: str, body: Any = None) -> Any:
-    headers = {"Authorization": f"Bearer {emu.token}"}
-    with httpx.Client(base_url=emu.api_host, headers=headers) as http:
-        response = http.request(method, path, json=body)
-    response.raise_for_status()
-    return response.json()
 
 
 def holds(emu: EmulatorServer, key: str, value: str, set_name: str = SET) -> bool:

@@ -29,7 +29,9 @@ from pcc_env.revision import (
 )
 from pcc_env.rules import KEY_MAX_LENGTH, KEY_PATTERN
 from pcc_env.testing import run_emulator
-from tests.cli_helpers import Result, pipecat_cli_path, run_cli, write_requests
+from tests.cli_helpers import emulator_api as api
+from tests.cli_helpers import pipecat_cli_path, run_cli, write_requests
+from tests.cli_helpers import run_on_machine as cli
 
 SET = "team-secrets"
 
@@ -51,18 +53,6 @@ def machine(tmp_path: Path, name: str, **values: str) -> Path:
 
 def write_env(root: Path, **values: str) -> None:
     (root / ".env").write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-
-
-def cli(emu: EmulatorServer, cwd: Path, *args: str) -> Result:
-    return run_cli(*args, cwd=cwd, env={**emu.env(), "PCC_ENV_DATA_DIR": str(cwd / ".state")})
-
-
-def api(emu: EmulatorServer, method: str, path: str, body: Any = None) -> Any:
-    headers = {"Authorization": f"Bearer {emu.token}"}
-    with httpx.Client(base_url=emu.api_host, headers=headers) as http:
-        response = http.request(method, path, json=body)
-    response.raise_for_status()
-    return response.json()
 
 
 def live_keys(emu: EmulatorServer) -> list[str]:
