@@ -177,7 +177,10 @@ def parse_env_bytes(data: bytes, path: Path) -> EnvFile:
         raise DotenvError(problems, source=source)
     # No line fails to parse, so python-dotenv has nothing to warn about on stderr.
     raw = dotenv_values(stream=io.StringIO(text), interpolate=False)
-    interpolated = dotenv_values(stream=io.StringIO(text), interpolate=True)
+    if any(v is not None and "${" in v for v in raw.values()):
+        interpolated = dotenv_values(stream=io.StringIO(text), interpolate=True)
+    else:  # python-dotenv expands only ${...}: with none, the second parse gives the same
+        interpolated = raw
     return EnvFile(path, dict(raw), dict(interpolated), [], duplicates)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -294,3 +295,31 @@ def test_template_descriptions_and_defaults_stay_on_one_line() -> None:
         '# MODEL_A="x INJECTED_DEFAULT=sk-evil"'
     ]
     assert "\x1b" not in text
+
+
+def test_a_file_is_parsed_once_unless_it_has_something_to_expand(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """python-dotenv expands only ${...}: a file without one is parsed once (push start-up),
+    and gives what the second, interpolating parse would."""
+    import dotenv
+
+    import pcc_env.dotenv_file as dotenv_file
+
+    calls: list[bool] = []
+    real = dotenv.dotenv_values
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(bool(kwargs.get("interpolate")))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dotenv_file, "dotenv_values", counted)
+    plain = "A=1\nB='$HOME x'\nC=\"$NOT_BRACED\"\nD=\n"
+    parsed = parse_env_bytes(plain.encode(), Path(".env"))
+    assert calls == [False]
+    assert parsed.interpolated == dict(real(stream=io.StringIO(plain), interpolate=True))
+    calls.clear()
+    monkeypatch.setenv("PCC_ENV_TEST_EXPANDED", "x")
+    braced = parse_env_bytes(b"A=${PCC_ENV_TEST_EXPANDED}-y\n", Path(".env"))
+    assert calls == [False, True] and braced.interpolated["A"] == "x-y"
+    assert braced.raw["A"] == "${PCC_ENV_TEST_EXPANDED}-y"
