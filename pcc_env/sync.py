@@ -161,10 +161,13 @@ class PushState:
         """A pair's digest; ``salt`` is the keyed salt ``previous`` returns, never the file's."""
         return hashlib.sha256(f"{salt}\0{key}\0{value}".encode()).hexdigest()
 
-    def _slot(self, api_host: str, set_name: str, key: bytes) -> dict[str, Any] | None:
-        """The slot of (host, set) when it is well formed and its MAC holds under ``key``."""
+    def _slot(
+        self, api_host: str, set_name: str, key: bytes, data: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """The slot of (host, set) when it is well formed and its MAC holds under ``key``
+        (``data``: the file's content, when the caller has read it already)."""
         name = self._slot_name(api_host, set_name)
-        slot = self._load().get(name)
+        slot = (self._load() if data is None else data).get(name)
         if not (
             isinstance(slot, dict)
             and slot.get("v") == self.VERSION
@@ -190,19 +193,25 @@ class PushState:
     def _keyed(key: bytes, salt: str) -> str:
         return hmac.new(key, salt.encode(), hashlib.sha256).hexdigest()
 
-    def previous(self, api_host: str, set_name: str, *, key: bytes) -> tuple[str, dict[str, str]]:
-        """(keyed salt, key -> digest) of the last write from here under this API key; a fresh
-        salt and {} when none. Compare with ``digest(keyed_salt, k, v)``."""
+    def cached(
+        self, api_host: str, set_name: str, *, key: bytes
+    ) -> tuple[tuple[str, dict[str, str]], str | None]:
+        """One read of the cache: ((keyed salt, key -> digest), the record's marker name they
+        were written under) of the last write from here under this API key; a fresh salt, {}
+        and None when none. Compare with ``digest(keyed_salt, k, v)``."""
         slot = self._slot(api_host, set_name, key)
         if slot is None:
-            return self._keyed(key, secrets.token_hex(16)), {}
-        return self._keyed(key, slot["salt"]), dict(slot["digests"])
+            return (self._keyed(key, secrets.token_hex(16)), {}), None
+        marker = slot.get("marker")
+        return (self._keyed(key, slot["salt"]), dict(slot["digests"])), marker
+
+    def previous(self, api_host: str, set_name: str, *, key: bytes) -> tuple[str, dict[str, str]]:
+        """``cached``'s (keyed salt, digests)."""
+        return self.cached(api_host, set_name, key=key)[0]
 
     def cached_marker(self, api_host: str, set_name: str, *, key: bytes) -> str | None:
-        """The record (marker name) the cached digests were written under; None if none."""
-        slot = self._slot(api_host, set_name, key)
-        marker = slot.get("marker") if slot is not None else None
-        return marker if isinstance(marker, str) else None
+        """``cached``'s marker: the record the cached digests were written under."""
+        return self.cached(api_host, set_name, key=key)[1]
 
     def record(
         self,
@@ -223,7 +232,7 @@ class PushState:
                 for name, slot in self._load().items()
                 if isinstance(slot, dict) and slot.get("v") == self.VERSION
             }
-            slot = self._slot(api_host, set_name, key)
+            slot = self._slot(api_host, set_name, key, data)
             salt = slot["salt"] if slot is not None else secrets.token_hex(16)
             digests = dict(slot["digests"]) if slot is not None else {}
             if slot is None or marker != slot.get("marker"):
@@ -492,15 +501,15 @@ def plan_for(
 ) -> PushPlan:
     """Read the set, then plan from it and this machine's cache of its record (push, watch's
     first sync, a push to several targets)."""
-    key = client.api_key.cache_key
+    previous, marker = state.cached(client.api_host, set_name, key=client.api_key.cache_key)
     return plan_push(
         set_name,
         values,
         fetch_remote(client, set_name),
-        state.previous(client.api_host, set_name, key=key),
+        previous,
         region=region,
         prune=prune,
-        cached_marker=state.cached_marker(client.api_host, set_name, key=key),
+        cached_marker=marker,
     )
 
 
@@ -568,10 +577,12 @@ def apply_push(
     state: PushState | None = None,
     waiting: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     force: bool = False,
+    what: str = "push",
 ) -> PushResult:
     """Carry out a plan: one PUT with every local key and the set's new record (its marker
     key), one DELETE per pruned key, then wait (inside ``waiting()``: the CLI says how to follow
-    a write accepted when Ctrl-C comes).
+    a write accepted when Ctrl-C comes). ``what``: the command, as a race with another write
+    names it.
 
     The record costs one request, which is also the check that nobody wrote since the plan:
     the DELETE of the planned record's marker (a 404: another pcc-env removed it, replacing the
@@ -608,7 +619,7 @@ def apply_push(
         force=force,
         matches=plan.record_matches if plan.covered is None else None,
     )
-    made: Future[Revision] | None = None
+    made: Future[Revision] = Future()
     if kept is None:
         # The new record's digest (~15 ms of scrypt, which frees the GIL) is computed while the
         # old record's DELETE, or the re-read of the set, is on the wire.
@@ -616,6 +627,8 @@ def apply_push(
         made = in_background(
             lambda: new_revision(keys_after, covered, now=at), name="pcc-env-record"
         )
+    else:
+        made.set_result(kept)
     old = [m for m in base.markers if kept is None or m != kept.name]
     if checked and not old:
         moved = _moved(base, fetch_remote(client, plan.set_name))
@@ -628,8 +641,7 @@ def apply_push(
             if checked and i == 0:  # someone replaced the record: nothing was sent
                 raise RecordMovedError(plan.set_name, base, None) from None
         requests += 1
-    revision = made.result() if made is not None else kept
-    assert revision is not None  # kept when nothing was made
+    revision = made.result()
     body = {**plan.values, revision.name: marker_value(covered)}
     region = client.put_secrets(plan.set_name, body, region=plan.region).region
     requests += 1
@@ -650,7 +662,7 @@ def apply_push(
         with waiting():
             ready = client.wait_ready(plan.set_name, timeout=timeout)
         status = ready.status
-        raced_with(plan.set_name, revision, ready.keys)
+        raced_with(plan.set_name, revision, ready.keys, what)
     return PushResult(
         region,
         status,

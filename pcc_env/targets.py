@@ -28,6 +28,8 @@ from pcc_env.rules import (
     DEFAULT_REGION,
     check_set_name,
     display_name,
+    only_org_api_key,
+    org_api_keys,
     record_key_problems,
     reserved_key_problems,
 )
@@ -422,6 +424,20 @@ def check_reserved(values: Mapping[str, str], *, allow: bool) -> None:
         problems += reserved_key_problems(values)
     if problems:
         raise InputError(problems)
+
+
+def withhold_org_keys(
+    values: dict[str, str], *, allow: bool, agent_reads: Callable[[str], bool]
+) -> list[str]:
+    """Take the organization's private API key out of ``values`` (push and watch: it would
+    reach every agent that binds the set) unless ``allow`` or the agent's settings model
+    reads it (``agent_reads``); the keys taken. ``InputError`` when nothing else is left."""
+    withheld = [] if allow else [k for k in org_api_keys(values) if not agent_reads(k)]
+    for key in withheld:
+        del values[key]
+    if withheld and not values:
+        raise InputError(only_org_api_key(withheld))
+    return withheld
 
 
 # Pushing several sets ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import watchfiles
 from pcc_env.concurrency import map_in_background
 from pcc_env.dotenv_file import parse_env_bytes
 from pcc_env.errors import ConfigError, InputError, PccEnvError
-from pcc_env.rules import escape_text, only_org_api_key, org_api_keys, reserved_key_problems
+from pcc_env.rules import escape_text, reserved_key_problems
 from pcc_env.sync import (
     PushPlan,
     PushState,
@@ -40,7 +40,7 @@ from pcc_env.sync import (
     plan_for,
     plan_update,
 )
-from pcc_env.targets import SetTarget, merge_env_files
+from pcc_env.targets import SetTarget, merge_env_files, withhold_org_keys
 
 if TYPE_CHECKING:
     from pcc_env.client import SecretsClient
@@ -247,13 +247,10 @@ class EnvWatcher:
             if not self.allow_reserved and reserved_key_problems(values):
                 raise InputError(reserved_key_problems(values))
             # The organization's private API key stays out of the set, as push leaves it out.
-            withheld = [] if self.allow_reserved else org_api_keys(values)
-            self._withheld = [k for k in withheld if not self.agent_reads(k)]
-            for key in self._withheld:
-                del values[key]
-                blank.append(key)  # in the file: never deleted from the set as removed
-            if withheld and not values:
-                raise InputError(only_org_api_key(self._withheld))
+            self._withheld = withhold_org_keys(
+                values, allow=self.allow_reserved, agent_reads=self.agent_reads
+            )
+            blank += self._withheld  # in the file: never deleted from the set as removed
         except InputError as exc:
             self._emit(SyncEvent("skipped", now, message=str(exc)))
             return None
@@ -331,7 +328,9 @@ class EnvWatcher:
             self._emit(SyncEvent("failed", time.time(), message=message, set_name=s.name))
 
     def _push(self, plan: PushPlan) -> PushResult:
-        return apply_push(self.client, plan, timeout=self.wait_timeout, state=self.state)
+        return apply_push(
+            self.client, plan, timeout=self.wait_timeout, state=self.state, what="watch"
+        )
 
     def _apply(
         self, pushes: Sequence[tuple[_SetSync, PushPlan]], values: dict[str, str], trigger: float

@@ -66,6 +66,35 @@ def ready(emu: EmulatorServer) -> None:
         time.sleep(0.02)
 
 
+def run_while_b_pushes(
+    emu: EmulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+    b: Path,
+    cwd: Path,
+    *args: str,
+) -> Any:
+    """``pcc-env ARGS`` in-process in ``cwd`` (its own data dir), with machine ``b``'s whole push
+    landing between this command's last read and its PUT: the race no client can close."""
+    from typer.testing import CliRunner
+
+    import pcc_env.client
+    from pcc_env.cli.app import app
+
+    real_put = pcc_env.client.SecretsClient.put_secrets
+    calls: list[int] = []
+
+    def b_writes_first(self: Any, *put_args: Any, **kwargs: Any) -> Any:
+        if not calls:
+            calls.append(1)
+            assert cli(emu, b, "push").code == 0  # B's whole push, before this PUT
+        return real_put(self, *put_args, **kwargs)
+
+    monkeypatch.setattr(pcc_env.client.SecretsClient, "put_secrets", b_writes_first)
+    monkeypatch.chdir(cwd)
+    env = {**emu.env(), "PCC_ENV_DATA_DIR": str(cwd / ".state"), "NO_COLOR": "1"}
+    return CliRunner().invoke(app, list(args), env=env)
+
+
 def deploy(emu: EmulatorServer, name: str) -> None:
     """An agent bound to the set, as `pipecat cloud deploy` makes it, once it is ready."""
     ready(emu)
@@ -414,26 +443,9 @@ def test_the_cli_says_a_write_raced_and_exits_1(
 ) -> None:
     """The same race seen from `pcc-env push`: another machine's write lands right after this
     push's last read; the push says both writes were sent, exits 1, redeploys nothing."""
-    from typer.testing import CliRunner
-
-    import pcc_env.client
-    from pcc_env.cli.app import app
-
     a = machine(tmp_path, "a", OPENAI_API_KEY="sk-CANARY-A-1")
     b = machine(tmp_path, "b", OPENAI_API_KEY="sk-CANARY-B-2")
-    real_put = pcc_env.client.SecretsClient.put_secrets
-    calls: list[int] = []
-
-    def b_writes_first(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not calls:
-            calls.append(1)
-            assert cli(emu, b, "push").code == 0  # B's whole push, before A's PUT
-        return real_put(self, *args, **kwargs)
-
-    monkeypatch.setattr(pcc_env.client.SecretsClient, "put_secrets", b_writes_first)
-    monkeypatch.chdir(a)
-    env = {**emu.env(), "PCC_ENV_DATA_DIR": str(a / ".state"), "NO_COLOR": "1"}
-    result = CliRunner().invoke(app, ["push", "--yes"], env=env)
+    result = run_while_b_pushes(emu, monkeypatch, b, a, "push", "--yes")
     assert result.exit_code == 1, result.output
     assert "at the same time" in result.output and "sk-CANARY" not in result.output
     assert "Pushed" not in result.output

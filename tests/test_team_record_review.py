@@ -17,7 +17,7 @@ import pytest
 from pcc_env.emulator.server import EmulatorServer
 from pcc_env.revision import read_record
 from tests.cli_helpers import Result
-from tests.test_team_record import SET, api, cli, emu, machine, write_env
+from tests.test_team_record import SET, api, cli, emu, machine, run_while_b_pushes, write_env
 
 __all__ = ["emu"]  # the shared emulator fixture
 
@@ -212,25 +212,8 @@ def test_a_raced_secrets_set_is_not_called_a_push(
 ) -> None:
     """LOW. `secrets set` raced with a push: the message says "at the same time as this push"
     and "Run the push again", but the user ran `secrets set` (and may have no .env to push)."""
-    from typer.testing import CliRunner
-
-    import pcc_env.client
-    from pcc_env.cli.app import app
-
     b = machine(tmp_path, "b", OPENAI_API_KEY="sk-CANARY-B-2")
-    real_put = pcc_env.client.SecretsClient.put_secrets
-    calls: list[int] = []
-
-    def b_writes_first(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not calls:
-            calls.append(1)
-            assert cli(emu, b, "push").code == 0  # B's whole push, before this PUT
-        return real_put(self, *args, **kwargs)
-
-    monkeypatch.setattr(pcc_env.client.SecretsClient, "put_secrets", b_writes_first)
-    monkeypatch.chdir(tmp_path)
-    env = {**emu.env(), "PCC_ENV_DATA_DIR": str(tmp_path / ".state"), "NO_COLOR": "1"}
-    result = CliRunner().invoke(app, ["secrets", "set", SET, "MODE=x"], env=env)
+    result = run_while_b_pushes(emu, monkeypatch, b, tmp_path, "secrets", "set", SET, "MODE=x")
     assert result.exit_code == 1, result.output
     assert "at the same time" in result.output
     assert "this push" not in result.output and "Run the push again" not in result.output
@@ -242,26 +225,9 @@ def test_a_raced_push_json_says_the_write_was_sent(
     """LOW. `push --json` that raced: exit 1 and a ConcurrentWriteError, but the document's
     result is {"ok": false} with no "sent": a script reading it cannot tell this (both writes
     sent) from a refusal that sent nothing; `secrets set --json` says "accepted": true."""
-    from typer.testing import CliRunner
-
-    import pcc_env.client
-    from pcc_env.cli.app import app
-
     a = machine(tmp_path, "a", OPENAI_API_KEY="sk-CANARY-A-1")
     b = machine(tmp_path, "b", OPENAI_API_KEY="sk-CANARY-B-2")
-    real_put = pcc_env.client.SecretsClient.put_secrets
-    calls: list[int] = []
-
-    def b_writes_first(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not calls:
-            calls.append(1)
-            assert cli(emu, b, "push").code == 0
-        return real_put(self, *args, **kwargs)
-
-    monkeypatch.setattr(pcc_env.client.SecretsClient, "put_secrets", b_writes_first)
-    monkeypatch.chdir(a)
-    env = {**emu.env(), "PCC_ENV_DATA_DIR": str(a / ".state"), "NO_COLOR": "1"}
-    result = CliRunner().invoke(app, ["push", "--yes", "--json"], env=env)
+    result = run_while_b_pushes(emu, monkeypatch, b, a, "push", "--yes", "--json")
     assert result.exit_code == 1, result.output
     document = json.loads(result.stdout)
     assert document["error"]["type"] == "ConcurrentWriteError"

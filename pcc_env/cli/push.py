@@ -51,13 +51,7 @@ from pcc_env.cli.output import (
 )
 from pcc_env.cli.project import OptionalKeys, SettingsOption, resolve_model, resolve_targets
 from pcc_env.errors import ConfigError, InputError
-from pcc_env.rules import (
-    DEFAULT_REGION,
-    ORG_API_KEY_NOTE,
-    escape_text,
-    only_org_api_key,
-    org_api_keys,
-)
+from pcc_env.rules import DEFAULT_REGION, ORG_API_KEY_NOTE, escape_text
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -221,12 +215,9 @@ def _values_per_set(
                     empty_ok=optional,
                 )
             targets.check_reserved(values, allow=allow_reserved)
-            withheld = [] if allow_reserved else org_api_keys(values)
-            withheld = [k for k in withheld if not optional.holds(k)]
-            for key in withheld:
-                del values[key]
-            if withheld and not values:
-                raise InputError(only_org_api_key(withheld))
+            withheld = targets.withhold_org_keys(
+                values, allow=allow_reserved, agent_reads=optional.holds
+            )
             if prune and not values:
                 raise InputError("refusing --prune from an empty file: it would delete every key")
         except InputError as exc:
